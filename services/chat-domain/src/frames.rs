@@ -1,0 +1,129 @@
+//! WebSocket frames: one JSON object per text frame, tagged by `type`.
+
+use crate::{Conversation, ErrorCode, Message, ReceiptKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    Send {
+        conv: String,
+        client_msg_id: String,
+        body: String,
+        #[serde(default)]
+        attachments: Vec<String>,
+    },
+    Delivered {
+        conv: String,
+        seq: u64,
+    },
+    Read {
+        conv: String,
+        seq: u64,
+    },
+    Typing {
+        conv: String,
+    },
+    SubscribePresence {
+        users: Vec<String>,
+    },
+    Sync {
+        after: BTreeMap<String, u64>,
+    },
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
+}
+
+/// Frames the server sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    Hello {
+        user: String,
+        device: String,
+        server_time: i64,
+    },
+    Sent {
+        conv: String,
+        client_msg_id: String,
+        msg_id: String,
+        ts: i64,
+    },
+    Message(Message),
+    MessageDeleted {
+        conv: String,
+        seq: u64,
+    },
+    Receipt {
+        conv: String,
+        user: String,
+        kind: ReceiptKind,
+        seq: u64,
+    },
+    Presence {
+        user: String,
+        online: bool,
+        last_seen: Option<i64>,
+    },
+    Typing {
+        conv: String,
+        user: String,
+    },
+    Conversation {
+        conversation: Conversation,
+    },
+    Synced {},
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none", rename = "ref")]
+        reference: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+}
+
+impl ServerFrame {
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_have_the_protocol_shape() {
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","conv":"c","client_msg_id":"1","body":"hi"}"#)
+                .unwrap();
+        assert!(matches!(f, ClientFrame::Send { ref attachments, .. } if attachments.is_empty()));
+        let f: ClientFrame =
+            serde_json::from_str(r#"{"type":"sync","after":{"c1":3,"c2":0}}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Sync { ref after } if after["c1"] == 3));
+        let e = ServerFrame::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow".into(),
+            reference: Some("7".into()),
+            retry_after_ms: Some(250),
+        };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["code"], "rate_limited");
+        assert_eq!(v["ref"], "7");
+        assert_eq!(v["retry_after_ms"], 250);
+        let s: serde_json::Value =
+            serde_json::from_str(&ServerFrame::Synced {}.to_json()).unwrap();
+        assert_eq!(s, serde_json::json!({"type":"synced"}));
+    }
+}

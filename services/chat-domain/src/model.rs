@@ -1,0 +1,165 @@
+//! The conversation and message model, as stored and as sent to clients.
+
+use serde::{Deserialize, Serialize};
+
+/// Direct (two users) or group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    Direct,
+    Group,
+}
+
+impl ConversationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Group => "group",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(Self::Direct),
+            "group" => Some(Self::Group),
+            _ => None,
+        }
+    }
+}
+
+/// One member of a conversation and where its membership starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user: String,
+    /// The conversation's last seq when the user joined: it receives
+    /// messages from `joined_after + 1` on.
+    pub joined_after: u64,
+    pub admin: bool,
+}
+
+/// The stored state of a conversation, written only by the sequencer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationState {
+    pub id: String,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub created_at: i64,
+    /// Highest seq assigned so far (0 before the first message).
+    pub last_seq: u64,
+    /// Timestamp of the last activity (message or creation), for ordering lists.
+    pub last_activity: i64,
+    pub members: Vec<Member>,
+    /// One past the log offset of the last command applied to this
+    /// conversation; a gateway waits on it to read its own writes.
+    pub applied_offset: u64,
+}
+
+impl ConversationState {
+    /// The member entry of `user`, if it is a member.
+    pub fn member(&self, user: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.user == user)
+    }
+
+    pub fn is_member(&self, user: &str) -> bool {
+        self.member(user).is_some()
+    }
+
+    pub fn is_admin(&self, user: &str) -> bool {
+        self.member(user).is_some_and(|m| m.admin)
+    }
+
+    /// The protocol's conversation object.
+    pub fn to_view(&self) -> Conversation {
+        Conversation {
+            id: self.id.clone(),
+            kind: self.kind,
+            title: self.title.clone(),
+            members: self.members.iter().map(|m| m.user.clone()).collect(),
+            admins: self
+                .members
+                .iter()
+                .filter(|m| m.admin)
+                .map(|m| m.user.clone())
+                .collect(),
+            created_at: self.created_at,
+            last_seq: self.last_seq,
+        }
+    }
+}
+
+/// The conversation object of PROTOCOL.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    pub kind: ConversationKind,
+    pub title: Option<String>,
+    pub members: Vec<String>,
+    pub admins: Vec<String>,
+    pub created_at: i64,
+    pub last_seq: u64,
+}
+
+/// The message object of PROTOCOL.md; also the stored form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub conv: String,
+    pub seq: u64,
+    pub msg_id: String,
+    pub sender: String,
+    pub sender_device: String,
+    pub client_msg_id: String,
+    pub body: String,
+    pub attachments: Vec<String>,
+    pub ts: i64,
+    pub deleted: bool,
+}
+
+impl Message {
+    /// Deletion for everyone: the message keeps its seq, loses its content.
+    pub fn tombstone(&mut self) {
+        self.deleted = true;
+        self.body.clear();
+        self.attachments.clear();
+    }
+}
+
+/// Delivered or read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    Delivered,
+    Read,
+}
+
+impl ReceiptKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "delivered" => Some(Self::Delivered),
+            "read" => Some(Self::Read),
+            _ => None,
+        }
+    }
+}
+
+/// A member's watermarks in a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberReceipts {
+    pub user: String,
+    pub delivered_seq: u64,
+    pub read_seq: u64,
+}
+
+/// Presence of one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceStatus {
+    pub user: String,
+    pub online: bool,
+    pub last_seen: Option<i64>,
+}

@@ -1,0 +1,298 @@
+//! Avro single-object encoding of [`Record`]s with the schemas of `schemas/`.
+
+use crate::records::{Record, SCHEMA_FILES};
+use apache_avro::rabin::Rabin;
+use apache_avro::{GenericSingleObjectReader, Schema};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What can go wrong encoding or decoding a record.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("schema file {name} does not parse: {source}")]
+    Schema {
+        name: String,
+        source: apache_avro::Error,
+    },
+    #[error("cannot read the schema folder {path}: {source}")]
+    SchemaDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("record is not single-object encoded (it needs the C3 01 marker and a fingerprint)")]
+    NotSingleObject,
+    #[error("no schema has the fingerprint {0:016x}")]
+    UnknownFingerprint(u64),
+    #[error("the schema {0} has no record type in this build")]
+    UnknownRecord(String),
+    #[error("cannot encode a {name} record: {source}")]
+    Encode {
+        name: &'static str,
+        source: apache_avro::Error,
+    },
+    #[error("cannot decode a {name} record: {source}")]
+    Decode {
+        name: String,
+        source: apache_avro::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+struct Entry {
+    name: String,
+    schema: Schema,
+    header: [u8; 10],
+    reader: GenericSingleObjectReader,
+}
+
+/// Encoder and decoder for every record type, keyed by schema fingerprint.
+pub struct Codec {
+    by_fingerprint: HashMap<u64, Entry>,
+    by_name: HashMap<String, u64>,
+}
+
+impl Codec {
+    /// A codec over the schemas compiled into this build.
+    pub fn new() -> Self {
+        Self::from_sources(SCHEMA_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())))
+            .expect("the compiled-in schemas parse")
+    }
+
+    /// A codec over the `.avsc` files of a folder, as an outside consumer
+    /// holding only `schemas/` would build it.
+    pub fn from_dir(dir: &Path) -> Result<Self> {
+        let io = |source| Error::SchemaDir {
+            path: dir.display().to_string(),
+            source,
+        };
+        let mut sources = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.extension().is_some_and(|e| e == "avsc") {
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                sources.push((name, std::fs::read_to_string(&path).map_err(io)?));
+            }
+        }
+        Self::from_sources(sources)
+    }
+
+    fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let mut by_fingerprint = HashMap::new();
+        let mut by_name = HashMap::new();
+        for (file, text) in sources {
+            let schema = Schema::parse_str(&text).map_err(|source| Error::Schema {
+                name: file.clone(),
+                source,
+            })?;
+            let name = match &schema {
+                Schema::Record(r) => r.name.name().to_string(),
+                _ => file.clone(),
+            };
+            let fp = schema.fingerprint::<Rabin>();
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&fp.bytes[..8]);
+            let fingerprint = u64::from_le_bytes(bytes);
+            let mut header = [0u8; 10];
+            header[0] = 0xC3;
+            header[1] = 0x01;
+            header[2..].copy_from_slice(&bytes);
+            let reader = GenericSingleObjectReader::builder()
+                .schema(schema.clone())
+                .build()
+                .map_err(|source| Error::Schema {
+                    name: file.clone(),
+                    source,
+                })?;
+            by_name.insert(name.clone(), fingerprint);
+            by_fingerprint.insert(
+                fingerprint,
+                Entry {
+                    name,
+                    schema,
+                    header,
+                    reader,
+                },
+            );
+        }
+        Ok(Self {
+            by_fingerprint,
+            by_name,
+        })
+    }
+
+    /// The record, single-object encoded.
+    pub fn encode(&self, record: &Record) -> Result<Vec<u8>> {
+        let name = record.name();
+        let entry = self
+            .by_name
+            .get(name)
+            .and_then(|fp| self.by_fingerprint.get(fp))
+            .ok_or_else(|| Error::UnknownRecord(name.to_string()))?;
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(&entry.header);
+        record
+            .write_datum(&entry.schema, &mut out)
+            .map_err(|source| Error::Encode { name, source })?;
+        Ok(out)
+    }
+
+    /// Decodes a single-object encoded record into its Rust type.
+    pub fn decode(&self, bytes: &[u8]) -> Result<Record> {
+        let (entry, value) = self.decode_value(bytes)?;
+        match Record::from_avro(&entry.name, &value) {
+            Some(r) => r.map_err(|source| Error::Decode {
+                name: entry.name.clone(),
+                source,
+            }),
+            None => Err(Error::UnknownRecord(entry.name.clone())),
+        }
+    }
+
+    /// Decodes any record whose schema this codec holds into JSON, with its
+    /// schema name: what `tail` and analytics consumers print.
+    pub fn decode_json(&self, bytes: &[u8]) -> Result<(String, serde_json::Value)> {
+        let (entry, value) = self.decode_value(bytes)?;
+        let json = serde_json::Value::try_from(value).map_err(|source| Error::Decode {
+            name: entry.name.clone(),
+            source,
+        })?;
+        Ok((entry.name.clone(), json))
+    }
+
+    fn decode_value(&self, bytes: &[u8]) -> Result<(&Entry, apache_avro::types::Value)> {
+        if bytes.len() < 10 || bytes[0] != 0xC3 || bytes[1] != 0x01 {
+            return Err(Error::NotSingleObject);
+        }
+        let mut fp = [0u8; 8];
+        fp.copy_from_slice(&bytes[2..10]);
+        let fingerprint = u64::from_le_bytes(fp);
+        let entry = self
+            .by_fingerprint
+            .get(&fingerprint)
+            .ok_or(Error::UnknownFingerprint(fingerprint))?;
+        let mut reader = bytes;
+        let value = entry
+            .reader
+            .read_value(&mut reader)
+            .map_err(|source| Error::Decode {
+                name: entry.name.clone(),
+                source,
+            })?;
+        Ok((entry, value))
+    }
+
+    /// Names of the schemas this codec knows.
+    pub fn schema_names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::*;
+
+    fn samples() -> Vec<Record> {
+        vec![
+            SendMessage {
+                conv: "g-1".into(),
+                msg_id: "m".into(),
+                sender: "alice".into(),
+                sender_device: "phone".into(),
+                client_msg_id: "c1".into(),
+                body: "héllo".into(),
+                attachments: vec!["a1".into()],
+                ts: 1_700_000_000_000,
+            }
+            .into(),
+            CreateConversation {
+                conv: "g-1".into(),
+                kind: "group".into(),
+                title: Some("Trip".into()),
+                creator: "alice".into(),
+                members: vec!["alice".into(), "bob".into()],
+                ts: 5,
+            }
+            .into(),
+            CreateConversation {
+                conv: "d-1".into(),
+                kind: "direct".into(),
+                title: None,
+                creator: "alice".into(),
+                members: vec![],
+                ts: 5,
+            }
+            .into(),
+            MembershipApplied {
+                conv: "g-1".into(),
+                kind: "group".into(),
+                title: None,
+                actor: "alice".into(),
+                last_seq: 7,
+                created_at: 1,
+                members: vec!["alice".into()],
+                joined_after: vec![0],
+                admins: vec!["alice".into()],
+                removed: vec!["bob".into()],
+                ts: 9,
+            }
+            .into(),
+            SubmitReceipt {
+                conv: "g".into(),
+                user: "u".into(),
+                device: "d".into(),
+                kind: "read".into(),
+                seq: 3,
+                ts: 4,
+            }
+            .into(),
+        ]
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let codec = Codec::new();
+        for r in samples() {
+            let bytes = codec.encode(&r).unwrap();
+            assert_eq!(&bytes[..2], &[0xC3, 0x01]);
+            assert_eq!(codec.decode(&bytes).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn a_consumer_with_only_the_schema_files_decodes_records() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+        let outside = Codec::from_dir(&dir).unwrap();
+        let bytes = Codec::new().encode(&samples()[0]).unwrap();
+        let (name, json) = outside.decode_json(&bytes).unwrap();
+        assert_eq!(name, "SendMessage");
+        assert_eq!(json["body"], "héllo");
+        assert_eq!(json["ts"], 1_700_000_000_000i64);
+        assert_eq!(outside.schema_names().count(), SCHEMA_FILES.len());
+    }
+
+    #[test]
+    fn garbage_is_refused_not_panicked_on() {
+        let codec = Codec::new();
+        assert!(matches!(codec.decode(b"nope"), Err(Error::NotSingleObject)));
+        let mut bytes = codec.encode(&samples()[0]).unwrap();
+        bytes[5] ^= 0xff;
+        assert!(matches!(
+            codec.decode(&bytes),
+            Err(Error::UnknownFingerprint(_))
+        ));
+        let mut bytes = codec.encode(&samples()[0]).unwrap();
+        bytes.truncate(14);
+        assert!(codec.decode(&bytes).is_err());
+    }
+}
