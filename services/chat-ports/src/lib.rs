@@ -1,0 +1,28 @@
+//! Ports: what the domain needs from the outside, as small traits, one per
+//! aggregate, each held as `Arc<dyn Trait>`. Engines (embedded, and later
+//! Kafka, Redis, PostgreSQL) implement them; processors and gateways only
+//! see these traits.
+//!
+//! # Layout
+//! - [`error`]: the one error type every port returns.
+//! - [`log`]: the event log: topics, partitions, offsets, consumer groups.
+//! - [`store`]: conversations, messages, receipts, last-seen.
+//! - [`channels`]: best-effort real-time channels per user.
+//! - [`presence`]: who is online (soft state).
+//! - [`conformance`]: the store conformance suite every engine runs.
+
+pub mod channels;
+pub mod conformance;
+pub mod error;
+pub mod log;
+pub mod presence;
+pub mod store;
+
+pub use channels::{Channels, RealtimeEvent, RecvError, Subscription};
+pub use error::{PortError, Result};
+pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
+pub use presence::Presence;
+pub use store::{
+    ConversationStore, LastSeenStore, MessageStore, ReceiptStore, ReceiptUpdate, SequencedBatch,
+    SequencerStore, Stores,
+};

@@ -1,0 +1,104 @@
+//! In-process presence: a count of live connections per user. The first
+//! connection makes a user online, the last one closing makes it offline
+//! with last-seen persisted; each change is published on the user's
+//! presence channel at once.
+
+use async_trait::async_trait;
+use chat_domain::{time::now_ms, PresenceStatus};
+use chat_ports::channels::presence_channel;
+use chat_ports::{Channels, LastSeenStore, Presence, RealtimeEvent, Result};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+pub struct InProcessPresence {
+    online: Mutex<HashMap<String, HashSet<u64>>>,
+    channels: Arc<dyn Channels>,
+    last_seen: Arc<dyn LastSeenStore>,
+}
+
+impl InProcessPresence {
+    pub fn new(channels: Arc<dyn Channels>, last_seen: Arc<dyn LastSeenStore>) -> Self {
+        Self {
+            online: Mutex::new(HashMap::new()),
+            channels,
+            last_seen,
+        }
+    }
+
+    async fn announce(&self, status: PresenceStatus) -> Result<()> {
+        let channel = presence_channel(&status.user);
+        self.channels
+            .publish(&channel, RealtimeEvent::Presence { status })
+            .await
+    }
+}
+
+#[async_trait]
+impl Presence for InProcessPresence {
+    async fn connected(&self, user: &str, conn: u64) -> Result<()> {
+        let first = {
+            let mut map = self.online.lock().expect("presence lock");
+            let conns = map.entry(user.to_string()).or_default();
+            conns.insert(conn);
+            conns.len() == 1
+        };
+        if first {
+            self.announce(PresenceStatus {
+                user: user.to_string(),
+                online: true,
+                last_seen: None,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn disconnected(&self, user: &str, conn: u64) -> Result<()> {
+        let last = {
+            let mut map = self.online.lock().expect("presence lock");
+            match map.get_mut(user) {
+                Some(conns) => {
+                    let removed = conns.remove(&conn);
+                    let empty = conns.is_empty();
+                    if empty {
+                        map.remove(user);
+                    }
+                    removed && empty
+                }
+                None => false,
+            }
+        };
+        if last {
+            let ts = now_ms();
+            self.last_seen.set_last_seen(user, ts).await?;
+            self.announce(PresenceStatus {
+                user: user.to_string(),
+                online: false,
+                last_seen: Some(ts),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn status(&self, users: &[String]) -> Result<Vec<PresenceStatus>> {
+        let online: Vec<bool> = {
+            let map = self.online.lock().expect("presence lock");
+            users.iter().map(|u| map.contains_key(u)).collect()
+        };
+        let mut out = Vec::with_capacity(users.len());
+        for (user, online) in users.iter().zip(online) {
+            let last_seen = if online {
+                None
+            } else {
+                self.last_seen.last_seen(user).await?
+            };
+            out.push(PresenceStatus {
+                user: user.clone(),
+                online,
+                last_seen,
+            });
+        }
+        Ok(out)
+    }
+}

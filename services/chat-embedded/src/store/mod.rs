@@ -1,0 +1,95 @@
+//! The embedded store on redb (`store.redb`).
+//!
+//! Tables, all keyed so that re-applying a write leaves the same state:
+//! - `conversations`: id → JSON [`ConversationState`]
+//! - `messages`: (conv, seq) → JSON [`Message`]
+//! - `senders`: (conv, seq) → sender, for unread counts without decoding
+//! - `sent`: (conv, sender, client_msg_id) → seq, the idempotency index
+//! - `user_convs`: (user, conv) → (), the member index
+//! - `device_delivered`: (user, device, conv) → seq
+//! - `user_receipts`: (conv, user) → (delivered, read)
+//! - `last_seen`: user → ms
+
+mod reads;
+mod writes;
+
+use crate::FsyncPolicy;
+use chat_ports::{PortError, Result};
+use redb::{Database, Durability, TableDefinition, WriteTransaction};
+use std::path::Path;
+use std::sync::Arc;
+
+pub(crate) const CONVERSATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("conversations");
+pub(crate) const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
+pub(crate) const SENDERS: TableDefinition<(&str, u64), &str> = TableDefinition::new("senders");
+pub(crate) const SENT: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("sent");
+pub(crate) const USER_CONVS: TableDefinition<(&str, &str), ()> = TableDefinition::new("user_convs");
+pub(crate) const DEVICE_DELIVERED: TableDefinition<(&str, &str, &str), u64> =
+    TableDefinition::new("device_delivered");
+pub(crate) const USER_RECEIPTS: TableDefinition<(&str, &str), (u64, u64)> =
+    TableDefinition::new("user_receipts");
+pub(crate) const LAST_SEEN: TableDefinition<&str, i64> = TableDefinition::new("last_seen");
+
+/// The embedded store; cheap to clone.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    durability: FsyncPolicy,
+}
+
+pub(crate) fn err(e: impl std::fmt::Display) -> PortError {
+    PortError::storage("store", e)
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: &Path, fsync: FsyncPolicy) -> Result<Self> {
+        let db = Database::create(path).map_err(err)?;
+        let txn = db.begin_write().map_err(err)?;
+        {
+            txn.open_table(CONVERSATIONS).map_err(err)?;
+            txn.open_table(MESSAGES).map_err(err)?;
+            txn.open_table(SENDERS).map_err(err)?;
+            txn.open_table(SENT).map_err(err)?;
+            txn.open_table(USER_CONVS).map_err(err)?;
+            txn.open_table(DEVICE_DELIVERED).map_err(err)?;
+            txn.open_table(USER_RECEIPTS).map_err(err)?;
+            txn.open_table(LAST_SEEN).map_err(err)?;
+        }
+        txn.commit().map_err(err)?;
+        Ok(Self {
+            db: Arc::new(db),
+            durability: fsync,
+        })
+    }
+
+    /// Runs `f` in one write transaction on a blocking thread and commits it
+    /// with the configured durability.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        let durability = match self.durability {
+            FsyncPolicy::Always => Durability::Immediate,
+            FsyncPolicy::Never => Durability::None,
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut txn = db.begin_write().map_err(err)?;
+            txn.set_durability(durability).map_err(err)?;
+            let out = f(&txn)?;
+            txn.commit().map_err(err)?;
+            Ok(out)
+        })
+        .await
+        .map_err(err)?
+    }
+
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! The write side of the embedded store: the sequencer's batches, receipts,
+//! retention.
+
+use super::*;
+use async_trait::async_trait;
+use chat_domain::{Message, ReceiptKind};
+use chat_ports::{ReceiptUpdate, SequencedBatch, SequencerStore};
+use redb::ReadableTable;
+
+fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store values always serialize")
+}
+
+#[async_trait]
+impl SequencerStore for EmbeddedStore {
+    async fn apply(&self, batch: SequencedBatch) -> Result<()> {
+        self.write(move |txn| apply(txn, &batch)).await
+    }
+}
+
+fn apply(txn: &WriteTransaction, batch: &SequencedBatch) -> Result<()> {
+    {
+        let mut convs = txn.open_table(CONVERSATIONS).map_err(err)?;
+        for c in &batch.conversations {
+            convs.insert(c.id.as_str(), encode(c).as_slice()).map_err(err)?;
+        }
+    }
+    {
+        let mut messages = txn.open_table(MESSAGES).map_err(err)?;
+        let mut senders = txn.open_table(SENDERS).map_err(err)?;
+        let mut sent = txn.open_table(SENT).map_err(err)?;
+        for m in &batch.messages {
+            messages
+                .insert((m.conv.as_str(), m.seq), encode(m).as_slice())
+                .map_err(err)?;
+            senders
+                .insert((m.conv.as_str(), m.seq), m.sender.as_str())
+                .map_err(err)?;
+            sent.insert(
+                (m.conv.as_str(), m.sender.as_str(), m.client_msg_id.as_str()),
+                m.seq,
+            )
+            .map_err(err)?;
+        }
+    }
+    let mut index = txn.open_table(USER_CONVS).map_err(err)?;
+    for (user, conv) in &batch.left {
+        index.remove((user.as_str(), conv.as_str())).map_err(err)?;
+    }
+    for (user, conv) in &batch.joined {
+        index.insert((user.as_str(), conv.as_str()), ()).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Max-merges receipts; reports whether each moved its user's watermark.
+pub(super) fn advance(txn: &WriteTransaction, updates: &[ReceiptUpdate]) -> Result<Vec<bool>> {
+    let mut device = txn.open_table(DEVICE_DELIVERED).map_err(err)?;
+    let mut user = txn.open_table(USER_RECEIPTS).map_err(err)?;
+    let mut moved = Vec::with_capacity(updates.len());
+    for u in updates {
+        if u.kind == ReceiptKind::Delivered {
+            let key = (u.user.as_str(), u.device.as_str(), u.conv.as_str());
+            let current = device.get(key).map_err(err)?.map(|v| v.value()).unwrap_or(0);
+            if u.seq > current {
+                device.insert(key, u.seq).map_err(err)?;
+            }
+        }
+        let key = (u.conv.as_str(), u.user.as_str());
+        let (delivered, read) = user.get(key).map_err(err)?.map(|v| v.value()).unwrap_or((0, 0));
+        // Reading a message implies it was delivered.
+        let next = match u.kind {
+            ReceiptKind::Delivered => (delivered.max(u.seq), read),
+            ReceiptKind::Read => (delivered.max(u.seq), read.max(u.seq)),
+        };
+        let advanced = match u.kind {
+            ReceiptKind::Delivered => next.0 > delivered,
+            ReceiptKind::Read => next.1 > read,
+        };
+        if next != (delivered, read) {
+            user.insert(key, next).map_err(err)?;
+        }
+        moved.push(advanced);
+    }
+    Ok(moved)
+}
+
+/// Removes every message older than the cutoff, with its indexes.
+pub(super) fn expire(txn: &WriteTransaction, cutoff_ms: i64) -> Result<u64> {
+    let convs: Vec<String> = {
+        let t = txn.open_table(CONVERSATIONS).map_err(err)?;
+        let mut v = Vec::new();
+        for row in t.iter().map_err(err)? {
+            v.push(row.map_err(err)?.0.value().to_string());
+        }
+        v
+    };
+    let mut messages = txn.open_table(MESSAGES).map_err(err)?;
+    let mut senders = txn.open_table(SENDERS).map_err(err)?;
+    let mut sent = txn.open_table(SENT).map_err(err)?;
+    let mut removed = 0;
+    for conv in convs {
+        let mut doomed: Vec<Message> = Vec::new();
+        for row in messages
+            .range((conv.as_str(), 0)..=(conv.as_str(), u64::MAX))
+            .map_err(err)?
+        {
+            let (_, v) = row.map_err(err)?;
+            let m: Message =
+                serde_json::from_slice(v.value()).map_err(|e| PortError::corrupt("store", e))?;
+            if m.ts >= cutoff_ms {
+                break;
+            }
+            doomed.push(m);
+        }
+        for m in doomed {
+            messages.remove((conv.as_str(), m.seq)).map_err(err)?;
+            senders.remove((conv.as_str(), m.seq)).map_err(err)?;
+            sent.remove((conv.as_str(), m.sender.as_str(), m.client_msg_id.as_str()))
+                .map_err(err)?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,188 @@
+//! The store conformance suite: one body per behaviour, generic over the
+//! store ports, run by every engine's tests against a fresh, empty store
+//! (`run_all`). A new engine is done when it passes all of it.
+
+use crate::{ReceiptUpdate, SequencedBatch, Stores};
+use chat_domain::{ConversationKind, ConversationState, Member, Message, ReceiptKind};
+
+fn conv(id: &str, members: &[&str], last_seq: u64) -> ConversationState {
+    ConversationState {
+        id: id.into(),
+        kind: ConversationKind::Group,
+        title: Some("t".into()),
+        created_at: 1,
+        last_seq,
+        last_activity: 1,
+        members: members
+            .iter()
+            .map(|u| Member {
+                user: u.to_string(),
+                joined_after: 0,
+                admin: *u == members[0],
+            })
+            .collect(),
+        applied_offset: 1,
+    }
+}
+
+fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
+    Message {
+        conv: conv.into(),
+        seq,
+        msg_id: format!("m-{conv}-{seq}"),
+        sender: sender.into(),
+        sender_device: "d".into(),
+        client_msg_id: format!("c{seq}"),
+        body: format!("body {seq}"),
+        attachments: vec![],
+        ts,
+        deleted: false,
+    }
+}
+
+/// Runs every check of the suite, in order, on one empty store.
+pub async fn run_all(stores: &Stores) {
+    batches_apply_atomically_and_idempotently(stores).await;
+    history_pages(stores).await;
+    idempotency_index(stores).await;
+    unread_counts(stores).await;
+    receipts_only_move_forward(stores).await;
+    membership_index(stores).await;
+    retention(stores).await;
+    last_seen(stores).await;
+}
+
+pub async fn batches_apply_atomically_and_idempotently(s: &Stores) {
+    let batch = SequencedBatch {
+        conversations: vec![conv("c1", &["alice", "bob"], 2)],
+        messages: vec![msg("c1", 1, "alice", 10), msg("c1", 2, "bob", 11)],
+        joined: vec![("alice".into(), "c1".into()), ("bob".into(), "c1".into())],
+        left: vec![],
+    };
+    s.sequencer.apply(batch.clone()).await.unwrap();
+    s.sequencer.apply(batch).await.unwrap();
+    let c = s.conversations.conversation("c1").await.unwrap().unwrap();
+    assert_eq!(c.last_seq, 2);
+    assert_eq!(c.members.len(), 2);
+    let all = s.messages.messages_after("c1", 0, 100).await.unwrap();
+    assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(s.conversations.conversation("nope").await.unwrap().is_none());
+    assert!(s.messages.message("c1", 3).await.unwrap().is_none());
+}
+
+pub async fn history_pages(s: &Stores) {
+    let messages = (1..=10).map(|i| msg("h", i, "alice", 100 + i as i64)).collect();
+    s.sequencer
+        .apply(SequencedBatch {
+            conversations: vec![conv("h", &["alice"], 10)],
+            messages,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seqs = |v: Vec<Message>| v.iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(seqs(s.messages.messages_after("h", 3, 4).await.unwrap()), vec![4, 5, 6, 7]);
+    assert_eq!(seqs(s.messages.messages_before("h", 8, 3).await.unwrap()), vec![5, 6, 7]);
+    assert_eq!(seqs(s.messages.messages_before("h", 2, 10).await.unwrap()), vec![1]);
+    assert!(s.messages.messages_after("h", 10, 5).await.unwrap().is_empty());
+    assert!(s.messages.messages_before("h", 1, 5).await.unwrap().is_empty());
+    // Another conversation's messages never leak into a page.
+    assert!(s.messages.messages_after("h2", 0, 5).await.unwrap().is_empty());
+}
+
+pub async fn idempotency_index(s: &Stores) {
+    let found = s.messages.find_sent("c1", "bob", "c2").await.unwrap().unwrap();
+    assert_eq!(found.seq, 2);
+    assert!(s.messages.find_sent("c1", "alice", "c2").await.unwrap().is_none());
+    // A deleted message keeps its seq and its idempotency key.
+    let mut m = found.clone();
+    m.tombstone();
+    s.sequencer
+        .apply(SequencedBatch {
+            messages: vec![m],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let again = s.messages.find_sent("c1", "bob", "c2").await.unwrap().unwrap();
+    assert!(again.deleted && again.body.is_empty());
+}
+
+pub async fn unread_counts(s: &Stores) {
+    // c1: 1 from alice, 2 from bob.
+    assert_eq!(s.messages.count_from_others("c1", "alice", 0).await.unwrap(), 1);
+    assert_eq!(s.messages.count_from_others("c1", "bob", 0).await.unwrap(), 1);
+    assert_eq!(s.messages.count_from_others("c1", "carol", 0).await.unwrap(), 2);
+    assert_eq!(s.messages.count_from_others("c1", "carol", 1).await.unwrap(), 1);
+    assert_eq!(s.messages.count_from_others("c1", "carol", 2).await.unwrap(), 0);
+}
+
+pub async fn receipts_only_move_forward(s: &Stores) {
+    let up = |user: &str, device: &str, kind, seq| ReceiptUpdate {
+        conv: "c1".into(),
+        user: user.into(),
+        device: device.into(),
+        kind,
+        seq,
+    };
+    let moved = s
+        .receipts
+        .advance(&[
+            up("bob", "phone", ReceiptKind::Delivered, 2),
+            up("bob", "laptop", ReceiptKind::Delivered, 1),
+            up("bob", "phone", ReceiptKind::Delivered, 1),
+            up("alice", "phone", ReceiptKind::Read, 1),
+            up("alice", "phone", ReceiptKind::Read, 1),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(moved, vec![true, false, false, true, false]);
+    let phone = s.receipts.device_delivered("bob", "phone").await.unwrap();
+    assert_eq!(phone.get("c1"), Some(&2));
+    let laptop = s.receipts.device_delivered("bob", "laptop").await.unwrap();
+    assert_eq!(laptop.get("c1"), Some(&1));
+    let mut members = s.receipts.member_receipts("c1").await.unwrap();
+    members.sort_by(|a, b| a.user.cmp(&b.user));
+    assert_eq!(members.len(), 2);
+    assert_eq!((members[0].delivered_seq, members[0].read_seq), (1, 1));
+    assert_eq!((members[1].delivered_seq, members[1].read_seq), (2, 0));
+    assert_eq!(s.receipts.read_seq("c1", "alice").await.unwrap(), 1);
+    assert_eq!(s.receipts.read_seq("c1", "bob").await.unwrap(), 0);
+}
+
+pub async fn membership_index(s: &Stores) {
+    let mut convs = s.conversations.conversations_of("alice").await.unwrap();
+    convs.sort();
+    assert_eq!(convs, vec!["c1".to_string()]);
+    s.sequencer
+        .apply(SequencedBatch {
+            conversations: vec![conv("c1", &["bob"], 2)],
+            left: vec![("alice".into(), "c1".into())],
+            joined: vec![("alicia".into(), "c1".into())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(s.conversations.conversations_of("alice").await.unwrap().is_empty());
+    assert_eq!(s.conversations.conversations_of("alicia").await.unwrap(), vec!["c1"]);
+    // A user id that is a prefix of another does not see its conversations.
+    assert!(s.conversations.conversations_of("ali").await.unwrap().is_empty());
+}
+
+pub async fn retention(s: &Stores) {
+    // h holds seqs 1..=10 at ts 101..=110; c1 holds seqs 1 and 2 at ts 10, 11.
+    assert_eq!(s.messages.expire(104).await.unwrap(), 3 + 2);
+    assert!(s.messages.messages_after("c1", 0, 10).await.unwrap().is_empty());
+    let left = s.messages.messages_after("h", 0, 100).await.unwrap();
+    assert_eq!(left.first().map(|m| m.seq), Some(4));
+    assert!(s.messages.find_sent("h", "alice", "c1").await.unwrap().is_none());
+    assert!(s.messages.find_sent("h", "alice", "c4").await.unwrap().is_some());
+    assert_eq!(s.messages.count_from_others("h", "bob", 0).await.unwrap(), 7);
+}
+
+pub async fn last_seen(s: &Stores) {
+    assert_eq!(s.last_seen.last_seen("zed").await.unwrap(), None);
+    s.last_seen.set_last_seen("zed", 42).await.unwrap();
+    s.last_seen.set_last_seen("zed", 43).await.unwrap();
+    assert_eq!(s.last_seen.last_seen("zed").await.unwrap(), Some(43));
+}

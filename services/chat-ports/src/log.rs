@@ -1,0 +1,97 @@
+//! The event log port: Kafka's model of topics split into partitions, each an
+//! append-only sequence of records with offsets, read by consumer groups that
+//! commit how far they got.
+
+use crate::Result;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A record to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutRecord {
+    pub topic: String,
+    /// Decides the partition (Kafka's murmur2 partitioner).
+    pub key: String,
+    pub payload: Vec<u8>,
+    /// Record headers (trace context and the like).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+}
+
+/// A record read back, with its place in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub timestamp: i64,
+}
+
+impl LogRecord {
+    pub fn position(&self) -> Position {
+        Position {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            offset: self.offset,
+        }
+    }
+}
+
+/// Where a record sits: topic, partition, offset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// The log itself.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends the records, each to the partition of its key, and returns
+    /// their positions in the same order once every one of them is durable
+    /// (embedded: fsynced; Kafka: acknowledged by all in-sync replicas).
+    async fn append(&self, records: Vec<OutRecord>) -> Result<Vec<Position>>;
+
+    /// Joins the consumer group `group` for `topics`. Reading starts after
+    /// the group's committed offsets, or at the earliest retained record.
+    async fn consumer(&self, group: &str, topics: &[&str]) -> Result<Box<dyn LogConsumer>>;
+
+    /// Drops records older than `cutoff_ms` where the engine does not
+    /// enforce retention itself; returns how many went.
+    async fn expire(&self, cutoff_ms: i64) -> Result<u64>;
+
+    /// Fails when the log cannot take appends.
+    async fn health(&self) -> Result<()>;
+}
+
+/// One member of a consumer group.
+#[async_trait]
+pub trait LogConsumer: Send {
+    /// Up to `max` records from the partitions assigned to this member, in
+    /// offset order per partition, waiting at most `wait` for the first one.
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>>;
+
+    /// Records that the group has processed everything up to and including
+    /// these positions. Commit only after the effects are durable.
+    async fn commit(&mut self, positions: &[Position]) -> Result<()>;
+}
+
+/// The highest position per (topic, partition) of a batch: what to commit.
+pub fn last_positions(records: &[LogRecord]) -> Vec<Position> {
+    let mut out: Vec<Position> = Vec::new();
+    for r in records {
+        match out
+            .iter_mut()
+            .find(|p| p.topic == r.topic && p.partition == r.partition)
+        {
+            Some(p) => p.offset = p.offset.max(r.offset),
+            None => out.push(r.position()),
+        }
+    }
+    out
+}

@@ -1,0 +1,18 @@
+//! Presence: soft state of who holds a live connection.
+
+use crate::Result;
+use async_trait::async_trait;
+use chat_domain::PresenceStatus;
+
+/// Tracks connections per user and announces online/offline changes on the
+/// users' presence channels.
+#[async_trait]
+pub trait Presence: Send + Sync + 'static {
+    /// A connection of `user` opened (`conn` is unique per process).
+    async fn connected(&self, user: &str, conn: u64) -> Result<()>;
+    /// That connection closed or stopped answering heartbeats; when it was
+    /// the user's last, the user goes offline and last-seen is persisted.
+    async fn disconnected(&self, user: &str, conn: u64) -> Result<()>;
+    /// Current presence of each user, in the order asked.
+    async fn status(&self, users: &[String]) -> Result<Vec<PresenceStatus>>;
+}

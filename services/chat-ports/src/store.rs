@@ -1,0 +1,121 @@
+//! The store ports: the state the processors derive from the log and the
+//! gateways read. One trait per aggregate; an engine usually implements all
+//! of them on one type, and [`Stores`] bundles them.
+
+use crate::Result;
+use async_trait::async_trait;
+use chat_domain::{ConversationState, MemberReceipts, Message, ReceiptKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Conversations and who is in them.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + 'static {
+    /// The conversation, if it exists.
+    async fn conversation(&self, id: &str) -> Result<Option<ConversationState>>;
+    /// Ids of the conversations `user` is a member of.
+    async fn conversations_of(&self, user: &str) -> Result<Vec<String>>;
+}
+
+/// Messages, by (conversation, seq).
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
+    /// One message.
+    async fn message(&self, conv: &str, seq: u64) -> Result<Option<Message>>;
+    /// Up to `limit` messages with seq above `after`, ascending.
+    async fn messages_after(&self, conv: &str, after: u64, limit: usize) -> Result<Vec<Message>>;
+    /// The `limit` highest messages with seq below `before`, ascending.
+    async fn messages_before(&self, conv: &str, before: u64, limit: usize)
+        -> Result<Vec<Message>>;
+    /// The message an earlier send with this idempotency key created.
+    async fn find_sent(
+        &self,
+        conv: &str,
+        sender: &str,
+        client_msg_id: &str,
+    ) -> Result<Option<Message>>;
+    /// How many messages from users other than `user` have seq above `after`.
+    async fn count_from_others(&self, conv: &str, user: &str, after: u64) -> Result<u64>;
+    /// Removes messages (and their idempotency keys) older than `cutoff_ms`;
+    /// returns how many went.
+    async fn expire(&self, cutoff_ms: i64) -> Result<u64>;
+}
+
+/// What the sequencer writes for one batch of commands, applied atomically.
+/// Every write is keyed (conversation id, (conversation, seq), idempotency
+/// key), so applying the same batch twice leaves the same state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SequencedBatch {
+    /// New state of each conversation the batch touched.
+    pub conversations: Vec<ConversationState>,
+    /// Messages to put at their (conv, seq), with their idempotency keys.
+    pub messages: Vec<Message>,
+    /// (user, conversation) pairs to add to the member index.
+    pub joined: Vec<(String, String)>,
+    /// (user, conversation) pairs to remove from the member index.
+    pub left: Vec<(String, String)>,
+}
+
+/// The sequencer's write side.
+#[async_trait]
+pub trait SequencerStore: Send + Sync + 'static {
+    /// Applies the batch atomically and durably.
+    async fn apply(&self, batch: SequencedBatch) -> Result<()>;
+}
+
+/// A watermark a device reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptUpdate {
+    pub conv: String,
+    pub user: String,
+    pub device: String,
+    pub kind: ReceiptKind,
+    pub seq: u64,
+}
+
+/// Delivered and read watermarks; they only move forward.
+#[async_trait]
+pub trait ReceiptStore: Send + Sync + 'static {
+    /// Max-merges the updates atomically; for each, whether the user-level
+    /// watermark moved (device-level delivered watermarks move silently).
+    async fn advance(&self, updates: &[ReceiptUpdate]) -> Result<Vec<bool>>;
+    /// The delivered watermark of each conversation for one device.
+    async fn device_delivered(&self, user: &str, device: &str) -> Result<HashMap<String, u64>>;
+    /// Per member of `conv` that has any receipt: delivered and read seqs.
+    async fn member_receipts(&self, conv: &str) -> Result<Vec<MemberReceipts>>;
+    /// The read watermark of `user` in `conv`.
+    async fn read_seq(&self, conv: &str, user: &str) -> Result<u64>;
+}
+
+/// Last-seen times, persisted when a user's last connection closes.
+#[async_trait]
+pub trait LastSeenStore: Send + Sync + 'static {
+    async fn set_last_seen(&self, user: &str, ts: i64) -> Result<()>;
+    async fn last_seen(&self, user: &str) -> Result<Option<i64>>;
+}
+
+/// Every store port, as the gateway and processors hold them.
+#[derive(Clone)]
+pub struct Stores {
+    pub conversations: Arc<dyn ConversationStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub sequencer: Arc<dyn SequencerStore>,
+    pub receipts: Arc<dyn ReceiptStore>,
+    pub last_seen: Arc<dyn LastSeenStore>,
+}
+
+impl Stores {
+    /// Bundles an engine that implements every store port.
+    pub fn from_engine<E>(engine: Arc<E>) -> Self
+    where
+        E: ConversationStore + MessageStore + SequencerStore + ReceiptStore + LastSeenStore,
+    {
+        Self {
+            conversations: engine.clone(),
+            messages: engine.clone(),
+            sequencer: engine.clone(),
+            receipts: engine.clone(),
+            last_seen: engine,
+        }
+    }
+}
