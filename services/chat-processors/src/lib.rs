@@ -1,0 +1,51 @@
+//! Stream processors: each one is a consumer group on the log that derives
+//! state or events from what it reads, deterministically, so reading a record
+//! twice has the effect of reading it once.
+//!
+//! # Layout
+//! - [`runner`]: the loop every processor shares (poll, handle, commit,
+//!   retry, shut down).
+//! - [`sequencer`]: commands → seq, message store, membership; publishes the
+//!   sequenced events.
+//! - [`receipts`]: receipt commands → watermarks; publishes advances.
+//! - [`fanout`]: events → per-user real-time channels.
+//! - [`retention`]: removes what is older than the retention period.
+
+pub mod fanout;
+pub mod receipts;
+pub mod retention;
+pub mod runner;
+pub mod sequencer;
+
+pub use runner::{run, Processor};
+
+/// What a processor can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Port(#[from] chat_ports::PortError),
+    #[error(transparent)]
+    Codec(#[from] chat_events::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Encodes derived records for the events topic, keyed by conversation.
+pub(crate) fn event_records(
+    codec: &chat_events::Codec,
+    records: &[chat_events::Record],
+) -> Result<Vec<chat_ports::OutRecord>> {
+    let ts = chat_domain::time::now_ms();
+    records
+        .iter()
+        .map(|r| {
+            Ok(chat_ports::OutRecord {
+                topic: chat_events::topics::EVENTS.to_string(),
+                key: r.conv().to_string(),
+                payload: codec.encode(r)?,
+                headers: Vec::new(),
+                timestamp: ts,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,106 @@
+//! The fan-out processor: reads the events topic and publishes each event on
+//! the real-time channels of the users it concerns. Best effort by design:
+//! a lost publish is repaired from the store by the gateway (seq gaps, sync
+//! on connect), so this processor never blocks the message path.
+
+use crate::sequencer::state_from_event;
+use crate::{Processor, Result};
+use async_trait::async_trait;
+use chat_domain::{Message, ReceiptKind};
+use chat_events::topics::EVENTS;
+use chat_events::{Codec, Record};
+use chat_ports::channels::user_channel;
+use chat_ports::{Channels, LogRecord, RealtimeEvent, Stores};
+use std::sync::Arc;
+
+pub struct Fanout {
+    stores: Stores,
+    channels: Arc<dyn Channels>,
+    codec: Arc<Codec>,
+}
+
+impl Fanout {
+    pub fn new(stores: Stores, channels: Arc<dyn Channels>, codec: Arc<Codec>) -> Self {
+        Self {
+            stores,
+            channels,
+            codec,
+        }
+    }
+
+    async fn publish(&self, users: &[String], event: RealtimeEvent) -> Result<()> {
+        let channels: Vec<String> = users.iter().map(|u| user_channel(u)).collect();
+        self.channels.publish_many(&channels, event).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Processor for Fanout {
+    fn group(&self) -> &'static str {
+        "fanout"
+    }
+
+    fn topics(&self) -> &'static [&'static str] {
+        &[EVENTS]
+    }
+
+    async fn handle(&self, records: &[LogRecord]) -> Result<()> {
+        for r in records {
+            let Ok(event) = self.codec.decode(&r.payload) else {
+                continue;
+            };
+            match event {
+                Record::MessageSequenced(e) => {
+                    let message = Message {
+                        conv: e.conv,
+                        seq: e.seq.max(0) as u64,
+                        msg_id: e.msg_id,
+                        sender: e.sender,
+                        sender_device: e.sender_device,
+                        client_msg_id: e.client_msg_id,
+                        body: e.body,
+                        attachments: e.attachments,
+                        ts: e.ts,
+                        deleted: false,
+                    };
+                    self.publish(&e.recipients, RealtimeEvent::Message { message })
+                        .await?;
+                }
+                Record::MembershipApplied(e) => {
+                    let state = state_from_event(&e);
+                    let mut users = e.members.clone();
+                    users.extend(e.removed.iter().cloned());
+                    self.publish(&users, RealtimeEvent::Conversation { state })
+                        .await?;
+                }
+                Record::MessageDeleted(e) => {
+                    let event = RealtimeEvent::Deleted {
+                        conv: e.conv,
+                        seq: e.seq.max(0) as u64,
+                    };
+                    self.publish(&e.recipients, event).await?;
+                }
+                Record::ReceiptAdvanced(e) => {
+                    let Some(kind) = ReceiptKind::parse(&e.kind) else {
+                        continue;
+                    };
+                    let Some(state) = self.stores.conversations.conversation(&e.conv).await?
+                    else {
+                        continue;
+                    };
+                    let users: Vec<String> = state.members.iter().map(|m| m.user.clone()).collect();
+                    let event = RealtimeEvent::Receipt {
+                        conv: e.conv,
+                        user: e.user,
+                        kind,
+                        seq: e.seq.max(0) as u64,
+                    };
+                    self.publish(&users, event).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! The receipts processor: reads receipt commands and max-merges them into
+//! the watermarks, so a lower or repeated value changes nothing and a
+//! replay writes the same values. A user-level watermark that moved is
+//! published as a `ReceiptAdvanced` event.
+
+use crate::{event_records, Processor, Result};
+use async_trait::async_trait;
+use chat_domain::ReceiptKind;
+use chat_events::topics::COMMANDS;
+use chat_events::{Codec, ReceiptAdvanced, Record};
+use chat_ports::{EventLog, LogRecord, ReceiptUpdate, Stores};
+use std::sync::Arc;
+
+pub struct Receipts {
+    stores: Stores,
+    log: Arc<dyn EventLog>,
+    codec: Arc<Codec>,
+}
+
+impl Receipts {
+    pub fn new(stores: Stores, log: Arc<dyn EventLog>, codec: Arc<Codec>) -> Self {
+        Self { stores, log, codec }
+    }
+}
+
+#[async_trait]
+impl Processor for Receipts {
+    fn group(&self) -> &'static str {
+        "receipts"
+    }
+
+    fn topics(&self) -> &'static [&'static str] {
+        &[COMMANDS]
+    }
+
+    async fn handle(&self, records: &[LogRecord]) -> Result<()> {
+        let mut updates = Vec::new();
+        for r in records {
+            let Ok(Record::SubmitReceipt(c)) = self.codec.decode(&r.payload) else {
+                continue;
+            };
+            let Some(kind) = ReceiptKind::parse(&c.kind) else {
+                continue;
+            };
+            if c.seq <= 0 {
+                continue;
+            }
+            updates.push(ReceiptUpdate {
+                conv: c.conv,
+                user: c.user,
+                device: c.device,
+                kind,
+                seq: c.seq as u64,
+            });
+        }
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let moved = self.stores.receipts.advance(&updates).await?;
+        let ts = chat_domain::time::now_ms();
+        let events: Vec<Record> = updates
+            .into_iter()
+            .zip(moved)
+            .filter(|(_, moved)| *moved)
+            .map(|(u, _)| {
+                ReceiptAdvanced {
+                    conv: u.conv,
+                    user: u.user,
+                    device: u.device,
+                    kind: u.kind.as_str().into(),
+                    seq: u.seq as i64,
+                    ts,
+                }
+                .into()
+            })
+            .collect();
+        if !events.is_empty() {
+            self.log.append(event_records(&self.codec, &events)?).await?;
+        }
+        Ok(())
+    }
+}
