@@ -1,0 +1,49 @@
+//! The gateway: holds client connections and stays thin. It authenticates,
+//! validates, appends commands to the log, answers reads from the store,
+//! and delivers real-time events to each device in seq order, repairing
+//! gaps from the store.
+//!
+//! # Layout
+//! - [`config`]: the gateway's settings and their defaults.
+//! - [`error`]: protocol errors as HTTP responses.
+//! - [`auth`]: HS256 tokens and the authenticated-caller extractor.
+//! - [`limits`]: the per-device send rate limit.
+//! - [`service`]: the operations shared by HTTP and WebSocket.
+//! - [`http`]: the REST routes.
+//! - [`ws`]: the WebSocket session and its delivery state.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod limits;
+pub mod service;
+pub mod ws;
+
+pub use config::GatewayConfig;
+pub use service::ChatService;
+
+use std::sync::Arc;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<ChatService>,
+}
+
+/// The gateway's routes.
+pub fn router(state: AppState) -> axum::Router {
+    http::routes(state)
+}
+
+/// Serves the gateway on `listener` until `shutdown` fires.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

@@ -1,0 +1,77 @@
+//! The gateway's settings.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Settings of the gateway role; every field has a compiled-in default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// HS256 secret for tokens. The default is for development only.
+    pub jwt_secret: String,
+    /// Lifetime of minted tokens, seconds.
+    pub token_ttl_secs: u64,
+    /// `POST /v1/dev/token` mints tokens without a password.
+    pub dev_login: bool,
+    /// Largest message body, bytes (`too_large` past it).
+    pub max_body_bytes: usize,
+    /// Largest WebSocket frame or HTTP body, bytes; a bigger frame closes
+    /// the connection with 1009. Always above `max_body_bytes`.
+    pub max_frame_bytes: usize,
+    /// Largest group, members.
+    pub group_cap: usize,
+    /// Sends per second per device, sustained.
+    pub send_rate_per_sec: u32,
+    /// Sends a device may burst above the rate.
+    pub send_burst: u32,
+    /// Frames queued for one connection before it counts as too slow and is
+    /// disconnected.
+    pub outbound_queue: usize,
+    /// Server ping period, milliseconds.
+    pub ping_interval_ms: u64,
+    /// A connection silent for this long is closed, milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Browser origins allowed to open the WebSocket. Empty: only pages
+    /// served from the gateway's own host. Requests without Origin (native
+    /// clients) are always allowed.
+    pub allowed_origins: Vec<String>,
+    /// How long a request waits for its change to be applied, milliseconds.
+    pub apply_timeout_ms: u64,
+    /// Users one connection may watch for presence.
+    pub max_presence_subscriptions: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: "dev-secret-change-me".into(),
+            token_ttl_secs: 7 * 24 * 3600,
+            dev_login: true,
+            max_body_bytes: 64 * 1024,
+            max_frame_bytes: 1024 * 1024,
+            group_cap: 256,
+            send_rate_per_sec: 20,
+            send_burst: 40,
+            outbound_queue: 1024,
+            ping_interval_ms: 15_000,
+            idle_timeout_ms: 45_000,
+            allowed_origins: Vec::new(),
+            apply_timeout_ms: 5_000,
+            max_presence_subscriptions: 1000,
+        }
+    }
+}
+
+impl GatewayConfig {
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms.max(10))
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms.max(20))
+    }
+
+    pub fn apply_timeout(&self) -> Duration {
+        Duration::from_millis(self.apply_timeout_ms)
+    }
+}

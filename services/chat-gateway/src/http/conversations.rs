@@ -1,0 +1,74 @@
+//! `/v1/conversations` routes.
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use chat_domain::{ConversationKind, DomainError};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct CreateBody {
+    kind: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    members: Vec<String>,
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let kind = ConversationKind::parse(&body.kind)
+        .ok_or_else(|| DomainError::bad_request("kind is direct or group"))?;
+    let (state, new) = s
+        .service
+        .create_conversation(&caller.user, kind, body.title, body.members)
+        .await?;
+    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(state.to_view())))
+}
+
+pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    let conversations = s.service.list_conversations(&caller.user).await?;
+    Ok(Json(serde_json::json!({ "conversations": conversations })))
+}
+
+pub async fn get_one(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let state = s.service.membership(&id, &caller.user).await?;
+    Ok(Json(state.to_view()))
+}
+
+#[derive(Deserialize)]
+pub struct AddBody {
+    add: Vec<String>,
+}
+
+pub async fn add(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AddBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let state = s.service.add_members(&caller.user, &id, body.add).await?;
+    Ok(Json(state.to_view()))
+}
+
+pub async fn remove(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let state = s.service.remove_member(&caller.user, &id, &user).await?;
+    Ok(Json(state.to_view()))
+}

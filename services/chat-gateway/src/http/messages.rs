@@ -1,0 +1,103 @@
+//! Message, history and receipt routes.
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use chat_domain::{DomainError, ReceiptKind};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct SendBody {
+    conv: String,
+    client_msg_id: String,
+    body: String,
+    #[serde(default)]
+    attachments: Vec<String>,
+}
+
+pub async fn send(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<SendBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let ack = s
+        .service
+        .send(&caller.user, &caller.device, &b.conv, &b.client_msg_id, b.body, b.attachments)
+        .await?;
+    Ok(Json(ack))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    after: Option<String>,
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+fn number<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<Option<T>, DomainError> {
+    v.map(|s| {
+        s.parse()
+            .map_err(|_| DomainError::bad_request(format!("{name} must be a non-negative integer")))
+    })
+    .transpose()
+}
+
+pub async fn history(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let after = number("after", q.after)?;
+    let before = number("before", q.before)?;
+    let limit = number("limit", q.limit)?;
+    let page = s.service.history(&caller.user, &id, after, before, limit).await?;
+    Ok(Json(page))
+}
+
+pub async fn delete(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, seq)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| DomainError::bad_request("seq must be a positive integer"))?;
+    s.service.delete_message(&caller.user, &id, seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn receipts(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let members = s.service.receipts_of(&caller.user, &id).await?;
+    Ok(Json(serde_json::json!({ "members": members })))
+}
+
+#[derive(Deserialize)]
+pub struct ReceiptBody {
+    conv: String,
+    seq: u64,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+pub async fn receipt(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<ReceiptBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let kind = ReceiptKind::parse(&b.kind)
+        .ok_or_else(|| DomainError::bad_request("type is delivered or read"))?;
+    s.service
+        .receipt(&caller.user, &caller.device, &b.conv, b.seq, kind)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

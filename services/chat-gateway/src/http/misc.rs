@@ -1,0 +1,59 @@
+//! Health, readiness, dev login and presence.
+
+use super::ApiJson;
+use crate::auth::Caller;
+use crate::error::{from_port, ApiError};
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::response::IntoResponse;
+use axum::Json;
+use chat_domain::{DomainError, ErrorCode};
+use serde::Deserialize;
+
+pub async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready when the log takes appends.
+pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    s.service.log.health().await.map_err(from_port)?;
+    Ok(Json(serde_json::json!({ "status": "ready" })))
+}
+
+#[derive(Deserialize)]
+pub struct DevLogin {
+    user: String,
+    device: String,
+}
+
+pub async fn dev_token(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<DevLogin>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !s.service.config.dev_login {
+        return Err(DomainError::new(ErrorCode::Forbidden, "dev login is off").into());
+    }
+    let token = s.service.tokens().mint(&b.user, &b.device)?;
+    Ok(Json(serde_json::json!({ "token": token })))
+}
+
+#[derive(Deserialize)]
+pub struct PresenceQuery {
+    users: Option<String>,
+}
+
+pub async fn presence(
+    State(s): State<AppState>,
+    _caller: Caller,
+    Query(q): Query<PresenceQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let users: Vec<String> = q
+        .users
+        .unwrap_or_default()
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .collect();
+    let presence = s.service.presence_of(&users).await?;
+    Ok(Json(serde_json::json!({ "presence": presence })))
+}

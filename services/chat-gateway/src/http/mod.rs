@@ -1,0 +1,57 @@
+//! The REST routes of PROTOCOL.md.
+
+mod conversations;
+mod extract;
+mod messages;
+mod misc;
+
+pub use extract::ApiJson;
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use chat_domain::{DomainError, ErrorCode};
+
+/// Every route, with the body limit set to the hard frame limit.
+pub fn routes(state: AppState) -> Router {
+    let limit = state.service.config.max_frame_bytes;
+    Router::new()
+        .route("/healthz", get(misc::healthz))
+        .route("/readyz", get(misc::readyz))
+        .route("/v1/dev/token", post(misc::dev_token))
+        .route("/v1/presence", get(misc::presence))
+        .route("/v1/ws", get(crate::ws::upgrade))
+        .route(
+            "/v1/conversations",
+            post(conversations::create).get(conversations::list),
+        )
+        .route("/v1/conversations/{id}", get(conversations::get_one))
+        .route("/v1/conversations/{id}/members", post(conversations::add))
+        .route(
+            "/v1/conversations/{id}/members/{user}",
+            delete(conversations::remove),
+        )
+        .route(
+            "/v1/conversations/{id}/messages",
+            get(messages::history),
+        )
+        .route(
+            "/v1/conversations/{id}/messages/{seq}",
+            delete(messages::delete),
+        )
+        .route(
+            "/v1/conversations/{id}/receipts",
+            get(messages::receipts),
+        )
+        .route("/v1/messages", post(messages::send))
+        .route("/v1/receipts", post(messages::receipt))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    DomainError::new(ErrorCode::NotFound, "no such route").into()
+}

@@ -1,0 +1,139 @@
+//! The operations of PROTOCOL.md, shared by the HTTP routes and the
+//! WebSocket session. Writes are validated against the store, then appended
+//! to the log as commands; the sequencer decides their final effect.
+
+mod conversations;
+mod messages;
+mod reads;
+
+pub use messages::SentAck;
+pub use reads::{ConversationListItem, HistoryPage};
+
+use crate::auth::Tokens;
+use crate::error::from_port;
+use crate::limits::SendLimiter;
+use crate::GatewayConfig;
+use chat_domain::{ConversationState, DomainError};
+use chat_events::{topics::COMMANDS, Codec, Record};
+use chat_ports::{Channels, EventLog, OutRecord, Position, Presence, Stores};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The gateway's view of the ports, and its settings.
+pub struct ChatService {
+    pub config: GatewayConfig,
+    pub stores: Stores,
+    pub log: Arc<dyn EventLog>,
+    pub channels: Arc<dyn Channels>,
+    pub presence: Arc<dyn Presence>,
+    codec: Arc<Codec>,
+    tokens: Tokens,
+    limiter: SendLimiter,
+}
+
+impl ChatService {
+    pub fn new(
+        config: GatewayConfig,
+        stores: Stores,
+        log: Arc<dyn EventLog>,
+        channels: Arc<dyn Channels>,
+        presence: Arc<dyn Presence>,
+        codec: Arc<Codec>,
+    ) -> Self {
+        let tokens = Tokens::new(&config.jwt_secret, config.token_ttl_secs);
+        let limiter = SendLimiter::new(config.send_rate_per_sec, config.send_burst);
+        Self {
+            config,
+            stores,
+            log,
+            channels,
+            presence,
+            codec,
+            tokens,
+            limiter,
+        }
+    }
+
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    pub fn limiter(&self) -> &SendLimiter {
+        &self.limiter
+    }
+
+    /// Appends one command to the commands topic; returns once durable.
+    pub(crate) async fn append(&self, command: Record) -> Result<Position, DomainError> {
+        let record = OutRecord {
+            topic: COMMANDS.to_string(),
+            key: command.conv().to_string(),
+            payload: self
+                .codec
+                .encode(&command)
+                .map_err(|e| DomainError::internal(e.to_string()))?,
+            headers: Vec::new(),
+            timestamp: chat_domain::time::now_ms(),
+        };
+        let mut positions = self.log.append(vec![record]).await.map_err(from_port)?;
+        positions
+            .pop()
+            .ok_or_else(|| DomainError::internal("the log returned no position"))
+    }
+
+    /// The conversation, or `unknown_conversation`.
+    pub(crate) async fn conversation(&self, conv: &str) -> Result<ConversationState, DomainError> {
+        chat_domain::ids::check_conversation_id(conv)?;
+        self.stores
+            .conversations
+            .conversation(conv)
+            .await
+            .map_err(from_port)?
+            .ok_or_else(DomainError::unknown_conversation)
+    }
+
+    /// The conversation if `user` is a member, else `not_member`.
+    pub(crate) async fn membership(
+        &self,
+        conv: &str,
+        user: &str,
+    ) -> Result<ConversationState, DomainError> {
+        let state = self.conversation(conv).await?;
+        if state.is_member(user) {
+            Ok(state)
+        } else {
+            Err(DomainError::not_member())
+        }
+    }
+
+    /// Waits until the sequencer has applied the command at `position` to
+    /// `conv`, and returns the conversation as it left it.
+    pub(crate) async fn applied(
+        &self,
+        conv: &str,
+        position: &Position,
+    ) -> Result<ConversationState, DomainError> {
+        let deadline = tokio::time::Instant::now() + self.config.apply_timeout();
+        let mut pause = Duration::from_millis(1);
+        loop {
+            if let Some(state) = self
+                .stores
+                .conversations
+                .conversation(conv)
+                .await
+                .map_err(from_port)?
+            {
+                if state.applied_offset > position.offset {
+                    return Ok(state);
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(DomainError::new(
+                    chat_domain::ErrorCode::Overloaded,
+                    "the change is recorded but not applied yet; read it again shortly",
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
+    }
+}

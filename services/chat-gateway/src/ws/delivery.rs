@@ -1,0 +1,155 @@
+//! Per-device delivery state: for each conversation, the next seq this
+//! device should get. Live messages below it are dropped (already sent),
+//! above it are preceded by the missing ones read from the store, so a
+//! device sees each conversation in seq order with no gap even when the
+//! real-time path lost something.
+
+use super::outbound::{Gone, Outbound};
+use crate::error::from_port;
+use crate::ChatService;
+use chat_domain::frames::ServerFrame;
+use chat_domain::{DomainError, Message};
+use std::collections::HashMap;
+
+/// Messages read from the store per page.
+const PAGE: usize = 256;
+
+/// Why delivery stopped.
+pub(crate) enum Stop {
+    Gone,
+    Failed(DomainError),
+}
+
+impl From<Gone> for Stop {
+    fn from(_: Gone) -> Self {
+        Stop::Gone
+    }
+}
+
+impl From<DomainError> for Stop {
+    fn from(e: DomainError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Delivery {
+    next: HashMap<String, u64>,
+}
+
+impl Delivery {
+    /// Sends every message of `conv` above `after` from the store, waiting
+    /// for queue room; returns the last seq sent (or `after`).
+    pub(crate) async fn replay(
+        &mut self,
+        service: &ChatService,
+        out: &Outbound,
+        conv: &str,
+        mut after: u64,
+        upto: u64,
+    ) -> Result<u64, Stop> {
+        while after < upto {
+            let page = service
+                .stores
+                .messages
+                .messages_after(conv, after, PAGE)
+                .await
+                .map_err(from_port)?;
+            let full = page.len() == PAGE;
+            for m in page {
+                if m.seq > upto {
+                    return Ok(after);
+                }
+                after = m.seq;
+                out.push(&ServerFrame::Message(m)).await?;
+            }
+            if !full {
+                break;
+            }
+        }
+        let next = self.next.entry(conv.to_string()).or_insert(0);
+        *next = (*next).max(after + 1);
+        Ok(after)
+    }
+
+    /// The backlog on connect, or the repair after lag: for every
+    /// conversation of the user, what lies above this device's position
+    /// (or its delivered watermark, or its join point).
+    pub(crate) async fn catch_up(
+        &mut self,
+        service: &ChatService,
+        out: &Outbound,
+        user: &str,
+        watermarks: &HashMap<String, u64>,
+    ) -> Result<(), Stop> {
+        let convs = service
+            .stores
+            .conversations
+            .conversations_of(user)
+            .await
+            .map_err(from_port)?;
+        for conv in convs {
+            let Some(state) = service
+                .stores
+                .conversations
+                .conversation(&conv)
+                .await
+                .map_err(from_port)?
+            else {
+                continue;
+            };
+            let Some(member) = state.member(user) else {
+                continue;
+            };
+            let from = self
+                .next
+                .get(&conv)
+                .map(|n| n - 1)
+                .or_else(|| watermarks.get(&conv).copied())
+                .unwrap_or(0)
+                .max(member.joined_after);
+            self.replay(service, out, &conv, from, u64::MAX).await?;
+        }
+        Ok(())
+    }
+
+    /// A live message: dropped if already sent, preceded by what is missing.
+    pub(crate) async fn live(
+        &mut self,
+        service: &ChatService,
+        out: &Outbound,
+        user: &str,
+        m: &Message,
+    ) -> Result<(), Stop> {
+        let next = match self.next.get(&m.conv) {
+            Some(n) => *n,
+            None => {
+                // First message of a conversation this session has not seen:
+                // start where the user's membership starts.
+                let state = service.membership(&m.conv, user).await?;
+                state.member(user).map(|mem| mem.joined_after + 1).unwrap_or(1)
+            }
+        };
+        if m.seq < next {
+            return Ok(());
+        }
+        if m.seq > next {
+            self.replay(service, out, &m.conv, next - 1, m.seq - 1).await?;
+        }
+        out.try_push(&ServerFrame::Message(m.clone()))?;
+        self.next.insert(m.conv.clone(), m.seq + 1);
+        Ok(())
+    }
+
+    /// The user joined `conv` after message `joined_after`.
+    pub(crate) fn joined(&mut self, conv: &str, joined_after: u64) {
+        self.next
+            .entry(conv.to_string())
+            .or_insert(joined_after + 1);
+    }
+
+    /// The user left `conv`.
+    pub(crate) fn left(&mut self, conv: &str) {
+        self.next.remove(conv);
+    }
+}

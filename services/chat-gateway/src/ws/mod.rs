@@ -1,0 +1,84 @@
+//! The WebSocket of PROTOCOL.md: upgrade checks, then one session per
+//! connection.
+//!
+//! - [`outbound`]: the bounded per-connection queue and its writer task.
+//! - [`parse`]: client frames, with an error for everything malformed.
+//! - [`delivery`]: per-device, per-conversation in-order, gap-free delivery.
+//! - [`session`]: the connection's loop.
+
+mod delivery;
+mod outbound;
+mod parse;
+mod session;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::{AppState, GatewayConfig};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chat_domain::{DomainError, ErrorCode};
+
+/// `GET /v1/ws`: authenticates (header or `?token=`), checks the Origin,
+/// then upgrades with the frame limits.
+pub async fn upgrade(
+    State(s): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    check_origin(&s.service.config, &headers)?;
+    let ws = ws.map_err(|e| DomainError::bad_request(e.body_text()))?;
+    let limit = s.service.config.max_frame_bytes;
+    let service = s.service.clone();
+    Ok(ws
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| session::run(socket, service, caller)))
+}
+
+/// Browsers send Origin; native clients do not. An Origin must be in the
+/// allow-list, or, with an empty list, name the host the request came to.
+fn check_origin(config: &GatewayConfig, headers: &HeaderMap) -> Result<(), DomainError> {
+    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let allowed = if config.allowed_origins.is_empty() {
+        let host = headers.get("host").and_then(|v| v.to_str().ok());
+        let origin_host = origin.split_once("://").map(|(_, h)| h);
+        host.is_some() && origin_host == host
+    } else {
+        config.allowed_origins.iter().any(|o| o == origin)
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::new(ErrorCode::Forbidden, format!("origin {origin} is not allowed")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("host", host.parse().unwrap());
+        if let Some(o) = origin {
+            h.insert("origin", o.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origins_are_checked() {
+        let mut c = GatewayConfig::default();
+        assert!(check_origin(&c, &headers(None, "127.0.0.1:8080")).is_ok());
+        assert!(check_origin(&c, &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")).is_ok());
+        assert!(check_origin(&c, &headers(Some("https://evil.example"), "127.0.0.1:8080")).is_err());
+        c.allowed_origins = vec!["https://app.example".into()];
+        assert!(check_origin(&c, &headers(Some("https://app.example"), "x")).is_ok());
+        assert!(check_origin(&c, &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")).is_err());
+    }
+}

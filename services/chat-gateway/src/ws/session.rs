@@ -1,0 +1,424 @@
+//! One WebSocket connection: hello, backlog, synced, then live traffic,
+//! client frames and heartbeats until it closes.
+
+use super::delivery::{Delivery, Stop};
+use super::outbound::{Gone, Outbound};
+use super::parse::parse;
+use crate::auth::Caller;
+use crate::error::from_port;
+use crate::ChatService;
+use axum::extract::ws::{Message, WebSocket};
+use chat_domain::frames::{ClientFrame, ServerFrame};
+use chat_domain::{ids, DomainError, ErrorCode, ReceiptKind};
+use chat_ports::channels::{presence_channel, user_channel};
+use chat_ports::{RealtimeEvent, RecvError, Subscription};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Queue fill above which each kind of frame is shed (typing first, then
+/// presence, then receipts); messages are never shed.
+const SHED_TYPING: f64 = 0.25;
+const SHED_PRESENCE: f64 = 0.5;
+const SHED_RECEIPTS: f64 = 0.75;
+
+/// WebSocket close codes.
+const GOING_AWAY: u16 = 1001;
+const TOO_BIG: u16 = 1009;
+const TRY_AGAIN_LATER: u16 = 1013;
+
+pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Caller) {
+    let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    let (sink, stream) = socket.split();
+    let (out, writer) = Outbound::spawn(sink, service.config.outbound_queue);
+    let subscription = match service.channels.subscribe(&user_channel(&caller.user)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "A connection could not subscribe to its channel.");
+            out.close(TRY_AGAIN_LATER, "channels unavailable").await;
+            return;
+        }
+    };
+    if let Err(e) = service.presence.connected(&caller.user, conn).await {
+        tracing::warn!(error = %e, "Presence could not record a connection.");
+    }
+    let (presence_tx, presence_rx) = mpsc::channel(256);
+    let mut session = Session {
+        service: service.clone(),
+        caller,
+        out,
+        delivery: Delivery::default(),
+        subscription,
+        presence_tx,
+        presence_rx,
+        watching: HashSet::new(),
+        watchers: JoinSet::new(),
+        last_heard: Instant::now(),
+    };
+    session.serve(stream).await;
+    if let Err(e) = service
+        .presence
+        .disconnected(&session.caller.user, conn)
+        .await
+    {
+        tracing::warn!(error = %e, "Presence could not record a disconnection.");
+    }
+    session.watchers.abort_all();
+    drop(session);
+    let _ = writer.await;
+}
+
+struct Session {
+    service: Arc<ChatService>,
+    caller: Caller,
+    out: Outbound,
+    delivery: Delivery,
+    subscription: Subscription,
+    presence_tx: mpsc::Sender<Arc<RealtimeEvent>>,
+    presence_rx: mpsc::Receiver<Arc<RealtimeEvent>>,
+    watching: HashSet<String>,
+    watchers: JoinSet<()>,
+    last_heard: Instant,
+}
+
+impl Session {
+    async fn serve(&mut self, mut stream: futures::stream::SplitStream<WebSocket>) {
+        if let Err(stop) = self.start().await {
+            self.stopped(stop).await;
+            return;
+        }
+        let mut heartbeat = tokio::time::interval(self.service.config.ping_interval());
+        heartbeat.tick().await;
+        loop {
+            let step: Result<bool, Stop> = tokio::select! {
+                incoming = stream.next() => match incoming {
+                    None | Some(Ok(Message::Close(_))) => Ok(false),
+                    Some(Ok(Message::Text(text))) => {
+                        self.last_heard = Instant::now();
+                        self.on_text(text.as_str()).await.map(|_| true)
+                    }
+                    Some(Ok(Message::Binary(_))) => {
+                        self.last_heard = Instant::now();
+                        self.error(DomainError::bad_request("binary frames are not supported; send JSON text"), None)
+                            .map(|_| true).map_err(Stop::from)
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        self.last_heard = Instant::now();
+                        Ok(true)
+                    }
+                    Some(Err(e)) => {
+                        if is_too_big(e) {
+                            self.out.close(TOO_BIG, "frame too large").await;
+                        }
+                        Ok(false)
+                    }
+                },
+                event = self.subscription.recv() => match event {
+                    Ok(event) => self.on_event(&event).await.map(|_| true),
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::debug!(missed = n, "A connection lagged behind its channel; repairing from the store.");
+                        self.delivery.catch_up(&self.service, &self.out, &self.caller.user, &Default::default()).await.map(|_| true)
+                    }
+                    Err(RecvError::Closed) => Ok(false),
+                },
+                Some(event) = self.presence_rx.recv() => {
+                    if let RealtimeEvent::Presence { status } = &*event {
+                        if self.out.fill() < SHED_PRESENCE {
+                            let _ = self.out.try_push(&ServerFrame::Presence {
+                                user: status.user.clone(),
+                                online: status.online,
+                                last_seen: status.last_seen,
+                            });
+                        }
+                    }
+                    Ok(true)
+                }
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > self.service.config.idle_timeout() {
+                        tracing::debug!(user = %self.caller.user, "A connection stopped answering pings; closing it.");
+                        self.out.close(GOING_AWAY, "no heartbeat").await;
+                        Ok(false)
+                    } else {
+                        self.out.ping().map(|_| true).map_err(Stop::from)
+                    }
+                }
+            };
+            match step {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(stop) => {
+                    self.stopped(stop).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn stopped(&mut self, stop: Stop) {
+        match stop {
+            Stop::Gone => {
+                tracing::info!(user = %self.caller.user, "A connection could not keep up and was closed.");
+                self.out.close(TRY_AGAIN_LATER, "too slow").await;
+            }
+            Stop::Failed(e) => {
+                tracing::warn!(error = %e, "A connection failed.");
+                let _ = self.error(e, None);
+                self.out.close(TRY_AGAIN_LATER, "server error").await;
+            }
+        }
+    }
+
+    /// `hello`, every retained message above this device's delivered
+    /// watermarks, then `synced`.
+    async fn start(&mut self) -> Result<(), Stop> {
+        self.out
+            .push(&ServerFrame::Hello {
+                user: self.caller.user.clone(),
+                device: self.caller.device.clone(),
+                server_time: chat_domain::time::now_ms(),
+            })
+            .await?;
+        let watermarks = self
+            .service
+            .stores
+            .receipts
+            .device_delivered(&self.caller.user, &self.caller.device)
+            .await
+            .map_err(from_port)?;
+        self.delivery
+            .catch_up(&self.service, &self.out, &self.caller.user, &watermarks)
+            .await?;
+        self.out.push(&ServerFrame::Synced {}).await?;
+        Ok(())
+    }
+
+    fn error(&self, e: DomainError, reference: Option<String>) -> Result<(), Gone> {
+        self.out.try_push(&ServerFrame::Error {
+            code: e.code,
+            message: e.message,
+            reference,
+            retry_after_ms: e.retry_after_ms,
+        })
+    }
+
+    async fn on_event(&mut self, event: &RealtimeEvent) -> Result<(), Stop> {
+        let user = &self.caller.user;
+        match event {
+            RealtimeEvent::Message { message } => {
+                self.delivery
+                    .live(&self.service, &self.out, user, message)
+                    .await?
+            }
+            RealtimeEvent::Deleted { conv, seq } => self.out.try_push(&ServerFrame::MessageDeleted {
+                conv: conv.clone(),
+                seq: *seq,
+            })?,
+            RealtimeEvent::Conversation { state } => {
+                match state.member(user) {
+                    Some(m) => self.delivery.joined(&state.id, m.joined_after),
+                    None => self.delivery.left(&state.id),
+                }
+                self.out.try_push(&ServerFrame::Conversation {
+                    conversation: state.to_view(),
+                })?
+            }
+            RealtimeEvent::Receipt {
+                conv,
+                user: who,
+                kind,
+                seq,
+            } => {
+                if self.out.fill() < SHED_RECEIPTS {
+                    self.out.try_push(&ServerFrame::Receipt {
+                        conv: conv.clone(),
+                        user: who.clone(),
+                        kind: *kind,
+                        seq: *seq,
+                    })?
+                }
+            }
+            RealtimeEvent::Typing { conv, user: who } => {
+                if who != user && self.out.fill() < SHED_TYPING {
+                    self.out.try_push(&ServerFrame::Typing {
+                        conv: conv.clone(),
+                        user: who.clone(),
+                    })?
+                }
+            }
+            RealtimeEvent::Presence { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Stop> {
+        let frame = match parse(text) {
+            Ok(f) => f,
+            Err(rejected) => return Ok(self.error(rejected.error, rejected.reference)?),
+        };
+        let outcome = self.on_frame(frame).await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err((e, reference)) => Ok(self.error(e, reference)?),
+        }
+    }
+
+    /// Handles one client frame; a refusal comes back with its `ref`.
+    async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), (DomainError, Option<String>)> {
+        let service = self.service.clone();
+        let (user, device) = (self.caller.user.clone(), self.caller.device.clone());
+        let gone = |_| (DomainError::internal("connection closing"), None);
+        match frame {
+            ClientFrame::Send {
+                conv,
+                client_msg_id,
+                body,
+                attachments,
+            } => {
+                let ack = service
+                    .send(&user, &device, &conv, &client_msg_id, body, attachments)
+                    .await
+                    .map_err(|e| (e, Some(client_msg_id.clone())))?;
+                self.out
+                    .push(&ServerFrame::Sent {
+                        conv: ack.conv,
+                        client_msg_id: ack.client_msg_id,
+                        msg_id: ack.msg_id,
+                        ts: ack.ts,
+                    })
+                    .await
+                    .map_err(gone)?;
+            }
+            ClientFrame::Delivered { conv, seq } => service
+                .receipt(&user, &device, &conv, seq, ReceiptKind::Delivered)
+                .await
+                .map_err(|e| (e, None))?,
+            ClientFrame::Read { conv, seq } => service
+                .receipt(&user, &device, &conv, seq, ReceiptKind::Read)
+                .await
+                .map_err(|e| (e, None))?,
+            ClientFrame::Typing { conv } => {
+                let state = service.membership(&conv, &user).await.map_err(|e| (e, None))?;
+                let channels: Vec<String> = state
+                    .members
+                    .iter()
+                    .filter(|m| m.user != user)
+                    .map(|m| user_channel(&m.user))
+                    .collect();
+                // Best effort: a failed typing publish is not worth an error.
+                let _ = service
+                    .channels
+                    .publish_many(&channels, RealtimeEvent::Typing { conv, user })
+                    .await;
+            }
+            ClientFrame::SubscribePresence { users } => self.watch(users).await?,
+            ClientFrame::Sync { after } => self.sync(after).await?,
+            ClientFrame::Ping { id } => self
+                .out
+                .push(&ServerFrame::Pong { id })
+                .await
+                .map_err(gone)?,
+        }
+        Ok(())
+    }
+
+    /// `subscribe_presence`: current presence now, changes as they happen.
+    async fn watch(&mut self, users: Vec<String>) -> Result<(), (DomainError, Option<String>)> {
+        for u in &users {
+            ids::check_id("users", u).map_err(|e| (e, None))?;
+        }
+        let new: Vec<String> = users
+            .iter()
+            .filter(|u| !self.watching.contains(*u))
+            .cloned()
+            .collect();
+        if self.watching.len() + new.len() > self.service.config.max_presence_subscriptions {
+            return Err((
+                DomainError::bad_request(format!(
+                    "a connection watches at most {} users",
+                    self.service.config.max_presence_subscriptions
+                )),
+                None,
+            ));
+        }
+        for u in new {
+            let mut sub = self
+                .service
+                .channels
+                .subscribe(&presence_channel(&u))
+                .await
+                .map_err(|e| (from_port(e), None))?;
+            let tx = self.presence_tx.clone();
+            self.watchers.spawn(async move {
+                loop {
+                    match sub.recv().await {
+                        // A full queue sheds presence for this connection.
+                        Ok(e) => {
+                            let _ = tx.try_send(e);
+                        }
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return,
+                    }
+                }
+            });
+            self.watching.insert(u);
+        }
+        let statuses = self
+            .service
+            .presence_of(&users)
+            .await
+            .map_err(|e| (e, None))?;
+        for s in statuses {
+            self.out
+                .push(&ServerFrame::Presence {
+                    user: s.user,
+                    online: s.online,
+                    last_seen: s.last_seen,
+                })
+                .await
+                .map_err(|_| (DomainError::internal("connection closing"), None))?;
+        }
+        Ok(())
+    }
+
+    /// `sync`: every message above the given seqs, then `synced`.
+    async fn sync(&mut self, after: BTreeMap<String, u64>) -> Result<(), (DomainError, Option<String>)> {
+        for (conv, seq) in after {
+            let state = self
+                .service
+                .membership(&conv, &self.caller.user)
+                .await
+                .map_err(|e| (e, Some(conv.clone())))?;
+            let floor = state.member(&self.caller.user).map(|m| m.joined_after).unwrap_or(0);
+            let result = self
+                .delivery
+                .replay(&self.service, &self.out, &conv, seq.max(floor), u64::MAX)
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(Stop::Failed(e)) => return Err((e, Some(conv))),
+                Err(Stop::Gone) => {
+                    return Err((DomainError::new(ErrorCode::Internal, "connection closing"), None))
+                }
+            }
+        }
+        self.out
+            .push(&ServerFrame::Synced {})
+            .await
+            .map_err(|_| (DomainError::internal("connection closing"), None))
+    }
+}
+
+/// Whether a read error is tungstenite's "message or frame too big".
+fn is_too_big(e: axum::Error) -> bool {
+    let inner = e.into_inner();
+    matches!(
+        inner.downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
