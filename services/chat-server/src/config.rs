@@ -1,0 +1,113 @@
+//! Configuration: compiled-in defaults, then a TOML file, then environment
+//! variables `CHAT__SECTION__KEY` (figment). Unknown keys are errors.
+
+use chat_embedded::FsyncPolicy;
+use chat_gateway::GatewayConfig;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub retention: RetentionConfig,
+    pub gateway: GatewayConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address the gateway listens on.
+    pub listen: String,
+    /// Where the embedded engines keep their files.
+    pub data_dir: PathBuf,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Partitions of each topic when it is first created.
+    pub partitions: u32,
+    /// `always`: fsync each group commit before acknowledging (default);
+    /// `never`: leave it to the OS (benchmarks only).
+    pub fsync: FsyncPolicy,
+    /// Appends waiting for the disk beyond this are refused with `overloaded`.
+    pub queue_capacity: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 8,
+            fsync: FsyncPolicy::Always,
+            queue_capacity: 16_384,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Messages and log records older than this are removed, seconds.
+    pub max_age_secs: u64,
+    /// How often retention sweeps, seconds.
+    pub sweep_interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            max_age_secs: 30 * 24 * 3600,
+            sweep_interval_secs: 3600,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            figment = figment.merge(Toml::file_exact(f));
+        }
+        figment
+            .merge(Env::prefixed("CHAT__").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_override_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("chat.toml");
+        std::fs::write(
+            &f,
+            "[server]\nlisten = \"127.0.0.1:9999\"\n[gateway]\ngroup_cap = 10\n[log]\nfsync = \"never\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9999");
+        assert_eq!(c.gateway.group_cap, 10);
+        assert_eq!(c.log.fsync, FsyncPolicy::Never);
+        assert_eq!(c.gateway.max_body_bytes, 64 * 1024);
+        std::fs::write(&f, "[gateway]\ngroup_kap = 10\n").unwrap();
+        assert!(Config::load(Some(&f)).is_err());
+    }
+}

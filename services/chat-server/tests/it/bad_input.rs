@@ -1,0 +1,123 @@
+use crate::harness::*;
+use futures::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+#[tokio::test]
+async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut ws = s.connect("alice", "phone").await;
+    ws.handshake().await;
+    // Something sent before the bad frames is not lost.
+    let first = ws.send_message(&conv, "before", "kept").await;
+    assert_eq!(first["type"], "sent");
+
+    let cases: Vec<(WsMessage, &str)> = vec![
+        (WsMessage::Text("{not json".into()), "bad_request"),
+        (WsMessage::Text("[1,2]".into()), "bad_request"),
+        (WsMessage::Binary(vec![1u8, 2, 3].into()), "bad_request"),
+        (WsMessage::Text(json!({"type": "teleport"}).to_string().into()), "bad_request"),
+        (WsMessage::Text(json!({"type": "send", "conv": conv}).to_string().into()), "bad_request"),
+        (WsMessage::Text(json!({"type": "delivered", "conv": conv, "seq": "x"}).to_string().into()), "bad_request"),
+        (WsMessage::Text(json!({"type": "send", "conv": conv, "client_msg_id": "", "body": "x"}).to_string().into()), "bad_request"),
+        (WsMessage::Text(json!({"type": "send", "conv": conv, "client_msg_id": "x".repeat(65), "body": "x"}).to_string().into()), "bad_request"),
+        (WsMessage::Text(json!({"type": "send", "conv": "g-none", "client_msg_id": "n", "body": "x"}).to_string().into()), "unknown_conversation"),
+        (WsMessage::Text(json!({"type": "send", "conv": conv, "client_msg_id": "att", "body": "x", "attachments": ["nope"]}).to_string().into()), "bad_request"),
+        (WsMessage::Text(json!({"type": "subscribe_presence", "users": ["bad user"]}).to_string().into()), "bad_request"),
+    ];
+    for (frame, code) in cases {
+        let shown = format!("{frame:?}");
+        ws.send_raw(frame).await;
+        let e = ws.expect("error").await;
+        assert_eq!(e["code"], code, "{shown} → {e}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    // A body over the message limit (64 KiB) but under the frame limit.
+    let big = "x".repeat(64 * 1024 + 1);
+    let e = ws.send_message(&conv, "big", &big).await;
+    assert_eq!((e["type"].as_str(), e["code"].as_str()), (Some("error"), Some("too_large")));
+    assert_eq!(e["ref"], "big");
+
+    // Still usable.
+    ws.send(json!({"type": "ping", "id": "still-here"})).await;
+    assert_eq!(ws.expect("pong").await["id"], "still-here");
+    let ok = ws.send_message(&conv, "after", "fine").await;
+    assert_eq!(ok["type"], "sent");
+    let h = eventually(|| async {
+        let h = alice.history(&conv, "").await;
+        (h.len() == 2).then_some(h)
+    })
+    .await;
+    assert_eq!(h[0]["client_msg_id"], "before");
+    assert_eq!(h[1]["client_msg_id"], "after");
+}
+
+#[tokio::test]
+async fn a_frame_over_the_hard_limit_closes_with_1009() {
+    let s = Server::start_with(|c| c.gateway.max_frame_bytes = 128 * 1024).await;
+    let mut ws = s.connect("alice", "phone").await;
+    ws.handshake().await;
+    ws.send_raw(WsMessage::Text("y".repeat(200 * 1024).into())).await;
+    loop {
+        match tokio::time::timeout(WAIT, ws.stream.next()).await.unwrap() {
+            Some(Ok(WsMessage::Close(Some(frame)))) => {
+                assert_eq!(frame.code, CloseCode::Size);
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("expected a 1009 close, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_http_bodies_get_protocol_errors() {
+    let s = Server::start_with(|c| c.gateway.max_frame_bytes = 128 * 1024).await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let r = s
+        .http
+        .post(format!("{}/v1/messages", s.base))
+        .bearer_auth(&alice.token)
+        .header("content-type", "application/json")
+        .body("{oops")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+    let (st, e) = alice
+        .post("/v1/messages", json!({"conv": conv, "client_msg_id": "a", "body": "x".repeat(70_000)}))
+        .await;
+    assert_eq!((st, e["error"]["code"].as_str()), (413, Some("too_large")));
+    let (st, e) = alice
+        .post("/v1/messages", json!({"conv": conv, "client_msg_id": "a", "body": "x".repeat(200_000)}))
+        .await;
+    assert_eq!((st, e["error"]["code"].as_str()), (413, Some("too_large")));
+    let (st, e) = alice.post("/v1/conversations", json!({"kind": "channel"})).await;
+    assert_eq!((st, e["error"]["code"].as_str()), (400, Some("bad_request")));
+    let (st, e) = alice.get("/v1/nowhere").await;
+    assert_eq!((st, e["error"]["code"].as_str()), (404, Some("not_found")));
+}
+
+#[tokio::test]
+async fn foreign_origins_are_refused() {
+    let s = Server::start().await;
+    let token = s.token("alice", "phone").await;
+    let url = format!("{}?token={token}", s.ws_url());
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    req.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    let own = s.base.clone();
+    req.headers_mut().insert("origin", own.parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+}

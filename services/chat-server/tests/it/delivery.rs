@@ -1,0 +1,247 @@
+use crate::harness::*;
+use serde_json::json;
+use std::collections::HashSet;
+use std::time::Duration;
+
+#[tokio::test]
+async fn every_device_gets_every_message_in_order_the_sender_included() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.group("g", &["bob"]).await;
+    let mut a_phone = s.connect("alice", "phone").await;
+    let mut a_laptop = s.connect("alice", "laptop").await;
+    let mut b_phone = s.connect("bob", "phone").await;
+    for ws in [&mut a_phone, &mut a_laptop, &mut b_phone] {
+        assert!(ws.handshake().await.is_empty());
+    }
+    let mut acks = Vec::new();
+    for i in 0..5 {
+        let ack = a_phone.send_message(&conv, &format!("c{i}"), &format!("hi {i}")).await;
+        assert_eq!(ack["type"], "sent", "{ack}");
+        assert!(ack["msg_id"].as_str().is_some() && ack["ts"].as_i64().is_some());
+        acks.push(ack);
+    }
+    for ws in [&mut a_phone, &mut a_laptop, &mut b_phone] {
+        let got = ws.messages(&conv, 5).await;
+        assert_eq!(seqs(&got), vec![1, 2, 3, 4, 5]);
+        for (m, ack) in got.iter().zip(&acks) {
+            assert_eq!(m["msg_id"], ack["msg_id"]);
+            assert_eq!(m["sender"], "alice");
+            assert_eq!(m["sender_device"], "phone");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sends_are_idempotent_across_transports_and_retries() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut ws = s.connect("alice", "phone").await;
+    ws.handshake().await;
+    let first = ws.send_message(&conv, "same", "once").await;
+    let second = ws.send_message(&conv, "same", "once").await;
+    assert_eq!(first["msg_id"], second["msg_id"]);
+    let http = alice.send(&conv, "same", "once").await;
+    assert_eq!(http["msg_id"], first["msg_id"]);
+    // Wait until the first is stored, then retry again: still the first id.
+    eventually(|| async { (alice.history(&conv, "").await.len() == 1).then_some(()) }).await;
+    let later = alice.send(&conv, "same", "once").await;
+    assert_eq!(later["msg_id"], first["msg_id"]);
+    assert_eq!(later["ts"], alice.history(&conv, "").await[0]["ts"]);
+    let other = ws.send_message(&conv, "different", "twice").await;
+    assert_ne!(other["msg_id"], first["msg_id"]);
+    let h = eventually(|| async {
+        let h = alice.history(&conv, "").await;
+        (h.len() == 2).then_some(h)
+    })
+    .await;
+    assert_eq!(seqs(&h), vec![1, 2]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(alice.history(&conv, "").await.len(), 2, "no third message appeared");
+}
+
+#[tokio::test]
+async fn backlog_on_connect_respects_the_delivered_watermark() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let bob = s.user("bob", "phone").await;
+    let conv = alice.direct("bob").await;
+    for i in 1..=3 {
+        alice.send(&conv, &format!("c{i}"), &format!("m{i}")).await;
+    }
+    eventually(|| async { (bob.history(&conv, "").await.len() == 3).then_some(()) }).await;
+    let mut ws = s.connect("bob", "phone").await;
+    assert_eq!(seqs(&ws.handshake().await), vec![1, 2, 3]);
+    ws.send(json!({"type": "delivered", "conv": conv, "seq": 2})).await;
+    eventually(|| async {
+        let (_, r) = bob.get(&format!("/v1/conversations/{conv}/receipts")).await;
+        let bob_row = r["members"].as_array()?.iter().find(|m| m["user"] == "bob")?.clone();
+        (bob_row["delivered_seq"] == 2).then_some(())
+    })
+    .await;
+    drop(ws);
+    let mut ws = s.connect("bob", "phone").await;
+    assert_eq!(seqs(&ws.handshake().await), vec![3], "≤ 2 is not sent again");
+    // Another device of bob has its own watermark.
+    let mut tablet = s.connect("bob", "tablet").await;
+    assert_eq!(seqs(&tablet.handshake().await), vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn sync_replays_above_the_given_seqs() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    for i in 1..=4 {
+        alice.send(&conv, &format!("c{i}"), "x").await;
+    }
+    eventually(|| async { (alice.history(&conv, "").await.len() == 4).then_some(()) }).await;
+    let mut ws = s.connect("bob", "phone").await;
+    ws.handshake().await;
+    ws.send(json!({"type": "sync", "after": {conv.clone(): 2}})).await;
+    let frames = ws.until(|f| f["type"] == "synced").await;
+    let msgs: Vec<_> = frames.into_iter().filter(|f| f["type"] == "message").collect();
+    assert_eq!(seqs(&msgs), vec![3, 4]);
+    ws.send(json!({"type": "sync", "after": {"g-nope": 0}})).await;
+    let e = ws.expect("error").await;
+    assert_eq!(e["code"], "unknown_conversation");
+}
+
+#[tokio::test]
+async fn concurrent_senders_in_one_group_see_one_order() {
+    let s = Server::start().await;
+    let users = ["u0", "u1", "u2", "u3"];
+    let owner = s.user("u0", "d").await;
+    let conv = owner.group("busy", &users[1..]).await;
+    let mut readers = Vec::new();
+    for u in users {
+        let mut ws = s.connect(u, "reader").await;
+        ws.handshake().await;
+        readers.push(ws);
+    }
+    const EACH: usize = 25;
+    let mut senders = Vec::new();
+    for u in users {
+        let mut ws = s.connect(u, "writer").await;
+        ws.handshake().await;
+        let conv = conv.clone();
+        senders.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                let ack = ws.send_message(&conv, &format!("{u}-{i}"), &format!("{u} {i}")).await;
+                assert_eq!(ack["type"], "sent", "{ack}");
+            }
+        }));
+    }
+    for t in senders {
+        t.await.unwrap();
+    }
+    let total = EACH * users.len();
+    let mut orders = Vec::new();
+    for ws in &mut readers {
+        let got = ws.messages(&conv, total).await;
+        assert_eq!(seqs(&got), (1..=total as u64).collect::<Vec<_>>());
+        let ids: Vec<String> = got.iter().map(|m| m["msg_id"].as_str().unwrap().to_string()).collect();
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), total);
+        orders.push(ids);
+    }
+    assert!(orders.windows(2).all(|w| w[0] == w[1]), "every device sees one order");
+    // Each sender's own messages keep the order it sent them in.
+    let history = owner.history(&conv, "limit=500").await;
+    for u in users {
+        let mine: Vec<String> = history
+            .iter()
+            .filter(|m| m["sender"] == u)
+            .map(|m| m["client_msg_id"].as_str().unwrap().to_string())
+            .collect();
+        let expected: Vec<String> = (0..EACH).map(|i| format!("{u}-{i}")).collect();
+        assert_eq!(mine, expected);
+    }
+}
+
+#[tokio::test]
+async fn typing_reaches_the_others_only() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut a = s.connect("alice", "phone").await;
+    let mut b = s.connect("bob", "phone").await;
+    a.handshake().await;
+    b.handshake().await;
+    a.send(json!({"type": "typing", "conv": conv})).await;
+    let t = b.expect("typing").await;
+    assert_eq!((t["conv"].as_str(), t["user"].as_str()), (Some(conv.as_str()), Some("alice")));
+    a.quiet("typing", Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn a_burst_arrives_complete_and_in_order() {
+    let s = Server::start_with(|c| c.gateway.outbound_queue = 4096).await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut reader = s.connect("bob", "phone").await;
+    reader.handshake().await;
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let alice = alice.clone();
+        let conv = conv.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..250 {
+                alice.send(&conv, &format!("{w}-{i}"), "x").await;
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let got = reader.messages(&conv, 1000).await;
+    assert_eq!(seqs(&got), (1..=1000).collect::<Vec<_>>());
+}
+
+/// A real-time engine that loses every message event whose seq is even.
+struct Lossy(chat_embedded::InProcessChannels);
+
+#[async_trait::async_trait]
+impl chat_ports::Channels for Lossy {
+    async fn publish(&self, channel: &str, event: chat_ports::RealtimeEvent) -> chat_ports::Result<()> {
+        if let chat_ports::RealtimeEvent::Message { message } = &event {
+            if message.seq % 2 == 0 {
+                return Ok(());
+            }
+        }
+        self.0.publish(channel, event).await
+    }
+
+    async fn subscribe(&self, channel: &str) -> chat_ports::Result<chat_ports::Subscription> {
+        self.0.subscribe(channel).await
+    }
+}
+
+#[tokio::test]
+async fn real_time_loss_is_repaired_from_the_store_without_gaps() {
+    let s = Server::start_with_channels(
+        |_| {},
+        std::sync::Arc::new(Lossy(chat_embedded::InProcessChannels::new())),
+    )
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut bob = s.connect("bob", "phone").await;
+    bob.handshake().await;
+    for i in 1..=9 {
+        alice.send(&conv, &format!("c{i}"), &format!("m{i}")).await;
+    }
+    // Seq 9 is odd, so it arrives live; 2, 4, 6, 8 were lost on the way and
+    // come from the store, each before the next live one.
+    let got = bob.messages(&conv, 9).await;
+    assert_eq!(seqs(&got), (1..=9).collect::<Vec<_>>());
+    assert_eq!(got[1]["body"], "m2");
+    // A loss at the tail is repaired on the next connect.
+    alice.send(&conv, "c10", "m10").await;
+    eventually(|| async { (alice.history(&conv, "").await.len() == 10).then_some(()) }).await;
+    drop(bob);
+    let mut bob = s.connect("bob", "phone").await;
+    let backlog = bob.handshake().await;
+    assert!(seqs(&backlog).contains(&10));
+    assert!(seqs(&backlog).windows(2).all(|w| w[1] == w[0] + 1));
+}

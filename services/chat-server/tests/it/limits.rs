@@ -1,0 +1,82 @@
+use crate::harness::*;
+use futures::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+#[tokio::test]
+async fn sends_over_the_rate_get_rate_limited_with_a_wait() {
+    let s = Server::start_with(|c| {
+        c.gateway.send_rate_per_sec = 1;
+        c.gateway.send_burst = 3;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut ws = s.connect("alice", "phone").await;
+    ws.handshake().await;
+    let mut limited = None;
+    for i in 0..6 {
+        let r = ws.send_message(&conv, &format!("c{i}"), "x").await;
+        if r["type"] == "error" {
+            limited = Some(r);
+            break;
+        }
+    }
+    let e = limited.expect("a burst of 6 over a burst allowance of 3 is limited");
+    assert_eq!(e["code"], "rate_limited");
+    assert!(e["retry_after_ms"].as_u64().unwrap() > 0);
+    // HTTP sends share the device's allowance.
+    let (st, body) = alice
+        .post("/v1/messages", json!({"conv": conv, "client_msg_id": "h", "body": "x"}))
+        .await;
+    assert_eq!((st, body["error"]["code"].as_str()), (429, Some("rate_limited")));
+    assert!(body["error"]["retry_after_ms"].as_u64().is_some());
+    // The connection is still usable, and after the wait a send goes through.
+    tokio::time::sleep(std::time::Duration::from_millis(
+        e["retry_after_ms"].as_u64().unwrap() + 50,
+    ))
+    .await;
+    assert_eq!(ws.send_message(&conv, "later", "x").await["type"], "sent");
+    // Another device has its own allowance.
+    let mut tablet = s.connect("alice", "tablet").await;
+    tablet.handshake().await;
+    assert_eq!(tablet.send_message(&conv, "t", "x").await["type"], "sent");
+}
+
+#[tokio::test]
+async fn a_reader_too_slow_is_disconnected_and_loses_nothing() {
+    let s = Server::start_with(|c| c.gateway.outbound_queue = 8).await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut bob = s.connect("bob", "phone").await;
+    bob.handshake().await;
+    // Bob stops reading; big messages fill the socket buffers, then his queue.
+    let body = "z".repeat(60 * 1024);
+    for i in 0..200 {
+        alice.send(&conv, &format!("c{i}"), &body).await;
+    }
+    // Reading now drains what was buffered, then finds the connection closed.
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout(WAIT, bob.stream.next()).await.unwrap() {
+            Some(Ok(WsMessage::Text(t))) => {
+                let f: serde_json::Value = serde_json::from_str(&t).unwrap();
+                if f["type"] == "message" {
+                    seen.push(f["seq"].as_u64().unwrap());
+                }
+            }
+            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => {}
+        }
+    }
+    assert!(seen.len() < 200, "the slow reader was cut off");
+    assert!(seen.windows(2).all(|w| w[1] == w[0] + 1));
+    // Reconnecting gets the rest, in order.
+    let mut again = s.connect("bob", "phone").await;
+    let backlog = again.handshake().await;
+    let mut all = seen.clone();
+    all.extend(seqs(&backlog));
+    all.sort();
+    all.dedup();
+    assert_eq!(all, (1..=200).collect::<Vec<_>>());
+}

@@ -1,0 +1,14 @@
+//! Integration tests: servers start in-process on 127.0.0.1:0 (the crash
+//! test runs the `chatctl` binary as a child process) and are spoken to over
+//! real HTTP and WebSocket.
+
+mod bad_input;
+mod crash;
+mod delivery;
+mod harness;
+mod http_api;
+mod limits;
+mod membership;
+mod presence;
+mod receipts;
+mod retention;

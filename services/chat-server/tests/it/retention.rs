@@ -1,0 +1,26 @@
+use crate::harness::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn messages_older_than_the_retention_are_removed() {
+    let s = Server::start_with(|c| {
+        c.retention.max_age_secs = 2;
+        c.retention.sweep_interval_secs = 1;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    alice.send(&conv, "old", "soon gone").await;
+    eventually(|| async { (alice.history(&conv, "").await.len() == 1).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    alice.send(&conv, "new", "fresh").await;
+    let h = eventually(|| async {
+        let h = alice.history(&conv, "").await;
+        (h.len() == 1 && h[0]["client_msg_id"] == "new").then_some(h)
+    })
+    .await;
+    // Seqs keep counting: the expired message's seq is not reused.
+    assert_eq!(h[0]["seq"], 2);
+    let mut ws = s.connect("bob", "phone").await;
+    assert_eq!(seqs(&ws.handshake().await), vec![2]);
+}
