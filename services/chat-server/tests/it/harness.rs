@@ -172,12 +172,17 @@ pub struct Ws {
     pub stream: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    /// Frames read while looking for another one, in arrival order.
+    pending: std::collections::VecDeque<Value>,
 }
 
 impl Ws {
     pub async fn connect(url: &str) -> Self {
         let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        Self { stream }
+        Self {
+            stream,
+            pending: Default::default(),
+        }
     }
 
     pub async fn send(&mut self, v: Value) {
@@ -193,6 +198,13 @@ impl Ws {
 
     /// The next JSON frame, or None when the connection closed.
     pub async fn next(&mut self) -> Option<Value> {
+        if let Some(f) = self.pending.pop_front() {
+            return Some(f);
+        }
+        self.read().await
+    }
+
+    async fn read(&mut self) -> Option<Value> {
         loop {
             let m = tokio::time::timeout(WAIT, self.stream.next())
                 .await
@@ -205,14 +217,25 @@ impl Ws {
         }
     }
 
-    /// The next frame of type `kind`, skipping others.
-    pub async fn expect(&mut self, kind: &str) -> Value {
-        loop {
-            let f = self.next().await.unwrap_or_else(|| panic!("closed while waiting for {kind}"));
-            if f["type"] == kind {
-                return f;
-            }
+    /// The first frame that matches, keeping the others for later reads.
+    pub async fn take(&mut self, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        if let Some(i) = self.pending.iter().position(&pred) {
+            return self.pending.remove(i);
         }
+        loop {
+            let f = self.read().await?;
+            if pred(&f) {
+                return Some(f);
+            }
+            self.pending.push_back(f);
+        }
+    }
+
+    /// The next frame of type `kind`; others stay for later reads.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        self.take(|f| f["type"] == kind)
+            .await
+            .unwrap_or_else(|| panic!("closed while waiting for {kind}"))
     }
 
     /// Frames until (and including) the first that matches.
@@ -243,30 +266,33 @@ impl Ws {
     pub async fn send_message(&mut self, conv: &str, client_msg_id: &str, body: &str) -> Value {
         self.send(json!({"type": "send", "conv": conv, "client_msg_id": client_msg_id, "body": body}))
             .await;
-        loop {
-            let f = self.next().await.expect("closed");
-            if (f["type"] == "sent" || f["type"] == "error") && f["client_msg_id"] == client_msg_id
+        self.take(|f| {
+            f["type"] == "sent" && f["client_msg_id"] == client_msg_id
                 || f["type"] == "error" && f["ref"] == client_msg_id
-            {
-                return f;
-            }
-        }
+        })
+        .await
+        .expect("closed while waiting for sent")
     }
 
     /// Message frames of `conv` until `n` have arrived.
     pub async fn messages(&mut self, conv: &str, n: usize) -> Vec<Value> {
         let mut out = Vec::new();
         while out.len() < n {
-            let f = self.next().await.expect("closed while waiting for messages");
-            if f["type"] == "message" && f["conv"] == conv {
-                out.push(f);
-            }
+            let f = self
+                .take(|f| f["type"] == "message" && f["conv"] == conv)
+                .await
+                .expect("closed while waiting for messages");
+            out.push(f);
         }
         out
     }
 
     /// Asserts nothing of type `kind` arrives within `d`.
     pub async fn quiet(&mut self, kind: &str, d: Duration) {
+        assert!(
+            !self.pending.iter().any(|f| f["type"] == kind),
+            "unexpected {kind} already received"
+        );
         let end = tokio::time::Instant::now() + d;
         loop {
             match tokio::time::timeout_at(end, self.stream.next()).await {
