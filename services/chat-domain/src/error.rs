@@ -77,7 +77,10 @@ impl DomainError {
     }
 
     pub fn not_member() -> Self {
-        Self::new(ErrorCode::NotMember, "you are not a member of this conversation")
+        Self::new(
+            ErrorCode::NotMember,
+            "you are not a member of this conversation",
+        )
     }
 
     pub fn unknown_conversation() -> Self {

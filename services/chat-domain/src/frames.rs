@@ -122,8 +122,7 @@ mod tests {
         assert_eq!(v["code"], "rate_limited");
         assert_eq!(v["ref"], "7");
         assert_eq!(v["retry_after_ms"], 250);
-        let s: serde_json::Value =
-            serde_json::from_str(&ServerFrame::Synced {}.to_json()).unwrap();
+        let s: serde_json::Value = serde_json::from_str(&ServerFrame::Synced {}.to_json()).unwrap();
         assert_eq!(s, serde_json::json!({"type":"synced"}));
     }
 }

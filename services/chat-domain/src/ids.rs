@@ -14,8 +14,7 @@ const NAMESPACE: Uuid = Uuid::from_u128(0x6a1c_2f0e_8c55_4f7b_9a43_52d6_0f41_c0d
 /// True when `s` is a valid user or device id.
 pub fn is_valid_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
@@ -40,7 +39,9 @@ pub fn check_conversation_id(s: &str) -> Result<(), DomainError> {
     {
         Ok(())
     } else {
-        Err(DomainError::bad_request("conv is not a valid conversation id"))
+        Err(DomainError::bad_request(
+            "conv is not a valid conversation id",
+        ))
     }
 }
 
@@ -50,7 +51,9 @@ pub fn check_client_msg_id(s: &str) -> Result<(), DomainError> {
     if (1..=64).contains(&n) {
         Ok(())
     } else {
-        Err(DomainError::bad_request("client_msg_id must be 1 to 64 characters"))
+        Err(DomainError::bad_request(
+            "client_msg_id must be 1 to 64 characters",
+        ))
     }
 }
 

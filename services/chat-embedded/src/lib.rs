@@ -13,9 +13,7 @@ pub mod log;
 pub mod presence;
 pub mod store;
 
-
 pub use log::{EmbeddedLog, FsyncPolicy, LogOptions};
-
 
 pub use channels::InProcessChannels;
 pub use presence::InProcessPresence;

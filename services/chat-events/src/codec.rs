@@ -55,8 +55,12 @@ pub struct Codec {
 impl Codec {
     /// A codec over the schemas compiled into this build.
     pub fn new() -> Self {
-        Self::from_sources(SCHEMA_FILES.iter().map(|(n, s)| (n.to_string(), s.to_string())))
-            .expect("the compiled-in schemas parse")
+        Self::from_sources(
+            SCHEMA_FILES
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.to_string())),
+        )
+        .expect("the compiled-in schemas parse")
     }
 
     /// A codec over the `.avsc` files of a folder, as an outside consumer

@@ -50,11 +50,16 @@ impl Tokens {
     pub fn verify(&self, token: &str) -> Result<Caller, DomainError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| DomainError::new(ErrorCode::Unauthorized, format!("invalid token: {e}")))?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(|e| {
+                DomainError::new(ErrorCode::Unauthorized, format!("invalid token: {e}"))
+            })?;
         let c = data.claims;
         if !ids::is_valid_id(&c.sub) || !ids::is_valid_id(&c.dev) {
-            return Err(DomainError::new(ErrorCode::Unauthorized, "invalid token claims"));
+            return Err(DomainError::new(
+                ErrorCode::Unauthorized,
+                "invalid token claims",
+            ));
         }
         Ok(Caller {
             user: c.sub,
@@ -90,9 +95,8 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = token_of(parts).ok_or_else(|| {
-            DomainError::new(ErrorCode::Unauthorized, "missing bearer token")
-        })?;
+        let token = token_of(parts)
+            .ok_or_else(|| DomainError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
         Ok(state.service.tokens().verify(&token)?)
     }
 }
@@ -113,7 +117,10 @@ mod tests {
             }
         );
         let other = Tokens::new("other", 60);
-        assert_eq!(other.verify(&token).unwrap_err().code, ErrorCode::Unauthorized);
+        assert_eq!(
+            other.verify(&token).unwrap_err().code,
+            ErrorCode::Unauthorized
+        );
         assert!(t.verify("garbage").is_err());
         assert!(t.mint("bad user", "phone").is_err());
         let expired = Tokens::new("s3cret", 0);

@@ -19,8 +19,8 @@ impl From<DomainError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut error = serde_json::json!({
             "code": self.0.code,
             "message": self.0.message,
@@ -43,12 +43,14 @@ impl IntoResponse for ApiError {
 /// unavailability become `overloaded` (retry later), the rest `internal`.
 pub fn from_port(e: PortError) -> DomainError {
     match e {
-        PortError::Overloaded(what) => {
-            DomainError::new(ErrorCode::Overloaded, format!("the {what} is overloaded; retry later"))
-        }
-        PortError::Unavailable { what, .. } => {
-            DomainError::new(ErrorCode::Overloaded, format!("the {what} is unavailable; retry later"))
-        }
+        PortError::Overloaded(what) => DomainError::new(
+            ErrorCode::Overloaded,
+            format!("the {what} is overloaded; retry later"),
+        ),
+        PortError::Unavailable { what, .. } => DomainError::new(
+            ErrorCode::Overloaded,
+            format!("the {what} is unavailable; retry later"),
+        ),
         other => {
             tracing::error!(error = %other, "A storage operation failed.");
             DomainError::internal("internal error")

@@ -66,12 +66,19 @@ pub async fn batches_apply_atomically_and_idempotently(s: &Stores) {
     assert_eq!(c.members.len(), 2);
     let all = s.messages.messages_after("c1", 0, 100).await.unwrap();
     assert_eq!(all.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
-    assert!(s.conversations.conversation("nope").await.unwrap().is_none());
+    assert!(s
+        .conversations
+        .conversation("nope")
+        .await
+        .unwrap()
+        .is_none());
     assert!(s.messages.message("c1", 3).await.unwrap().is_none());
 }
 
 pub async fn history_pages(s: &Stores) {
-    let messages = (1..=10).map(|i| msg("h", i, "alice", 100 + i as i64)).collect();
+    let messages = (1..=10)
+        .map(|i| msg("h", i, "alice", 100 + i as i64))
+        .collect();
     s.sequencer
         .apply(SequencedBatch {
             conversations: vec![conv("h", &["alice"], 10)],
@@ -81,19 +88,53 @@ pub async fn history_pages(s: &Stores) {
         .await
         .unwrap();
     let seqs = |v: Vec<Message>| v.iter().map(|m| m.seq).collect::<Vec<_>>();
-    assert_eq!(seqs(s.messages.messages_after("h", 3, 4).await.unwrap()), vec![4, 5, 6, 7]);
-    assert_eq!(seqs(s.messages.messages_before("h", 8, 3).await.unwrap()), vec![5, 6, 7]);
-    assert_eq!(seqs(s.messages.messages_before("h", 2, 10).await.unwrap()), vec![1]);
-    assert!(s.messages.messages_after("h", 10, 5).await.unwrap().is_empty());
-    assert!(s.messages.messages_before("h", 1, 5).await.unwrap().is_empty());
+    assert_eq!(
+        seqs(s.messages.messages_after("h", 3, 4).await.unwrap()),
+        vec![4, 5, 6, 7]
+    );
+    assert_eq!(
+        seqs(s.messages.messages_before("h", 8, 3).await.unwrap()),
+        vec![5, 6, 7]
+    );
+    assert_eq!(
+        seqs(s.messages.messages_before("h", 2, 10).await.unwrap()),
+        vec![1]
+    );
+    assert!(s
+        .messages
+        .messages_after("h", 10, 5)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s
+        .messages
+        .messages_before("h", 1, 5)
+        .await
+        .unwrap()
+        .is_empty());
     // Another conversation's messages never leak into a page.
-    assert!(s.messages.messages_after("h2", 0, 5).await.unwrap().is_empty());
+    assert!(s
+        .messages
+        .messages_after("h2", 0, 5)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn idempotency_index(s: &Stores) {
-    let found = s.messages.find_sent("c1", "bob", "c2").await.unwrap().unwrap();
+    let found = s
+        .messages
+        .find_sent("c1", "bob", "c2")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.seq, 2);
-    assert!(s.messages.find_sent("c1", "alice", "c2").await.unwrap().is_none());
+    assert!(s
+        .messages
+        .find_sent("c1", "alice", "c2")
+        .await
+        .unwrap()
+        .is_none());
     // A deleted message keeps its seq and its idempotency key.
     let mut m = found.clone();
     m.tombstone();
@@ -104,17 +145,49 @@ pub async fn idempotency_index(s: &Stores) {
         })
         .await
         .unwrap();
-    let again = s.messages.find_sent("c1", "bob", "c2").await.unwrap().unwrap();
+    let again = s
+        .messages
+        .find_sent("c1", "bob", "c2")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(again.deleted && again.body.is_empty());
 }
 
 pub async fn unread_counts(s: &Stores) {
     // c1: 1 from alice, 2 from bob.
-    assert_eq!(s.messages.count_from_others("c1", "alice", 0).await.unwrap(), 1);
-    assert_eq!(s.messages.count_from_others("c1", "bob", 0).await.unwrap(), 1);
-    assert_eq!(s.messages.count_from_others("c1", "carol", 0).await.unwrap(), 2);
-    assert_eq!(s.messages.count_from_others("c1", "carol", 1).await.unwrap(), 1);
-    assert_eq!(s.messages.count_from_others("c1", "carol", 2).await.unwrap(), 0);
+    assert_eq!(
+        s.messages
+            .count_from_others("c1", "alice", 0)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.messages.count_from_others("c1", "bob", 0).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        s.messages
+            .count_from_others("c1", "carol", 0)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.messages
+            .count_from_others("c1", "carol", 1)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.messages
+            .count_from_others("c1", "carol", 2)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 pub async fn receipts_only_move_forward(s: &Stores) {
@@ -163,21 +236,52 @@ pub async fn membership_index(s: &Stores) {
         })
         .await
         .unwrap();
-    assert!(s.conversations.conversations_of("alice").await.unwrap().is_empty());
-    assert_eq!(s.conversations.conversations_of("alicia").await.unwrap(), vec!["c1"]);
+    assert!(s
+        .conversations
+        .conversations_of("alice")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.conversations.conversations_of("alicia").await.unwrap(),
+        vec!["c1"]
+    );
     // A user id that is a prefix of another does not see its conversations.
-    assert!(s.conversations.conversations_of("ali").await.unwrap().is_empty());
+    assert!(s
+        .conversations
+        .conversations_of("ali")
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn retention(s: &Stores) {
     // h holds seqs 1..=10 at ts 101..=110; c1 holds seqs 1 and 2 at ts 10, 11.
     assert_eq!(s.messages.expire(104).await.unwrap(), 3 + 2);
-    assert!(s.messages.messages_after("c1", 0, 10).await.unwrap().is_empty());
+    assert!(s
+        .messages
+        .messages_after("c1", 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let left = s.messages.messages_after("h", 0, 100).await.unwrap();
     assert_eq!(left.first().map(|m| m.seq), Some(4));
-    assert!(s.messages.find_sent("h", "alice", "c1").await.unwrap().is_none());
-    assert!(s.messages.find_sent("h", "alice", "c4").await.unwrap().is_some());
-    assert_eq!(s.messages.count_from_others("h", "bob", 0).await.unwrap(), 7);
+    assert!(s
+        .messages
+        .find_sent("h", "alice", "c1")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .messages
+        .find_sent("h", "alice", "c4")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        s.messages.count_from_others("h", "bob", 0).await.unwrap(),
+        7
+    );
 }
 
 pub async fn last_seen(s: &Stores) {

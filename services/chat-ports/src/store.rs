@@ -25,8 +25,7 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Up to `limit` messages with seq above `after`, ascending.
     async fn messages_after(&self, conv: &str, after: u64, limit: usize) -> Result<Vec<Message>>;
     /// The `limit` highest messages with seq below `before`, ascending.
-    async fn messages_before(&self, conv: &str, before: u64, limit: usize)
-        -> Result<Vec<Message>>;
+    async fn messages_before(&self, conv: &str, before: u64, limit: usize) -> Result<Vec<Message>>;
     /// The message an earlier send with this idempotency key created.
     async fn find_sent(
         &self,

@@ -85,8 +85,7 @@ impl Processor for Fanout {
                     let Some(kind) = ReceiptKind::parse(&e.kind) else {
                         continue;
                     };
-                    let Some(state) = self.stores.conversations.conversation(&e.conv).await?
-                    else {
+                    let Some(state) = self.stores.conversations.conversation(&e.conv).await? else {
                         continue;
                     };
                     let users: Vec<String> = state.members.iter().map(|m| m.user.clone()).collect();

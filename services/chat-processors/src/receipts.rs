@@ -75,7 +75,9 @@ impl Processor for Receipts {
             })
             .collect();
         if !events.is_empty() {
-            self.log.append(event_records(&self.codec, &events)?).await?;
+            self.log
+                .append(event_records(&self.codec, &events)?)
+                .await?;
         }
         Ok(())
     }

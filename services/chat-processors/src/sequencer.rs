@@ -28,7 +28,12 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    pub fn new(stores: Stores, log: Arc<dyn EventLog>, codec: Arc<Codec>, group_cap: usize) -> Self {
+    pub fn new(
+        stores: Stores,
+        log: Arc<dyn EventLog>,
+        codec: Arc<Codec>,
+        group_cap: usize,
+    ) -> Self {
         Self {
             stores,
             log,
@@ -64,7 +69,9 @@ impl Processor for Sequencer {
             self.stores.sequencer.apply(batch).await?;
         }
         if !events.is_empty() {
-            self.log.append(event_records(&self.codec, &events)?).await?;
+            self.log
+                .append(event_records(&self.codec, &events)?)
+                .await?;
         }
         Ok(())
     }
@@ -116,7 +123,13 @@ impl<'a> Work<'a> {
     }
 
     fn reject(&mut self, conv: &str, command: &str, actor: &str, reason: &str, ts: i64) {
-        tracing::info!(conv, command, actor, reason, "The sequencer refused a command.");
+        tracing::info!(
+            conv,
+            command,
+            actor,
+            reason,
+            "The sequencer refused a command."
+        );
         self.events.push(
             CommandRejected {
                 conv: conv.into(),
@@ -162,7 +175,13 @@ impl<'a> Work<'a> {
 
     async fn send(&mut self, c: SendMessage) -> Result<()> {
         let Some(mut state) = self.load(&c.conv).await? else {
-            self.reject(&c.conv, "SendMessage", &c.sender, "unknown conversation", c.ts);
+            self.reject(
+                &c.conv,
+                "SendMessage",
+                &c.sender,
+                "unknown conversation",
+                c.ts,
+            );
             return Ok(());
         };
         if let Some(first) = self.find_sent(&c).await? {
@@ -173,7 +192,13 @@ impl<'a> Work<'a> {
             return Ok(());
         }
         if !state.is_member(&c.sender) {
-            self.reject(&c.conv, "SendMessage", &c.sender, "sender is not a member", c.ts);
+            self.reject(
+                &c.conv,
+                "SendMessage",
+                &c.sender,
+                "sender is not a member",
+                c.ts,
+            );
             return Ok(());
         }
         state.last_seq += 1;
@@ -202,11 +227,18 @@ impl<'a> Work<'a> {
         if let Some(state) = self.load(&c.conv).await? {
             // Created before (a retry, or the other user of a direct pair):
             // announce the conversation again so the asker's devices learn it.
-            self.events.push(membership(&state, &c.creator, &[], c.ts).into());
+            self.events
+                .push(membership(&state, &c.creator, &[], c.ts).into());
             return Ok(());
         }
         let Some(kind) = ConversationKind::parse(&c.kind) else {
-            self.reject(&c.conv, "CreateConversation", &c.creator, "unknown kind", c.ts);
+            self.reject(
+                &c.conv,
+                "CreateConversation",
+                &c.creator,
+                "unknown kind",
+                c.ts,
+            );
             return Ok(());
         };
         let mut users: Vec<String> = Vec::new();
@@ -216,7 +248,13 @@ impl<'a> Work<'a> {
             }
         }
         if kind == ConversationKind::Group && users.len() > self.group_cap {
-            self.reject(&c.conv, "CreateConversation", &c.creator, "group full", c.ts);
+            self.reject(
+                &c.conv,
+                "CreateConversation",
+                &c.creator,
+                "group full",
+                c.ts,
+            );
             return Ok(());
         }
         let state = ConversationState {
@@ -239,24 +277,38 @@ impl<'a> Work<'a> {
         for u in &users {
             self.joined.push((u.clone(), c.conv.clone()));
         }
-        self.events.push(membership(&state, &c.creator, &[], c.ts).into());
+        self.events
+            .push(membership(&state, &c.creator, &[], c.ts).into());
         self.save(state);
         Ok(())
     }
 
     async fn change_members(&mut self, c: ChangeMembers) -> Result<()> {
         let Some(mut state) = self.load(&c.conv).await? else {
-            self.reject(&c.conv, "ChangeMembers", &c.actor, "unknown conversation", c.ts);
+            self.reject(
+                &c.conv,
+                "ChangeMembers",
+                &c.actor,
+                "unknown conversation",
+                c.ts,
+            );
             return Ok(());
         };
         if state.kind != ConversationKind::Group {
             self.reject(&c.conv, "ChangeMembers", &c.actor, "not a group", c.ts);
             return Ok(());
         }
-        let admin = state.is_admin(&c.actor);
-        let self_leave = c.add.is_empty() && c.remove.iter().all(|u| *u == c.actor);
-        if !admin && !(self_leave && state.is_member(&c.actor)) {
-            self.reject(&c.conv, "ChangeMembers", &c.actor, "only admins change members", c.ts);
+        let self_leave = c.add.is_empty()
+            && c.remove.iter().all(|u| *u == c.actor)
+            && state.is_member(&c.actor);
+        if !(state.is_admin(&c.actor) || self_leave) {
+            self.reject(
+                &c.conv,
+                "ChangeMembers",
+                &c.actor,
+                "only admins change members",
+                c.ts,
+            );
             return Ok(());
         }
         let new: Vec<&String> = c.add.iter().filter(|u| !state.is_member(u)).collect();
@@ -294,7 +346,13 @@ impl<'a> Work<'a> {
 
     async fn delete(&mut self, c: DeleteMessage) -> Result<()> {
         let Some(state) = self.load(&c.conv).await? else {
-            self.reject(&c.conv, "DeleteMessage", &c.actor, "unknown conversation", c.ts);
+            self.reject(
+                &c.conv,
+                "DeleteMessage",
+                &c.actor,
+                "unknown conversation",
+                c.ts,
+            );
             return Ok(());
         };
         let seq = c.seq.max(0) as u64;
@@ -308,7 +366,13 @@ impl<'a> Work<'a> {
             return Ok(());
         };
         if message.sender != c.actor {
-            self.reject(&c.conv, "DeleteMessage", &c.actor, "only the sender deletes", c.ts);
+            self.reject(
+                &c.conv,
+                "DeleteMessage",
+                &c.actor,
+                "only the sender deletes",
+                c.ts,
+            );
             return Ok(());
         }
         message.tombstone();
@@ -384,7 +448,11 @@ fn membership(
         last_seq: state.last_seq as i64,
         created_at: state.created_at,
         members: state.members.iter().map(|m| m.user.clone()).collect(),
-        joined_after: state.members.iter().map(|m| m.joined_after as i64).collect(),
+        joined_after: state
+            .members
+            .iter()
+            .map(|m| m.joined_after as i64)
+            .collect(),
         admins: state
             .members
             .iter()

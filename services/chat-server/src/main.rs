@@ -65,7 +65,9 @@ async fn main() -> anyhow::Result<()> {
                 &config.gateway.jwt_secret,
                 config.gateway.token_ttl_secs,
             );
-            let token = tokens.mint(&user, &device).map_err(|e| anyhow::anyhow!(e))?;
+            let token = tokens
+                .mint(&user, &device)
+                .map_err(|e| anyhow::anyhow!(e))?;
             println!("{token}");
         }
     }

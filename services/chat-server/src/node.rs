@@ -56,8 +56,10 @@ impl Node {
         let stores = Stores::from_engine(Arc::new(store));
         let channels: Arc<dyn Channels> =
             channels.unwrap_or_else(|| Arc::new(InProcessChannels::new()));
-        let presence: Arc<dyn Presence> =
-            Arc::new(InProcessPresence::new(channels.clone(), stores.last_seen.clone()));
+        let presence: Arc<dyn Presence> = Arc::new(InProcessPresence::new(
+            channels.clone(),
+            stores.last_seen.clone(),
+        ));
         let codec = Arc::new(Codec::new());
         let event_log: Arc<dyn EventLog> = Arc::new(log.clone());
 
@@ -70,7 +72,11 @@ impl Node {
                 codec.clone(),
                 config.gateway.group_cap,
             )),
-            Arc::new(Receipts::new(stores.clone(), event_log.clone(), codec.clone())),
+            Arc::new(Receipts::new(
+                stores.clone(),
+                event_log.clone(),
+                codec.clone(),
+            )),
             Arc::new(Fanout::new(stores.clone(), channels.clone(), codec.clone())),
         ];
         for p in processors {

@@ -73,7 +73,10 @@ impl EmbeddedConsumer {
                 break;
             }
             let (topic, p) = &self.assigned[(self.cursor + i) % n];
-            let pos = self.positions.get_mut(&(topic.clone(), *p)).expect("assigned");
+            let pos = self
+                .positions
+                .get_mut(&(topic.clone(), *p))
+                .expect("assigned");
             for row in table
                 .range((topic.as_str(), *p, *pos)..=(topic.as_str(), *p, u64::MAX))
                 .map_err(|e| err(&e))?
@@ -104,7 +107,9 @@ impl LogConsumer for EmbeddedConsumer {
             }
             match tokio::time::timeout_at(deadline, self.appended.changed()).await {
                 Ok(Ok(())) => continue,
-                Ok(Err(_)) => return Err(PortError::unavailable("event log", "the writer stopped")),
+                Ok(Err(_)) => {
+                    return Err(PortError::unavailable("event log", "the writer stopped"))
+                }
                 Err(_) => return Ok(Vec::new()),
             }
         }

@@ -28,7 +28,8 @@ pub(crate) fn timestamp(bytes: &[u8]) -> Option<i64> {
 
 /// Decodes a stored record found at (topic, partition, offset).
 pub(crate) fn decode(topic: &str, partition: u32, offset: u64, bytes: &[u8]) -> Result<LogRecord> {
-    let corrupt = || PortError::corrupt("event log", format!("record {topic}/{partition}/{offset}"));
+    let corrupt =
+        || PortError::corrupt("event log", format!("record {topic}/{partition}/{offset}"));
     let mut cur = Cursor { bytes, at: 0 };
     let timestamp = i64::from_le_bytes(cur.take(8).ok_or_else(corrupt)?.try_into().unwrap());
     let key = cur.string().ok_or_else(corrupt)?;

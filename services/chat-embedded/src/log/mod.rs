@@ -28,8 +28,7 @@ pub use consumer::EmbeddedConsumer;
 
 pub(crate) const RECORDS: TableDefinition<(&str, u32, u64), &[u8]> =
     TableDefinition::new("records");
-pub(crate) const OFFSETS: TableDefinition<(&str, &str, u32), u64> =
-    TableDefinition::new("offsets");
+pub(crate) const OFFSETS: TableDefinition<(&str, &str, u32), u64> = TableDefinition::new("offsets");
 pub(crate) const TOPICS: TableDefinition<&str, u32> = TableDefinition::new("topics");
 /// The next offset of each partition, kept even when retention empties it.
 pub(crate) const ENDS: TableDefinition<(&str, u32), u64> = TableDefinition::new("ends");
@@ -238,7 +237,10 @@ impl EventLog for EmbeddedLog {
 
 /// Topics with their partition counts, and the next offset of every
 /// partition that has had records.
-fn load_state(db: &Database) -> Result<(HashMap<String, u32>, HashMap<(String, u32), u64>)> {
+/// Partition counts by topic, and next offsets by (topic, partition).
+type LogState = (HashMap<String, u32>, HashMap<(String, u32), u64>);
+
+fn load_state(db: &Database) -> Result<LogState> {
     let err = |e: &dyn std::fmt::Display| PortError::storage("event log", e);
     let txn = db.begin_write().map_err(|e| err(&e))?;
     {
@@ -250,12 +252,22 @@ fn load_state(db: &Database) -> Result<(HashMap<String, u32>, HashMap<(String, u
     txn.commit().map_err(|e| err(&e))?;
     let txn = db.begin_read().map_err(|e| err(&e))?;
     let mut topics = HashMap::new();
-    for row in txn.open_table(TOPICS).map_err(|e| err(&e))?.iter().map_err(|e| err(&e))? {
+    for row in txn
+        .open_table(TOPICS)
+        .map_err(|e| err(&e))?
+        .iter()
+        .map_err(|e| err(&e))?
+    {
         let (k, v) = row.map_err(|e| err(&e))?;
         topics.insert(k.value().to_string(), v.value());
     }
     let mut next = HashMap::new();
-    for row in txn.open_table(ENDS).map_err(|e| err(&e))?.iter().map_err(|e| err(&e))? {
+    for row in txn
+        .open_table(ENDS)
+        .map_err(|e| err(&e))?
+        .iter()
+        .map_err(|e| err(&e))?
+    {
         let (k, v) = row.map_err(|e| err(&e))?;
         let (topic, p) = k.value();
         next.insert((topic.to_string(), p), v.value());

@@ -17,7 +17,10 @@ async fn appends_land_in_the_key_partition_in_order_and_survive_reopen() {
     let path = dir.path().join("log.redb");
     {
         let log = EmbeddedLog::open(&path, LogOptions::default()).unwrap();
-        let a = log.append(vec![record("k1", "a", 1), record("k1", "b", 2)]).await.unwrap();
+        let a = log
+            .append(vec![record("k1", "a", 1), record("k1", "b", 2)])
+            .await
+            .unwrap();
         assert_eq!(a[0].partition, a[1].partition);
         assert_eq!(a[1].offset, a[0].offset + 1);
         assert_eq!(a[0].partition, chat_events::topics::partition_for("k1", 8));
@@ -35,9 +38,20 @@ async fn appends_land_in_the_key_partition_in_order_and_survive_reopen() {
     assert_eq!(got.len(), 1, "the group resumes after its committed offset");
     assert_eq!(got[0].payload, b"b");
     let more = log.append(vec![record("k1", "c", 3)]).await.unwrap();
-    assert_eq!(more[0].offset, got[0].offset + 1, "offsets continue after reopen");
+    assert_eq!(
+        more[0].offset,
+        got[0].offset + 1,
+        "offsets continue after reopen"
+    );
     let mut other = log.consumer("other", &["t"]).await.unwrap();
-    assert_eq!(other.poll(10, Duration::from_millis(100)).await.unwrap().len(), 3);
+    assert_eq!(
+        other
+            .poll(10, Duration::from_millis(100))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -60,7 +74,9 @@ async fn expiry_drops_old_records_but_keeps_offsets_growing() {
     let path = dir.path().join("log.redb");
     {
         let log = EmbeddedLog::open(&path, LogOptions::default()).unwrap();
-        log.append(vec![record("k", "old", 10), record("k", "new", 100)]).await.unwrap();
+        log.append(vec![record("k", "old", 10), record("k", "new", 100)])
+            .await
+            .unwrap();
         assert_eq!(log.expire(50).await.unwrap(), 1);
         assert_eq!(log.expire(500).await.unwrap(), 1);
         log.close().await;

@@ -138,7 +138,10 @@ fn write_group(
             } => {
                 let mut t = txn.open_table(OFFSETS)?;
                 for p in positions {
-                    t.insert((group.as_str(), p.topic.as_str(), p.partition), p.offset + 1)?;
+                    t.insert(
+                        (group.as_str(), p.topic.as_str(), p.partition),
+                        p.offset + 1,
+                    )?;
                 }
                 Outcome::Committed
             }

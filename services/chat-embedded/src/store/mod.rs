@@ -19,7 +19,8 @@ use redb::{Database, Durability, TableDefinition, WriteTransaction};
 use std::path::Path;
 use std::sync::Arc;
 
-pub(crate) const CONVERSATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("conversations");
+pub(crate) const CONVERSATIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("conversations");
 pub(crate) const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
 pub(crate) const SENDERS: TableDefinition<(&str, u64), &str> = TableDefinition::new("senders");
 pub(crate) const SENT: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("sent");

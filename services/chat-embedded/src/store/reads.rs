@@ -27,23 +27,17 @@ impl EmbeddedStore {
         let table = txn.open_table(MESSAGES).map_err(err)?;
         let (lo, hi) = range.into_inner();
         let rows = table.range((conv, lo)..=(conv, hi)).map_err(err)?;
+        let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(rows.rev())
+        } else {
+            Box::new(rows)
+        };
         let mut out = Vec::new();
-        let mut take = |row: Result<(redb::AccessGuard<(&str, u64)>, redb::AccessGuard<&[u8]>), redb::StorageError>| -> Result<bool> {
+        for row in rows {
             let (_, v) = row.map_err(err)?;
             out.push(decode::<Message>(v.value())?);
-            Ok(out.len() < limit)
-        };
-        if newest_first {
-            for row in rows.rev() {
-                if !take(row)? {
-                    break;
-                }
-            }
-        } else {
-            for row in rows {
-                if !take(row)? {
-                    break;
-                }
+            if out.len() >= limit {
+                break;
             }
         }
         if newest_first {
@@ -98,12 +92,7 @@ impl MessageStore for EmbeddedStore {
         self.messages_in(conv, after + 1..=u64::MAX, limit, false)
     }
 
-    async fn messages_before(
-        &self,
-        conv: &str,
-        before: u64,
-        limit: usize,
-    ) -> Result<Vec<Message>> {
+    async fn messages_before(&self, conv: &str, before: u64, limit: usize) -> Result<Vec<Message>> {
         if limit == 0 || before == 0 {
             return Ok(Vec::new());
         }
@@ -135,7 +124,10 @@ impl MessageStore for EmbeddedStore {
         let txn = self.read()?;
         let table = txn.open_table(SENDERS).map_err(err)?;
         let mut n = 0;
-        for row in table.range((conv, after + 1)..=(conv, u64::MAX)).map_err(err)? {
+        for row in table
+            .range((conv, after + 1)..=(conv, u64::MAX))
+            .map_err(err)?
+        {
             let (_, sender) = row.map_err(err)?;
             if sender.value() != user {
                 n += 1;

@@ -22,7 +22,9 @@ fn apply(txn: &WriteTransaction, batch: &SequencedBatch) -> Result<()> {
     {
         let mut convs = txn.open_table(CONVERSATIONS).map_err(err)?;
         for c in &batch.conversations {
-            convs.insert(c.id.as_str(), encode(c).as_slice()).map_err(err)?;
+            convs
+                .insert(c.id.as_str(), encode(c).as_slice())
+                .map_err(err)?;
         }
     }
     {
@@ -48,7 +50,9 @@ fn apply(txn: &WriteTransaction, batch: &SequencedBatch) -> Result<()> {
         index.remove((user.as_str(), conv.as_str())).map_err(err)?;
     }
     for (user, conv) in &batch.joined {
-        index.insert((user.as_str(), conv.as_str()), ()).map_err(err)?;
+        index
+            .insert((user.as_str(), conv.as_str()), ())
+            .map_err(err)?;
     }
     Ok(())
 }
@@ -61,13 +65,21 @@ pub(super) fn advance(txn: &WriteTransaction, updates: &[ReceiptUpdate]) -> Resu
     for u in updates {
         if u.kind == ReceiptKind::Delivered {
             let key = (u.user.as_str(), u.device.as_str(), u.conv.as_str());
-            let current = device.get(key).map_err(err)?.map(|v| v.value()).unwrap_or(0);
+            let current = device
+                .get(key)
+                .map_err(err)?
+                .map(|v| v.value())
+                .unwrap_or(0);
             if u.seq > current {
                 device.insert(key, u.seq).map_err(err)?;
             }
         }
         let key = (u.conv.as_str(), u.user.as_str());
-        let (delivered, read) = user.get(key).map_err(err)?.map(|v| v.value()).unwrap_or((0, 0));
+        let (delivered, read) = user
+            .get(key)
+            .map_err(err)?
+            .map(|v| v.value())
+            .unwrap_or((0, 0));
         // Reading a message implies it was delivered.
         let next = match u.kind {
             ReceiptKind::Delivered => (delivered.max(u.seq), read),

@@ -31,11 +31,18 @@ pub async fn create(
         .service
         .create_conversation(&caller.user, kind, body.title, body.members)
         .await?;
-    let status = if new { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(state.to_view())))
 }
 
-pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+pub async fn list(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
     let conversations = s.service.list_conversations(&caller.user).await?;
     Ok(Json(serde_json::json!({ "conversations": conversations })))
 }

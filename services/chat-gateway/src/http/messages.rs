@@ -27,7 +27,14 @@ pub async fn send(
 ) -> Result<impl IntoResponse, ApiError> {
     let ack = s
         .service
-        .send(&caller.user, &caller.device, &b.conv, &b.client_msg_id, b.body, b.attachments)
+        .send(
+            &caller.user,
+            &caller.device,
+            &b.conv,
+            &b.client_msg_id,
+            b.body,
+            b.attachments,
+        )
         .await?;
     Ok(Json(ack))
 }
@@ -56,7 +63,10 @@ pub async fn history(
     let after = number("after", q.after)?;
     let before = number("before", q.before)?;
     let limit = number("limit", q.limit)?;
-    let page = s.service.history(&caller.user, &id, after, before, limit).await?;
+    let page = s
+        .service
+        .history(&caller.user, &id, after, before, limit)
+        .await?;
     Ok(Json(page))
 }
 

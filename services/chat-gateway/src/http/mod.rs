@@ -33,18 +33,12 @@ pub fn routes(state: AppState) -> Router {
             "/v1/conversations/{id}/members/{user}",
             delete(conversations::remove),
         )
-        .route(
-            "/v1/conversations/{id}/messages",
-            get(messages::history),
-        )
+        .route("/v1/conversations/{id}/messages", get(messages::history))
         .route(
             "/v1/conversations/{id}/messages/{seq}",
             delete(messages::delete),
         )
-        .route(
-            "/v1/conversations/{id}/receipts",
-            get(messages::receipts),
-        )
+        .route("/v1/conversations/{id}/receipts", get(messages::receipts))
         .route("/v1/messages", post(messages::send))
         .route("/v1/receipts", post(messages::receipt))
         .fallback(not_found)

@@ -8,7 +8,10 @@ use chat_events::{ChangeMembers, CreateConversation};
 const MAX_TITLE: usize = 256;
 
 fn group_full(cap: usize) -> DomainError {
-    DomainError::new(ErrorCode::GroupFull, format!("a group has at most {cap} members"))
+    DomainError::new(
+        ErrorCode::GroupFull,
+        format!("a group has at most {cap} members"),
+    )
 }
 
 impl ChatService {
@@ -55,7 +58,10 @@ impl ChatService {
                 if unique.len() > self.config.group_cap {
                     return Err(group_full(self.config.group_cap));
                 }
-                if title.as_ref().is_some_and(|t| t.chars().count() > MAX_TITLE) {
+                if title
+                    .as_ref()
+                    .is_some_and(|t| t.chars().count() > MAX_TITLE)
+                {
                     return Err(DomainError::bad_request(format!(
                         "title is over {MAX_TITLE} characters"
                     )));
@@ -92,10 +98,15 @@ impl ChatService {
     ) -> Result<ConversationState, DomainError> {
         let state = self.membership(conv, user).await?;
         if state.kind != ConversationKind::Group {
-            return Err(DomainError::bad_request("direct conversations have fixed members"));
+            return Err(DomainError::bad_request(
+                "direct conversations have fixed members",
+            ));
         }
         if !state.is_admin(user) {
-            return Err(DomainError::new(ErrorCode::Forbidden, "only admins add members"));
+            return Err(DomainError::new(
+                ErrorCode::Forbidden,
+                "only admins add members",
+            ));
         }
         if add.is_empty() {
             return Err(DomainError::bad_request("add names no user"));
@@ -121,10 +132,15 @@ impl ChatService {
         ids::check_id("user", target)?;
         let state = self.membership(conv, user).await?;
         if state.kind != ConversationKind::Group {
-            return Err(DomainError::bad_request("direct conversations have fixed members"));
+            return Err(DomainError::bad_request(
+                "direct conversations have fixed members",
+            ));
         }
         if target != user && !state.is_admin(user) {
-            return Err(DomainError::new(ErrorCode::Forbidden, "only admins remove others"));
+            return Err(DomainError::new(
+                ErrorCode::Forbidden,
+                "only admins remove others",
+            ));
         }
         if !state.is_member(target) {
             return Err(DomainError::new(ErrorCode::NotFound, "no such member"));

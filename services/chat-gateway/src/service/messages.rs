@@ -89,7 +89,12 @@ impl ChatService {
     }
 
     /// The sender deletes a message for everyone.
-    pub async fn delete_message(&self, user: &str, conv: &str, seq: u64) -> Result<(), DomainError> {
+    pub async fn delete_message(
+        &self,
+        user: &str,
+        conv: &str,
+        seq: u64,
+    ) -> Result<(), DomainError> {
         self.membership(conv, user).await?;
         let message = self
             .stores

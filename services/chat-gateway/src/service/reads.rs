@@ -74,13 +74,19 @@ impl ChatService {
                 .map_err(from_port)?
                 .pop()
                 .filter(|m| m.seq > member.joined_after);
-            items.push((state.last_activity, ConversationListItem {
-                conversation: state.to_view(),
-                unread,
-                last_message,
-            }));
+            items.push((
+                state.last_activity,
+                ConversationListItem {
+                    conversation: state.to_view(),
+                    unread,
+                    last_message,
+                },
+            ));
         }
-        items.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.conversation.id.cmp(&b.1.conversation.id)));
+        items.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| a.1.conversation.id.cmp(&b.1.conversation.id))
+        });
         Ok(items.into_iter().map(|(_, i)| i).collect())
     }
 

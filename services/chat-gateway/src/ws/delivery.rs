@@ -127,14 +127,18 @@ impl Delivery {
                 // First message of a conversation this session has not seen:
                 // start where the user's membership starts.
                 let state = service.membership(&m.conv, user).await?;
-                state.member(user).map(|mem| mem.joined_after + 1).unwrap_or(1)
+                state
+                    .member(user)
+                    .map(|mem| mem.joined_after + 1)
+                    .unwrap_or(1)
             }
         };
         if m.seq < next {
             return Ok(());
         }
         if m.seq > next {
-            self.replay(service, out, &m.conv, next - 1, m.seq - 1).await?;
+            self.replay(service, out, &m.conv, next - 1, m.seq - 1)
+                .await?;
         }
         out.try_push(&ServerFrame::Message(m.clone()))?;
         self.next.insert(m.conv.clone(), m.seq + 1);

@@ -54,7 +54,10 @@ fn check_origin(config: &GatewayConfig, headers: &HeaderMap) -> Result<(), Domai
     if allowed {
         Ok(())
     } else {
-        Err(DomainError::new(ErrorCode::Forbidden, format!("origin {origin} is not allowed")))
+        Err(DomainError::new(
+            ErrorCode::Forbidden,
+            format!("origin {origin} is not allowed"),
+        ))
     }
 }
 
@@ -75,10 +78,20 @@ mod tests {
     fn origins_are_checked() {
         let mut c = GatewayConfig::default();
         assert!(check_origin(&c, &headers(None, "127.0.0.1:8080")).is_ok());
-        assert!(check_origin(&c, &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")).is_ok());
-        assert!(check_origin(&c, &headers(Some("https://evil.example"), "127.0.0.1:8080")).is_err());
+        assert!(check_origin(
+            &c,
+            &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")
+        )
+        .is_ok());
+        assert!(
+            check_origin(&c, &headers(Some("https://evil.example"), "127.0.0.1:8080")).is_err()
+        );
         c.allowed_origins = vec!["https://app.example".into()];
         assert!(check_origin(&c, &headers(Some("https://app.example"), "x")).is_ok());
-        assert!(check_origin(&c, &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")).is_err());
+        assert!(check_origin(
+            &c,
+            &headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080")
+        )
+        .is_err());
     }
 }

@@ -65,7 +65,9 @@ impl Outbound {
 
     /// Queues a live frame; a full queue means the reader is too slow.
     pub(crate) fn try_push(&self, frame: &ServerFrame) -> Result<(), Gone> {
-        self.tx.try_send(Out::Text(frame.to_json())).map_err(|_| Gone)
+        self.tx
+            .try_send(Out::Text(frame.to_json()))
+            .map_err(|_| Gone)
     }
 
     /// Queues a frame, waiting for room (backlog and sync replies).

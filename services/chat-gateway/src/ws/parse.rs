@@ -62,7 +62,9 @@ mod tests {
             .error
             .message
             .contains("unknown frame type"));
-        let r = parse(r#"{"type":"send","conv":"c","client_msg_id":"x"}"#).err().unwrap();
+        let r = parse(r#"{"type":"send","conv":"c","client_msg_id":"x"}"#)
+            .err()
+            .unwrap();
         assert_eq!(r.reference.as_deref(), Some("x"));
         assert!(parse(r#"{"type":"delivered","conv":"c","seq":-1}"#).is_err());
         assert!(parse(r#"{"type":"ping","id":7}"#).is_ok());

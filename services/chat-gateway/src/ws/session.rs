@@ -37,7 +37,11 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let (sink, stream) = socket.split();
     let (out, writer) = Outbound::spawn(sink, service.config.outbound_queue);
-    let subscription = match service.channels.subscribe(&user_channel(&caller.user)).await {
+    let subscription = match service
+        .channels
+        .subscribe(&user_channel(&caller.user))
+        .await
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "A connection could not subscribe to its channel.");
@@ -215,10 +219,12 @@ impl Session {
                     .live(&self.service, &self.out, user, message)
                     .await?
             }
-            RealtimeEvent::Deleted { conv, seq } => self.out.try_push(&ServerFrame::MessageDeleted {
-                conv: conv.clone(),
-                seq: *seq,
-            })?,
+            RealtimeEvent::Deleted { conv, seq } => {
+                self.out.try_push(&ServerFrame::MessageDeleted {
+                    conv: conv.clone(),
+                    seq: *seq,
+                })?
+            }
             RealtimeEvent::Conversation { state } => {
                 match state.member(user) {
                     Some(m) => self.delivery.joined(&state.id, m.joined_after),
@@ -303,7 +309,10 @@ impl Session {
                 .await
                 .map_err(|e| (e, None))?,
             ClientFrame::Typing { conv } => {
-                let state = service.membership(&conv, &user).await.map_err(|e| (e, None))?;
+                let state = service
+                    .membership(&conv, &user)
+                    .await
+                    .map_err(|e| (e, None))?;
                 let channels: Vec<String> = state
                     .members
                     .iter()
@@ -387,14 +396,20 @@ impl Session {
     }
 
     /// `sync`: every message above the given seqs, then `synced`.
-    async fn sync(&mut self, after: BTreeMap<String, u64>) -> Result<(), (DomainError, Option<String>)> {
+    async fn sync(
+        &mut self,
+        after: BTreeMap<String, u64>,
+    ) -> Result<(), (DomainError, Option<String>)> {
         for (conv, seq) in after {
             let state = self
                 .service
                 .membership(&conv, &self.caller.user)
                 .await
                 .map_err(|e| (e, Some(conv.clone())))?;
-            let floor = state.member(&self.caller.user).map(|m| m.joined_after).unwrap_or(0);
+            let floor = state
+                .member(&self.caller.user)
+                .map(|m| m.joined_after)
+                .unwrap_or(0);
             let result = self
                 .delivery
                 .replay(&self.service, &self.out, &conv, seq.max(floor), u64::MAX)
@@ -403,7 +418,10 @@ impl Session {
                 Ok(_) => {}
                 Err(Stop::Failed(e)) => return Err((e, Some(conv))),
                 Err(Stop::Gone) => {
-                    return Err((DomainError::new(ErrorCode::Internal, "connection closing"), None))
+                    return Err((
+                        DomainError::new(ErrorCode::Internal, "connection closing"),
+                        None,
+                    ))
                 }
             }
         }

@@ -39,7 +39,10 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
     // A body over the message limit (64 KiB) but under the frame limit.
     let big = "x".repeat(64 * 1024 + 1);
     let e = ws.send_message(&conv, "big", &big).await;
-    assert_eq!((e["type"].as_str(), e["code"].as_str()), (Some("error"), Some("too_large")));
+    assert_eq!(
+        (e["type"].as_str(), e["code"].as_str()),
+        (Some("error"), Some("too_large"))
+    );
     assert_eq!(e["ref"], "big");
 
     // Still usable.
@@ -61,7 +64,8 @@ async fn a_frame_over_the_hard_limit_closes_with_1009() {
     let s = Server::start_with(|c| c.gateway.max_frame_bytes = 128 * 1024).await;
     let mut ws = s.connect("alice", "phone").await;
     ws.handshake().await;
-    ws.send_raw(WsMessage::Text("y".repeat(200 * 1024).into())).await;
+    ws.send_raw(WsMessage::Text("y".repeat(200 * 1024).into()))
+        .await;
     loop {
         match tokio::time::timeout(WAIT, ws.stream.next()).await.unwrap() {
             Some(Ok(WsMessage::Close(Some(frame)))) => {
@@ -92,15 +96,26 @@ async fn bad_http_bodies_get_protocol_errors() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "bad_request");
     let (st, e) = alice
-        .post("/v1/messages", json!({"conv": conv, "client_msg_id": "a", "body": "x".repeat(70_000)}))
+        .post(
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "a", "body": "x".repeat(70_000)}),
+        )
         .await;
     assert_eq!((st, e["error"]["code"].as_str()), (413, Some("too_large")));
     let (st, e) = alice
-        .post("/v1/messages", json!({"conv": conv, "client_msg_id": "a", "body": "x".repeat(200_000)}))
+        .post(
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "a", "body": "x".repeat(200_000)}),
+        )
         .await;
     assert_eq!((st, e["error"]["code"].as_str()), (413, Some("too_large")));
-    let (st, e) = alice.post("/v1/conversations", json!({"kind": "channel"})).await;
-    assert_eq!((st, e["error"]["code"].as_str()), (400, Some("bad_request")));
+    let (st, e) = alice
+        .post("/v1/conversations", json!({"kind": "channel"}))
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (400, Some("bad_request"))
+    );
     let (st, e) = alice.get("/v1/nowhere").await;
     assert_eq!((st, e["error"]["code"].as_str()), (404, Some("not_found")));
 }
@@ -110,13 +125,20 @@ async fn foreign_origins_are_refused() {
     let s = Server::start().await;
     let token = s.token("alice", "phone").await;
     let url = format!("{}?token={token}", s.ws_url());
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
-    req.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        url.as_str(),
+    )
+    .unwrap();
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
     match tokio_tungstenite::connect_async(req).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 403),
         other => panic!("expected 403, got {:?}", other.map(|_| ())),
     }
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        url.as_str(),
+    )
+    .unwrap();
     let own = s.base.clone();
     req.headers_mut().insert("origin", own.parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());

@@ -64,7 +64,10 @@ async fn nothing_acknowledged_is_lost_to_kill_9() {
             for i in 0..40 {
                 let ack = ws.send_message(&conv, &format!("{u}-{i}"), "payload").await;
                 assert_eq!(ack["type"], "sent", "{ack}");
-                acked.push((format!("{u}-{i}"), ack["msg_id"].as_str().unwrap().to_string()));
+                acked.push((
+                    format!("{u}-{i}"),
+                    ack["msg_id"].as_str().unwrap().to_string(),
+                ));
             }
             acked
         }));
@@ -83,7 +86,11 @@ async fn nothing_acknowledged_is_lost_to_kill_9() {
         (h.len() >= acked.len()).then_some(h)
     })
     .await;
-    assert_eq!(seqs(&history), (1..=history.len() as u64).collect::<Vec<_>>(), "dense seqs");
+    assert_eq!(
+        seqs(&history),
+        (1..=history.len() as u64).collect::<Vec<_>>(),
+        "dense seqs"
+    );
     let stored: HashMap<String, String> = history
         .iter()
         .map(|m| {
@@ -94,7 +101,11 @@ async fn nothing_acknowledged_is_lost_to_kill_9() {
         })
         .collect();
     for (cmid, msg_id) in &acked {
-        assert_eq!(stored.get(cmid), Some(msg_id), "acknowledged {cmid} survived");
+        assert_eq!(
+            stored.get(cmid),
+            Some(msg_id),
+            "acknowledged {cmid} survived"
+        );
     }
     // Every device is still served: a fresh device gets all of it, in order.
     let mut fresh = s2.connect("u2", "new-device").await;
@@ -103,7 +114,10 @@ async fn nothing_acknowledged_is_lost_to_kill_9() {
     // And the conversation goes on from the next seq.
     let mut ws = s2.connect("u1", "d").await;
     ws.handshake().await;
-    assert_eq!(ws.send_message(&conv, "after-restart", "x").await["type"], "sent");
+    assert_eq!(
+        ws.send_message(&conv, "after-restart", "x").await["type"],
+        "sent"
+    );
     let next = fresh.messages(&conv, 1).await;
     assert_eq!(next[0]["seq"].as_u64(), Some(history.len() as u64 + 1));
     let mut p2 = p2;

@@ -16,7 +16,9 @@ async fn every_device_gets_every_message_in_order_the_sender_included() {
     }
     let mut acks = Vec::new();
     for i in 0..5 {
-        let ack = a_phone.send_message(&conv, &format!("c{i}"), &format!("hi {i}")).await;
+        let ack = a_phone
+            .send_message(&conv, &format!("c{i}"), &format!("hi {i}"))
+            .await;
         assert_eq!(ack["type"], "sent", "{ack}");
         assert!(ack["msg_id"].as_str().is_some() && ack["ts"].as_i64().is_some());
         acks.push(ack);
@@ -58,7 +60,11 @@ async fn sends_are_idempotent_across_transports_and_retries() {
     .await;
     assert_eq!(seqs(&h), vec![1, 2]);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(alice.history(&conv, "").await.len(), 2, "no third message appeared");
+    assert_eq!(
+        alice.history(&conv, "").await.len(),
+        2,
+        "no third message appeared"
+    );
 }
 
 #[tokio::test]
@@ -73,16 +79,25 @@ async fn backlog_on_connect_respects_the_delivered_watermark() {
     eventually(|| async { (bob.history(&conv, "").await.len() == 3).then_some(()) }).await;
     let mut ws = s.connect("bob", "phone").await;
     assert_eq!(seqs(&ws.handshake().await), vec![1, 2, 3]);
-    ws.send(json!({"type": "delivered", "conv": conv, "seq": 2})).await;
+    ws.send(json!({"type": "delivered", "conv": conv, "seq": 2}))
+        .await;
     eventually(|| async {
         let (_, r) = bob.get(&format!("/v1/conversations/{conv}/receipts")).await;
-        let bob_row = r["members"].as_array()?.iter().find(|m| m["user"] == "bob")?.clone();
+        let bob_row = r["members"]
+            .as_array()?
+            .iter()
+            .find(|m| m["user"] == "bob")?
+            .clone();
         (bob_row["delivered_seq"] == 2).then_some(())
     })
     .await;
     drop(ws);
     let mut ws = s.connect("bob", "phone").await;
-    assert_eq!(seqs(&ws.handshake().await), vec![3], "≤ 2 is not sent again");
+    assert_eq!(
+        seqs(&ws.handshake().await),
+        vec![3],
+        "≤ 2 is not sent again"
+    );
     // Another device of bob has its own watermark.
     let mut tablet = s.connect("bob", "tablet").await;
     assert_eq!(seqs(&tablet.handshake().await), vec![1, 2, 3]);
@@ -99,11 +114,16 @@ async fn sync_replays_above_the_given_seqs() {
     eventually(|| async { (alice.history(&conv, "").await.len() == 4).then_some(()) }).await;
     let mut ws = s.connect("bob", "phone").await;
     ws.handshake().await;
-    ws.send(json!({"type": "sync", "after": {conv.clone(): 2}})).await;
+    ws.send(json!({"type": "sync", "after": {conv.clone(): 2}}))
+        .await;
     let frames = ws.until(|f| f["type"] == "synced").await;
-    let msgs: Vec<_> = frames.into_iter().filter(|f| f["type"] == "message").collect();
+    let msgs: Vec<_> = frames
+        .into_iter()
+        .filter(|f| f["type"] == "message")
+        .collect();
     assert_eq!(seqs(&msgs), vec![3, 4]);
-    ws.send(json!({"type": "sync", "after": {"g-nope": 0}})).await;
+    ws.send(json!({"type": "sync", "after": {"g-nope": 0}}))
+        .await;
     let e = ws.expect("error").await;
     assert_eq!(e["code"], "unknown_conversation");
 }
@@ -128,7 +148,9 @@ async fn concurrent_senders_in_one_group_see_one_order() {
         let conv = conv.clone();
         senders.push(tokio::spawn(async move {
             for i in 0..EACH {
-                let ack = ws.send_message(&conv, &format!("{u}-{i}"), &format!("{u} {i}")).await;
+                let ack = ws
+                    .send_message(&conv, &format!("{u}-{i}"), &format!("{u} {i}"))
+                    .await;
                 assert_eq!(ack["type"], "sent", "{ack}");
             }
         }));
@@ -141,11 +163,17 @@ async fn concurrent_senders_in_one_group_see_one_order() {
     for ws in &mut readers {
         let got = ws.messages(&conv, total).await;
         assert_eq!(seqs(&got), (1..=total as u64).collect::<Vec<_>>());
-        let ids: Vec<String> = got.iter().map(|m| m["msg_id"].as_str().unwrap().to_string()).collect();
+        let ids: Vec<String> = got
+            .iter()
+            .map(|m| m["msg_id"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), total);
         orders.push(ids);
     }
-    assert!(orders.windows(2).all(|w| w[0] == w[1]), "every device sees one order");
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "every device sees one order"
+    );
     // Each sender's own messages keep the order it sent them in.
     let history = owner.history(&conv, "limit=500").await;
     for u in users {
@@ -170,7 +198,10 @@ async fn typing_reaches_the_others_only() {
     b.handshake().await;
     a.send(json!({"type": "typing", "conv": conv})).await;
     let t = b.expect("typing").await;
-    assert_eq!((t["conv"].as_str(), t["user"].as_str()), (Some(conv.as_str()), Some("alice")));
+    assert_eq!(
+        (t["conv"].as_str(), t["user"].as_str()),
+        (Some(conv.as_str()), Some("alice"))
+    );
     a.quiet("typing", Duration::from_millis(300)).await;
 }
 
@@ -203,7 +234,11 @@ struct Lossy(chat_embedded::InProcessChannels);
 
 #[async_trait::async_trait]
 impl chat_ports::Channels for Lossy {
-    async fn publish(&self, channel: &str, event: chat_ports::RealtimeEvent) -> chat_ports::Result<()> {
+    async fn publish(
+        &self,
+        channel: &str,
+        event: chat_ports::RealtimeEvent,
+    ) -> chat_ports::Result<()> {
         if let chat_ports::RealtimeEvent::Message { message } = &event {
             if message.seq % 2 == 0 {
                 return Ok(());

@@ -97,7 +97,12 @@ pub struct User {
 }
 
 impl User {
-    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -142,7 +147,10 @@ impl User {
 
     pub async fn direct(&self, other: &str) -> String {
         let (status, conv) = self
-            .post("/v1/conversations", json!({"kind": "direct", "members": [other]}))
+            .post(
+                "/v1/conversations",
+                json!({"kind": "direct", "members": [other]}),
+            )
             .await;
         assert!(status == 200 || status == 201, "{status} {conv}");
         conv["id"].as_str().unwrap().to_string()
@@ -264,8 +272,10 @@ impl Ws {
 
     /// Sends and waits for `sent` (or an error with this ref).
     pub async fn send_message(&mut self, conv: &str, client_msg_id: &str, body: &str) -> Value {
-        self.send(json!({"type": "send", "conv": conv, "client_msg_id": client_msg_id, "body": body}))
-            .await;
+        self.send(
+            json!({"type": "send", "conv": conv, "client_msg_id": client_msg_id, "body": body}),
+        )
+        .await;
         self.take(|f| {
             f["type"] == "sent" && f["client_msg_id"] == client_msg_id
                 || f["type"] == "error" && f["ref"] == client_msg_id
@@ -309,7 +319,10 @@ impl Ws {
 }
 
 pub fn seqs(messages: &[Value]) -> Vec<u64> {
-    messages.iter().map(|m| m["seq"].as_u64().unwrap()).collect()
+    messages
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect()
 }
 
 /// Polls `f` until it returns Some, for at most `WAIT`.
@@ -323,7 +336,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < end, "condition not met in time");
+        assert!(
+            tokio::time::Instant::now() < end,
+            "condition not met in time"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -4,7 +4,12 @@ use serde_json::json;
 #[tokio::test]
 async fn auth_is_required_and_checked() {
     let s = Server::start().await;
-    let r = s.http.get(format!("{}/v1/conversations", s.base)).send().await.unwrap();
+    let r = s
+        .http
+        .get(format!("{}/v1/conversations", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized");
@@ -33,7 +38,12 @@ async fn auth_is_required_and_checked() {
         .unwrap();
     assert_eq!(r.status(), 400);
     for path in ["/healthz", "/readyz"] {
-        let r = s.http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        let r = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
 }
@@ -59,16 +69,25 @@ async fn conversations_are_created_listed_and_guarded() {
     let dave = s.user("dave", "phone").await;
 
     let (st, first) = alice
-        .post("/v1/conversations", json!({"kind": "direct", "members": ["bob"]}))
+        .post(
+            "/v1/conversations",
+            json!({"kind": "direct", "members": ["bob"]}),
+        )
         .await;
     assert_eq!(st, 201, "{first}");
     assert_eq!(first["kind"], "direct");
     assert_eq!(first["last_seq"], 0);
     let (st, again) = bob
-        .post("/v1/conversations", json!({"kind": "direct", "members": ["alice"]}))
+        .post(
+            "/v1/conversations",
+            json!({"kind": "direct", "members": ["alice"]}),
+        )
         .await;
     assert_eq!(st, 200);
-    assert_eq!(again["id"], first["id"], "the same pair is the same conversation");
+    assert_eq!(
+        again["id"], first["id"],
+        "the same pair is the same conversation"
+    );
 
     let (st, g) = alice
         .post(
@@ -88,18 +107,31 @@ async fn conversations_are_created_listed_and_guarded() {
     assert_eq!((st, e["error"]["code"].as_str()), (422, Some("group_full")));
     let gid = g["id"].as_str().unwrap();
     let (st, e) = alice
-        .post(&format!("/v1/conversations/{gid}/members"), json!({"add": ["dave"]}))
+        .post(
+            &format!("/v1/conversations/{gid}/members"),
+            json!({"add": ["dave"]}),
+        )
         .await;
     assert_eq!((st, e["error"]["code"].as_str()), (422, Some("group_full")));
 
     let (st, e) = dave.get(&format!("/v1/conversations/{gid}")).await;
     assert_eq!((st, e["error"]["code"].as_str()), (403, Some("not_member")));
     let (st, e) = dave.get("/v1/conversations/g-doesnotexist").await;
-    assert_eq!((st, e["error"]["code"].as_str()), (404, Some("unknown_conversation")));
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (404, Some("unknown_conversation"))
+    );
     let (st, e) = bob
-        .post(&format!("/v1/conversations/{gid}/members"), json!({"add": ["dave"]}))
+        .post(
+            &format!("/v1/conversations/{gid}/members"),
+            json!({"add": ["dave"]}),
+        )
         .await;
-    assert_eq!((st, e["error"]["code"].as_str()), (403, Some("forbidden")), "only admins add");
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "only admins add"
+    );
 
     // Most recent activity first, with unread counts and the last message.
     let direct = first["id"].as_str().unwrap();
@@ -131,24 +163,46 @@ async fn history_pages_by_seq() {
     })
     .await;
     let (_, page) = alice
-        .get(&format!("/v1/conversations/{conv}/messages?after=2&limit=3"))
+        .get(&format!(
+            "/v1/conversations/{conv}/messages?after=2&limit=3"
+        ))
         .await;
     assert_eq!(seqs(page["messages"].as_array().unwrap()), vec![3, 4, 5]);
     assert_eq!(page["has_more"], true);
     let (_, page) = alice
-        .get(&format!("/v1/conversations/{conv}/messages?after=5&limit=3"))
+        .get(&format!(
+            "/v1/conversations/{conv}/messages?after=5&limit=3"
+        ))
         .await;
     assert_eq!(seqs(page["messages"].as_array().unwrap()), vec![6, 7]);
     assert_eq!(page["has_more"], false);
     let (_, page) = alice
-        .get(&format!("/v1/conversations/{conv}/messages?before=4&limit=2"))
+        .get(&format!(
+            "/v1/conversations/{conv}/messages?before=4&limit=2"
+        ))
         .await;
     assert_eq!(seqs(page["messages"].as_array().unwrap()), vec![2, 3]);
     assert_eq!(page["has_more"], true);
-    let (_, page) = alice.get(&format!("/v1/conversations/{conv}/messages")).await;
-    assert_eq!(seqs(page["messages"].as_array().unwrap()), (1..=7).collect::<Vec<_>>());
+    let (_, page) = alice
+        .get(&format!("/v1/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(
+        seqs(page["messages"].as_array().unwrap()),
+        (1..=7).collect::<Vec<_>>()
+    );
     let m = &page["messages"][0];
-    for field in ["conv", "seq", "msg_id", "sender", "sender_device", "client_msg_id", "body", "attachments", "ts", "deleted"] {
+    for field in [
+        "conv",
+        "seq",
+        "msg_id",
+        "sender",
+        "sender_device",
+        "client_msg_id",
+        "body",
+        "attachments",
+        "ts",
+        "deleted",
+    ] {
         assert!(m.get(field).is_some(), "message lacks {field}: {m}");
     }
     let (st, _) = alice
@@ -167,14 +221,23 @@ async fn the_sender_deletes_for_everyone() {
     bob_ws.handshake().await;
     alice.send(&conv, "c1", "oops").await;
     bob_ws.messages(&conv, 1).await;
-    let (st, e) = bob.delete(&format!("/v1/conversations/{conv}/messages/1")).await;
+    let (st, e) = bob
+        .delete(&format!("/v1/conversations/{conv}/messages/1"))
+        .await;
     assert_eq!((st, e["error"]["code"].as_str()), (403, Some("forbidden")));
-    let (st, _) = alice.delete(&format!("/v1/conversations/{conv}/messages/9")).await;
+    let (st, _) = alice
+        .delete(&format!("/v1/conversations/{conv}/messages/9"))
+        .await;
     assert_eq!(st, 404);
-    let (st, _) = alice.delete(&format!("/v1/conversations/{conv}/messages/1")).await;
+    let (st, _) = alice
+        .delete(&format!("/v1/conversations/{conv}/messages/1"))
+        .await;
     assert_eq!(st, 204);
     let f = bob_ws.expect("message_deleted").await;
-    assert_eq!((f["conv"].as_str(), f["seq"].as_u64()), (Some(conv.as_str()), Some(1)));
+    assert_eq!(
+        (f["conv"].as_str(), f["seq"].as_u64()),
+        (Some(conv.as_str()), Some(1))
+    );
     let h = bob.history(&conv, "").await;
     assert_eq!(h[0]["deleted"], true);
     assert_eq!(h[0]["body"], "");

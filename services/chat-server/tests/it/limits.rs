@@ -27,9 +27,15 @@ async fn sends_over_the_rate_get_rate_limited_with_a_wait() {
     assert!(e["retry_after_ms"].as_u64().unwrap() > 0);
     // HTTP sends share the device's allowance.
     let (st, body) = alice
-        .post("/v1/messages", json!({"conv": conv, "client_msg_id": "h", "body": "x"}))
+        .post(
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "h", "body": "x"}),
+        )
         .await;
-    assert_eq!((st, body["error"]["code"].as_str()), (429, Some("rate_limited")));
+    assert_eq!(
+        (st, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
     assert!(body["error"]["retry_after_ms"].as_u64().is_some());
     // The connection is still usable, and after the wait a send goes through.
     tokio::time::sleep(std::time::Duration::from_millis(
@@ -79,7 +85,10 @@ async fn a_reader_too_slow_is_disconnected_and_loses_nothing() {
     if last < 200 {
         rest.extend(seqs(&again.messages(&conv, (200 - last) as usize).await));
     }
-    assert!(rest.windows(2).all(|w| w[1] == w[0] + 1), "in order: {rest:?}");
+    assert!(
+        rest.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order: {rest:?}"
+    );
     let mut all = seen.clone();
     all.extend(rest);
     all.sort();

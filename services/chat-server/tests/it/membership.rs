@@ -17,14 +17,23 @@ async fn membership_changes_are_ordered_with_messages() {
 
     // Carol joins when the last seq is 2: she gets 3 on, and sees no history before.
     let (st, after_add) = alice
-        .post(&format!("/v1/conversations/{conv}/members"), json!({"add": ["carol"]}))
+        .post(
+            &format!("/v1/conversations/{conv}/members"),
+            json!({"add": ["carol"]}),
+        )
         .await;
     assert_eq!(st, 200, "{after_add}");
     assert_eq!(after_add["members"], json!(["alice", "bob", "carol"]));
     let c = bob_ws.expect("conversation").await;
-    assert_eq!(c["conversation"]["members"], json!(["alice", "bob", "carol"]));
+    assert_eq!(
+        c["conversation"]["members"],
+        json!(["alice", "bob", "carol"])
+    );
     let mut carol_ws = s.connect("carol", "phone").await;
-    assert!(carol_ws.handshake().await.is_empty(), "nothing from before she joined");
+    assert!(
+        carol_ws.handshake().await.is_empty(),
+        "nothing from before she joined"
+    );
     alice.send(&conv, "c3", "after carol").await;
     let got = carol_ws.messages(&conv, 1).await;
     assert_eq!(seqs(&got), vec![3]);
@@ -33,7 +42,9 @@ async fn membership_changes_are_ordered_with_messages() {
 
     // Bob is removed after seq 3: nothing after reaches him, and he can no
     // longer read or send.
-    let (st, _) = alice.delete(&format!("/v1/conversations/{conv}/members/bob")).await;
+    let (st, _) = alice
+        .delete(&format!("/v1/conversations/{conv}/members/bob"))
+        .await;
     assert_eq!(st, 200);
     bob_ws.messages(&conv, 1).await;
     let c = bob_ws.expect("conversation").await;
@@ -44,20 +55,30 @@ async fn membership_changes_are_ordered_with_messages() {
     let (st, e) = bob.get(&format!("/v1/conversations/{conv}/messages")).await;
     assert_eq!((st, e["error"]["code"].as_str()), (403, Some("not_member")));
     let (st, e) = bob
-        .post("/v1/messages", json!({"conv": conv, "client_msg_id": "b1", "body": "let me in"}))
+        .post(
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "b1", "body": "let me in"}),
+        )
         .await;
     assert_eq!((st, e["error"]["code"].as_str()), (403, Some("not_member")));
     let ack = bob_ws.send_message(&conv, "b2", "still?").await;
-    assert_eq!((ack["type"].as_str(), ack["code"].as_str()), (Some("error"), Some("not_member")));
+    assert_eq!(
+        (ack["type"].as_str(), ack["code"].as_str()),
+        (Some("error"), Some("not_member"))
+    );
     assert_eq!(ack["ref"], "b2");
     drop(bob_ws);
     let mut bob_again = s.connect("bob", "phone").await;
     assert!(bob_again.handshake().await.is_empty());
 
     // Carol leaves on her own; a non-admin cannot remove others.
-    let (st, _) = carol.delete(&format!("/v1/conversations/{conv}/members/alice")).await;
+    let (st, _) = carol
+        .delete(&format!("/v1/conversations/{conv}/members/alice"))
+        .await;
     assert_eq!(st, 403);
-    let (st, left) = carol.delete(&format!("/v1/conversations/{conv}/members/carol")).await;
+    let (st, left) = carol
+        .delete(&format!("/v1/conversations/{conv}/members/carol"))
+        .await;
     assert_eq!(st, 200);
     assert_eq!(left["members"], json!(["alice"]));
     let h = alice.history(&conv, "").await;

@@ -8,9 +8,14 @@ async fn presence_changes_are_seen_within_two_seconds() {
     let alice = s.user("alice", "phone").await;
     let mut watcher = s.connect("alice", "phone").await;
     watcher.handshake().await;
-    watcher.send(json!({"type": "subscribe_presence", "users": ["bob"]})).await;
+    watcher
+        .send(json!({"type": "subscribe_presence", "users": ["bob"]}))
+        .await;
     let p = watcher.expect("presence").await;
-    assert_eq!((p["user"].as_str(), p["online"].as_bool()), (Some("bob"), Some(false)));
+    assert_eq!(
+        (p["user"].as_str(), p["online"].as_bool()),
+        (Some("bob"), Some(false))
+    );
     assert_eq!(p["last_seen"], serde_json::Value::Null);
 
     let t = Instant::now();

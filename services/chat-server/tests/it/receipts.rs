@@ -18,10 +18,16 @@ async fn receipts_are_watermarks_and_drive_unread_counts() {
     };
     eventually(|| async { (unread().await == Some(3)).then_some(()) }).await;
     let (_, l) = alice.get("/v1/conversations").await;
-    assert_eq!(l["conversations"][0]["unread"], 0, "one's own messages are never unread");
+    assert_eq!(
+        l["conversations"][0]["unread"], 0,
+        "one's own messages are never unread"
+    );
 
     let (st, _) = bob
-        .post("/v1/receipts", json!({"conv": conv, "seq": 2, "type": "read"}))
+        .post(
+            "/v1/receipts",
+            json!({"conv": conv, "seq": 2, "type": "read"}),
+        )
         .await;
     assert_eq!(st, 204);
     let r = alice_ws.expect("receipt").await;
@@ -31,11 +37,24 @@ async fn receipts_are_watermarks_and_drive_unread_counts() {
     eventually(|| async { (unread().await == Some(1)).then_some(()) }).await;
 
     // Lower or repeated values change nothing.
-    bob.post("/v1/receipts", json!({"conv": conv, "seq": 1, "type": "read"})).await;
-    bob.post("/v1/receipts", json!({"conv": conv, "seq": 3, "type": "delivered"})).await;
+    bob.post(
+        "/v1/receipts",
+        json!({"conv": conv, "seq": 1, "type": "read"}),
+    )
+    .await;
+    bob.post(
+        "/v1/receipts",
+        json!({"conv": conv, "seq": 3, "type": "delivered"}),
+    )
+    .await;
     let r = alice_ws.expect("receipt").await;
-    assert_eq!((r["kind"].as_str(), r["seq"].as_u64()), (Some("delivered"), Some(3)));
-    let (_, rs) = alice.get(&format!("/v1/conversations/{conv}/receipts")).await;
+    assert_eq!(
+        (r["kind"].as_str(), r["seq"].as_u64()),
+        (Some("delivered"), Some(3))
+    );
+    let (_, rs) = alice
+        .get(&format!("/v1/conversations/{conv}/receipts"))
+        .await;
     let bob_row = rs["members"]
         .as_array()
         .unwrap()
@@ -48,12 +67,18 @@ async fn receipts_are_watermarks_and_drive_unread_counts() {
     assert_eq!(unread().await, Some(1));
 
     let (st, _) = bob
-        .post("/v1/receipts", json!({"conv": conv, "seq": 2, "type": "seen"}))
+        .post(
+            "/v1/receipts",
+            json!({"conv": conv, "seq": 2, "type": "seen"}),
+        )
         .await;
     assert_eq!(st, 400);
     let carol = s.user("carol", "phone").await;
     let (st, _) = carol
-        .post("/v1/receipts", json!({"conv": conv, "seq": 2, "type": "read"}))
+        .post(
+            "/v1/receipts",
+            json!({"conv": conv, "seq": 2, "type": "read"}),
+        )
         .await;
     assert_eq!(st, 403);
 }
