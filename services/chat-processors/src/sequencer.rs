@@ -144,12 +144,23 @@ impl<'a> Work<'a> {
 
     async fn command(&mut self, cmd: Record, offset: u64) -> Result<()> {
         let conv = cmd.conv().to_string();
+        if matches!(cmd, Record::SubmitReceipt(_)) {
+            return Ok(());
+        }
+        if let Some(state) = self.load(&conv).await? {
+            if offset < state.applied_offset {
+                // Applied before (a redelivery after a crash or rebalance):
+                // the stored state already holds its effect and is later
+                // than this command, so deciding again would be wrong.
+                return self.reemit(cmd, &state).await;
+            }
+        }
         match cmd {
             Record::SendMessage(c) => self.send(c).await?,
             Record::CreateConversation(c) => self.create(c).await?,
             Record::ChangeMembers(c) => self.change_members(c).await?,
             Record::DeleteMessage(c) => self.delete(c).await?,
-            // Receipts are the receipts processor's; events are not commands.
+            // Events are not commands.
             _ => return Ok(()),
         }
         if let Some(mut state) = self.load(&conv).await? {
@@ -157,6 +168,36 @@ impl<'a> Work<'a> {
                 state.applied_offset = offset + 1;
                 self.save(state);
             }
+        }
+        Ok(())
+    }
+
+    /// Publishes again the event of a command applied before, in case the
+    /// crash came between the store write and the publish. Messages and
+    /// deletes are re-derived exactly from the store; a membership change
+    /// is announced with the conversation's current members.
+    async fn reemit(&mut self, cmd: Record, state: &ConversationState) -> Result<()> {
+        match cmd {
+            Record::SendMessage(c) => {
+                if let Some(m) = self.find_sent(&c).await? {
+                    self.events.push(sequenced(&m, state).into());
+                }
+            }
+            Record::DeleteMessage(c) => {
+                let seq = c.seq.max(0) as u64;
+                if let Some(m) = self.stores.messages.message(&c.conv, seq).await? {
+                    if m.deleted {
+                        self.events.push(deleted(state, seq, &c.actor, c.ts).into());
+                    }
+                }
+            }
+            Record::CreateConversation(CreateConversation {
+                creator: actor, ts, ..
+            })
+            | Record::ChangeMembers(ChangeMembers { actor, ts, .. }) => {
+                self.events.push(membership(state, &actor, &[], ts).into());
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -298,9 +339,8 @@ impl<'a> Work<'a> {
             self.reject(&c.conv, "ChangeMembers", &c.actor, "not a group", c.ts);
             return Ok(());
         }
-        let self_leave = c.add.is_empty()
-            && c.remove.iter().all(|u| *u == c.actor)
-            && state.is_member(&c.actor);
+        let self_leave =
+            c.add.is_empty() && c.remove.iter().all(|u| *u == c.actor) && state.is_member(&c.actor);
         if !(state.is_admin(&c.actor) || self_leave) {
             self.reject(
                 &c.conv,
@@ -377,16 +417,8 @@ impl<'a> Work<'a> {
         }
         message.tombstone();
         self.messages.insert(key, message);
-        self.events.push(
-            MessageDeleted {
-                conv: c.conv.clone(),
-                seq: seq as i64,
-                actor: c.actor,
-                recipients: state.members.iter().map(|m| m.user.clone()).collect(),
-                ts: c.ts,
-            }
-            .into(),
-        );
+        self.events
+            .push(deleted(&state, seq, &c.actor, c.ts).into());
         // The conversation is saved so the caller's wait on its applied
         // offset ends.
         self.save(state);
@@ -431,6 +463,16 @@ fn sequenced(m: &Message, state: &ConversationState) -> MessageSequenced {
             .filter(|mem| mem.joined_after < m.seq)
             .map(|mem| mem.user.clone())
             .collect(),
+    }
+}
+
+fn deleted(state: &ConversationState, seq: u64, actor: &str, ts: i64) -> MessageDeleted {
+    MessageDeleted {
+        conv: state.id.clone(),
+        seq: seq as i64,
+        actor: actor.into(),
+        recipients: state.members.iter().map(|m| m.user.clone()).collect(),
+        ts,
     }
 }
 

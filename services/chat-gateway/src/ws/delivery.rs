@@ -126,11 +126,12 @@ impl Delivery {
             None => {
                 // First message of a conversation this session has not seen:
                 // start where the user's membership starts.
-                let state = service.membership(&m.conv, user).await?;
-                state
-                    .member(user)
-                    .map(|mem| mem.joined_after + 1)
-                    .unwrap_or(1)
+                let state = service.conversation(&m.conv).await?;
+                match state.member(user) {
+                    Some(member) => member.joined_after + 1,
+                    // Removed since it was sent: nothing more to deliver.
+                    None => return Ok(()),
+                }
             }
         };
         if m.seq < next {

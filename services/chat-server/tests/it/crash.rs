@@ -107,6 +107,16 @@ async fn nothing_acknowledged_is_lost_to_kill_9() {
             "acknowledged {cmid} survived"
         );
     }
+    // An acknowledged send retried after the restart, through a new
+    // connection, gets the first send's id and creates nothing.
+    let (cmid, first_id) = acked.iter().next().unwrap();
+    let sender = cmid.split('-').next().unwrap();
+    let retry = s2
+        .user(sender, "d")
+        .await
+        .send(&conv, cmid, "payload")
+        .await;
+    assert_eq!(retry["msg_id"].as_str(), Some(first_id.as_str()));
     // Every device is still served: a fresh device gets all of it, in order.
     let mut fresh = s2.connect("u2", "new-device").await;
     let backlog = fresh.handshake().await;

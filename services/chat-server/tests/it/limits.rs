@@ -95,3 +95,52 @@ async fn a_reader_too_slow_is_disconnected_and_loses_nothing() {
     all.dedup();
     assert_eq!(all, (1..=200).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn overload_refuses_sends_and_never_drops_an_acknowledged_one() {
+    // A log queue of one: concurrent sends beyond what the disk takes are
+    // refused with `overloaded`, not queued without bound.
+    let s = Server::start_with(|c| c.log.queue_capacity = 1).await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let alice = alice.clone();
+        let conv = conv.clone();
+        tasks.push(tokio::spawn(async move {
+            let (st, body) = alice
+                .post(
+                    "/v1/messages",
+                    json!({"conv": conv, "client_msg_id": format!("c{i}"), "body": "x"}),
+                )
+                .await;
+            (i, st, body)
+        }));
+    }
+    let mut acked = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        let (i, st, body) = t.await.unwrap();
+        match st {
+            200 => acked.push(format!("c{i}")),
+            503 => {
+                assert_eq!(body["error"]["code"], "overloaded");
+                refused += 1;
+            }
+            other => panic!("unexpected {other} {body}"),
+        }
+    }
+    assert!(refused > 0, "64 concurrent sends into a queue of one");
+    let h = eventually(|| async {
+        let h = alice.history(&conv, "limit=500").await;
+        (h.len() >= acked.len()).then_some(h)
+    })
+    .await;
+    for cmid in &acked {
+        assert!(
+            h.iter().any(|m| m["client_msg_id"] == *cmid),
+            "{cmid} was acknowledged"
+        );
+    }
+    assert_eq!(h.len(), acked.len(), "nothing refused was stored");
+}

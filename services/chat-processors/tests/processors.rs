@@ -1,0 +1,243 @@
+//! Processors on the embedded engines: handling the same log prefix again
+//! (after a crash before the commit, or into an empty store) writes the same
+//! state (DESIGN invariant 3).
+
+use chat_domain::ConversationState;
+use chat_embedded::{EmbeddedLog, EmbeddedStore, FsyncPolicy, LogOptions};
+use chat_events::topics::COMMANDS;
+use chat_events::*;
+use chat_ports::{EventLog, OutRecord, Stores};
+use chat_processors::receipts::Receipts;
+use chat_processors::sequencer::Sequencer;
+use chat_processors::Processor;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn send(conv: &str, sender: &str, cmid: &str, ts: i64) -> Record {
+    SendMessage {
+        conv: conv.into(),
+        msg_id: chat_domain::ids::message_id(conv, sender, cmid),
+        sender: sender.into(),
+        sender_device: "d".into(),
+        client_msg_id: cmid.into(),
+        body: format!("{sender} says {cmid}"),
+        attachments: vec![],
+        ts,
+    }
+    .into()
+}
+
+fn commands() -> Vec<Record> {
+    vec![
+        CreateConversation {
+            conv: "g".into(),
+            kind: "group".into(),
+            title: Some("t".into()),
+            creator: "alice".into(),
+            members: vec!["bob".into()],
+            ts: 1,
+        }
+        .into(),
+        send("g", "alice", "a1", 2),
+        send("g", "bob", "b1", 3),
+        send("g", "alice", "a1", 4), // a retry: no second message
+        send("g", "carol", "c0", 5), // not a member yet: refused
+        ChangeMembers {
+            conv: "g".into(),
+            actor: "alice".into(),
+            add: vec!["carol".into()],
+            remove: vec![],
+            ts: 6,
+        }
+        .into(),
+        send("g", "carol", "c1", 7),
+        DeleteMessage {
+            conv: "g".into(),
+            seq: 2,
+            actor: "alice".into(), // not the sender of seq 2: refused
+            ts: 8,
+        }
+        .into(),
+        DeleteMessage {
+            conv: "g".into(),
+            seq: 1,
+            actor: "alice".into(),
+            ts: 9,
+        }
+        .into(),
+        ChangeMembers {
+            conv: "g".into(),
+            actor: "bob".into(),
+            add: vec![],
+            remove: vec!["bob".into()],
+            ts: 10,
+        }
+        .into(),
+        send("g", "bob", "b2", 11), // left: refused
+        send("g", "alice", "a2", 12),
+        SubmitReceipt {
+            conv: "g".into(),
+            user: "carol".into(),
+            device: "d".into(),
+            kind: "read".into(),
+            seq: 3,
+            ts: 13,
+        }
+        .into(),
+    ]
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    log: EmbeddedLog,
+    stores: Stores,
+    codec: Arc<Codec>,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("log.redb"), LogOptions::default()).unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("store.redb"), FsyncPolicy::Always).unwrap();
+    Rig {
+        _dir: dir,
+        log,
+        stores: Stores::from_engine(Arc::new(store)),
+        codec: Arc::new(Codec::new()),
+    }
+}
+
+async fn append_all(rig: &Rig, records: &[Record]) {
+    let out = records
+        .iter()
+        .map(|r| OutRecord {
+            topic: COMMANDS.into(),
+            key: r.conv().into(),
+            payload: rig.codec.encode(r).unwrap(),
+            headers: vec![],
+            timestamp: 0,
+        })
+        .collect();
+    rig.log.append(out).await.unwrap();
+}
+
+async fn read_all(log: &EmbeddedLog, group: &str) -> Vec<chat_ports::LogRecord> {
+    let mut c = log.consumer(group, &[COMMANDS]).await.unwrap();
+    c.poll(1000, Duration::from_millis(100)).await.unwrap()
+}
+
+/// Everything the sequencer derived, for comparison.
+async fn snapshot(stores: &Stores) -> (ConversationState, Vec<chat_domain::Message>) {
+    let state = stores
+        .conversations
+        .conversation("g")
+        .await
+        .unwrap()
+        .unwrap();
+    let messages = stores.messages.messages_after("g", 0, 100).await.unwrap();
+    (state, messages)
+}
+
+#[tokio::test]
+async fn the_sequencer_decides_by_log_order_and_repeats_itself_exactly() {
+    let rig = rig().await;
+    append_all(&rig, &commands()).await;
+    let batch = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    let seq = Sequencer::new(rig.stores.clone(), log.clone(), rig.codec.clone(), 256);
+    seq.handle(&batch).await.unwrap();
+    let first = snapshot(&rig.stores).await;
+
+    let (state, messages) = &first;
+    let got: Vec<(u64, &str, bool)> = messages
+        .iter()
+        .map(|m| (m.seq, m.client_msg_id.as_str(), m.deleted))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "a1", true),
+            (2, "b1", false),
+            (3, "c1", false),
+            (4, "a2", false)
+        ]
+    );
+    assert_eq!(state.last_seq, 4);
+    let members: Vec<(&str, u64)> = state
+        .members
+        .iter()
+        .map(|m| (m.user.as_str(), m.joined_after))
+        .collect();
+    assert_eq!(members, vec![("alice", 0), ("carol", 2)]);
+    assert!(messages[0].body.is_empty());
+
+    // Handled again, as after a crash before the offsets were committed.
+    seq.handle(&batch).await.unwrap();
+    assert_eq!(snapshot(&rig.stores).await, first);
+    // Handled in two halves: the same again.
+    seq.handle(&batch[..5]).await.unwrap();
+    seq.handle(&batch[5..]).await.unwrap();
+    assert_eq!(snapshot(&rig.stores).await, first);
+
+    // Replayed into an empty store, from the same log: identical.
+    let fresh = rig_with_log(&rig).await;
+    let replayer = Sequencer::new(fresh.clone(), log.clone(), rig.codec.clone(), 256);
+    for chunk in batch.chunks(3) {
+        replayer.handle(chunk).await.unwrap();
+    }
+    assert_eq!(snapshot(&fresh).await, first);
+}
+
+async fn rig_with_log(rig: &Rig) -> Stores {
+    let path = rig._dir.path().join("replayed.redb");
+    Stores::from_engine(Arc::new(
+        EmbeddedStore::open(&path, FsyncPolicy::Always).unwrap(),
+    ))
+}
+
+#[tokio::test]
+async fn receipts_are_max_merged_and_replays_change_nothing() {
+    let rig = rig().await;
+    let r = |kind: &str, seq: i64| -> Record {
+        SubmitReceipt {
+            conv: "g".into(),
+            user: "bob".into(),
+            device: "phone".into(),
+            kind: kind.into(),
+            seq,
+            ts: 0,
+        }
+        .into()
+    };
+    append_all(
+        &rig,
+        &[
+            r("delivered", 3),
+            r("read", 2),
+            r("delivered", 1),
+            r("read", 1),
+        ],
+    )
+    .await;
+    let batch = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    let receipts = Receipts::new(rig.stores.clone(), log, rig.codec.clone());
+    receipts.handle(&batch).await.unwrap();
+    receipts.handle(&batch).await.unwrap();
+    let rows = rig.stores.receipts.member_receipts("g").await.unwrap();
+    assert_eq!((rows[0].delivered_seq, rows[0].read_seq), (3, 2));
+    let device = rig
+        .stores
+        .receipts
+        .device_delivered("bob", "phone")
+        .await
+        .unwrap();
+    assert_eq!(device["g"], 3);
+    // Two advances were published once; the replay published nothing new.
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let published = events.poll(100, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(published.len(), 2);
+}
