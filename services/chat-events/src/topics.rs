@@ -72,3 +72,28 @@ mod tests {
         assert_eq!(murmur2(b"abc"), 479_470_107);
     }
 }
+
+#[cfg(test)]
+mod declared {
+    use crate::records::SCHEMA_FILES;
+
+    /// kafka/topics.toml names the topics this code uses, and every record
+    /// it lists has a schema file.
+    #[test]
+    fn the_topic_file_matches_the_code() {
+        let text = include_str!("../../../kafka/topics.toml");
+        let doc: toml::Table = toml::from_str(text).unwrap();
+        let topics = doc["topic"].as_array().unwrap();
+        let names: Vec<&str> = topics.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(names, vec![super::COMMANDS, super::EVENTS]);
+        let mut listed = 0;
+        for t in topics {
+            for r in t["records"].as_array().unwrap() {
+                let r = r.as_str().unwrap();
+                assert!(SCHEMA_FILES.iter().any(|(n, _)| *n == r), "{r} has no schema");
+                listed += 1;
+            }
+        }
+        assert_eq!(listed, SCHEMA_FILES.len(), "every schema is on a topic");
+    }
+}
