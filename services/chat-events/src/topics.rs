@@ -90,7 +90,10 @@ mod declared {
         for t in topics {
             for r in t["records"].as_array().unwrap() {
                 let r = r.as_str().unwrap();
-                assert!(SCHEMA_FILES.iter().any(|(n, _)| *n == r), "{r} has no schema");
+                assert!(
+                    SCHEMA_FILES.iter().any(|(n, _)| *n == r),
+                    "{r} has no schema"
+                );
                 listed += 1;
             }
         }

@@ -39,6 +39,9 @@ impl Node {
         config: Config,
         channels: Option<Arc<dyn Channels>>,
     ) -> anyhow::Result<Self> {
+        if config.gateway.jwt_secret == chat_gateway::GatewayConfig::default().jwt_secret {
+            tracing::warn!("The token secret is the built-in development one; set gateway.jwt_secret before exposing this server.");
+        }
         let dir = &config.server.data_dir;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;

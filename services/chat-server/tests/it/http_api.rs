@@ -244,3 +244,38 @@ async fn the_sender_deletes_for_everyone() {
     assert_eq!(h[0]["attachments"], json!([]));
     assert_eq!(h[0]["seq"], 1);
 }
+
+#[tokio::test]
+async fn chatctl_token_mints_a_token_the_server_accepts() {
+    let s = Server::start_with(|c| c.gateway.jwt_secret = "shared-secret".into()).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["token", "--user", "alice", "--device", "cli"])
+        .env("CHAT__GATEWAY__JWT_SECRET", "shared-secret")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let r = s
+        .http
+        .get(format!("{}/v1/conversations", s.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A token signed with another secret is refused.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["token", "--user", "alice", "--device", "cli"])
+        .env("CHAT__GATEWAY__JWT_SECRET", "other-secret")
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let r = s
+        .http
+        .get(format!("{}/v1/conversations", s.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
