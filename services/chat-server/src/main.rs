@@ -42,6 +42,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { data_dir, listen } => {
             tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| "info".into()),
