@@ -105,6 +105,30 @@ impl ChatService {
         }
     }
 
+    /// Every conversation `user` is a member of, with its state.
+    pub(crate) async fn member_conversations(
+        &self,
+        user: &str,
+    ) -> Result<Vec<ConversationState>, DomainError> {
+        let ids = self
+            .stores
+            .conversations
+            .conversations_of(user)
+            .await
+            .map_err(from_port)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let state = self
+                .stores
+                .conversations
+                .conversation(&id)
+                .await
+                .map_err(from_port)?;
+            out.extend(state.filter(|s| s.is_member(user)));
+        }
+        Ok(out)
+    }
+
     /// Waits until the sequencer has applied the command at `position` to
     /// `conv`, and returns the conversation as it left it.
     pub(crate) async fn applied(

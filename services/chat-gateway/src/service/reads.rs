@@ -33,23 +33,10 @@ impl ChatService {
         &self,
         user: &str,
     ) -> Result<Vec<ConversationListItem>, DomainError> {
-        let ids = self
-            .stores
-            .conversations
-            .conversations_of(user)
-            .await
-            .map_err(from_port)?;
-        let mut items = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(state) = self
-                .stores
-                .conversations
-                .conversation(&id)
-                .await
-                .map_err(from_port)?
-            else {
-                continue;
-            };
+        let states = self.member_conversations(user).await?;
+        let mut items = Vec::with_capacity(states.len());
+        for state in states {
+            let id = state.id.clone();
             let Some(member) = state.member(user) else {
                 continue;
             };

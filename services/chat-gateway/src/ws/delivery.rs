@@ -82,22 +82,8 @@ impl Delivery {
         user: &str,
         watermarks: &HashMap<String, u64>,
     ) -> Result<(), Stop> {
-        let convs = service
-            .stores
-            .conversations
-            .conversations_of(user)
-            .await
-            .map_err(from_port)?;
-        for conv in convs {
-            let Some(state) = service
-                .stores
-                .conversations
-                .conversation(&conv)
-                .await
-                .map_err(from_port)?
-            else {
-                continue;
-            };
+        for state in service.member_conversations(user).await? {
+            let conv = state.id.clone();
             let Some(member) = state.member(user) else {
                 continue;
             };
