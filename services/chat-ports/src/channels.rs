@@ -31,6 +31,10 @@ pub enum RealtimeEvent {
     Typing { conv: String, user: String },
     /// A user went online or offline.
     Presence { status: PresenceStatus },
+    /// The engine may have lost events for this channel (its connection
+    /// to the broker dropped, for instance): subscribers repair from the
+    /// store as after a lag. Engines send it; nobody publishes it.
+    Resync,
 }
 
 /// The channel of everything addressed to one user.

@@ -10,6 +10,11 @@ use chat_domain::PresenceStatus;
 pub trait Presence: Send + Sync + 'static {
     /// A connection of `user` opened (`conn` is unique per process).
     async fn connected(&self, user: &str, conn: u64) -> Result<()>;
+    /// The connection answered a heartbeat; engines whose presence expires
+    /// (keys with a TTL) refresh it here.
+    async fn heartbeat(&self, _user: &str, _conn: u64) -> Result<()> {
+        Ok(())
+    }
     /// That connection closed or stopped answering heartbeats; when it was
     /// the user's last, the user goes offline and last-seen is persisted.
     async fn disconnected(&self, user: &str, conn: u64) -> Result<()>;

@@ -64,6 +64,7 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
         watching: HashSet::new(),
         watchers: JoinSet::new(),
         last_heard: Instant::now(),
+        conn,
     };
     session.serve(stream).await;
     if let Err(e) = service
@@ -89,6 +90,8 @@ struct Session {
     watching: HashSet<String>,
     watchers: JoinSet<()>,
     last_heard: Instant,
+    /// This connection's id in presence.
+    conn: u64,
 }
 
 impl Session {
@@ -149,6 +152,9 @@ impl Session {
                         self.out.close(GOING_AWAY, "no heartbeat").await;
                         Ok(false)
                     } else {
+                        if let Err(e) = self.service.presence.heartbeat(&self.caller.user, self.conn).await {
+                            tracing::debug!(error = %e, "Presence could not record a heartbeat.");
+                        }
                         self.out.ping().map(|_| true).map_err(Stop::from)
                     }
                 }
@@ -256,6 +262,11 @@ impl Session {
                         user: who.clone(),
                     })?
                 }
+            }
+            RealtimeEvent::Resync => {
+                self.delivery
+                    .catch_up(&self.service, &self.out, user, &Default::default())
+                    .await?
             }
             RealtimeEvent::Presence { .. } => {}
         }
