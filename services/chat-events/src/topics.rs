@@ -6,6 +6,33 @@ pub const COMMANDS: &str = "chat.commands";
 /// receipts), keyed by conversation id.
 pub const EVENTS: &str = "chat.events";
 
+/// A topic as `kafka/topics.toml` declares it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct TopicSpec {
+    pub name: String,
+    pub key: String,
+    pub partitions: u32,
+    pub retention_ms: i64,
+    pub cleanup_policy: String,
+    pub records: Vec<String>,
+    #[serde(default)]
+    pub producers: Vec<String>,
+    #[serde(default)]
+    pub consumers: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct TopicFile {
+    topic: Vec<TopicSpec>,
+}
+
+/// The topics of `kafka/topics.toml`, compiled in.
+pub fn declared() -> Vec<TopicSpec> {
+    let file: TopicFile = toml::from_str(include_str!("../../../kafka/topics.toml"))
+        .expect("kafka/topics.toml is valid");
+    file.topic
+}
+
 /// Kafka's murmur2 hash, as its default partitioner computes it, so the
 /// embedded log puts a key in the partition a Kafka producer would choose.
 pub fn murmur2(data: &[u8]) -> i32 {
@@ -81,17 +108,15 @@ mod declared {
     /// it lists has a schema file.
     #[test]
     fn the_topic_file_matches_the_code() {
-        let text = include_str!("../../../kafka/topics.toml");
-        let doc: toml::Table = toml::from_str(text).unwrap();
-        let topics = doc["topic"].as_array().unwrap();
-        let names: Vec<&str> = topics.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        let topics = super::declared();
+        let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, vec![super::COMMANDS, super::EVENTS]);
         let mut listed = 0;
-        for t in topics {
-            for r in t["records"].as_array().unwrap() {
-                let r = r.as_str().unwrap();
+        for t in &topics {
+            assert!(t.partitions > 0 && t.retention_ms > 0);
+            for r in &t.records {
                 assert!(
-                    SCHEMA_FILES.iter().any(|(n, _)| *n == r),
+                    SCHEMA_FILES.iter().any(|(n, _)| n == r),
                     "{r} has no schema"
                 );
                 listed += 1;

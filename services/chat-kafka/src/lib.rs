@@ -1,1 +1,153 @@
-//! Placeholder while the engine is written.
+//! The Kafka engine of the event-log port, through rdkafka (librdkafka
+//! built from source).
+//!
+//! Producer: `acks=all`, idempotence on, Kafka's murmur2 partitioner (the
+//! one the embedded log mimics, so a key lands in the same partition in both
+//! engines); an append returns once the broker acknowledged every record.
+//! Consumers: consumer groups with auto-commit off, `earliest` reset and
+//! `read_uncommitted` isolation; processors commit after their effects are
+//! durable, so a redelivery after a crash or rebalance is harmless. No
+//! Kafka transactions are used (see DESIGN.md).
+//!
+//! # Layout
+//! - [`options`]: connection and topic settings.
+//! - [`admin`]: creating topics idempotently, from `kafka/topics.toml` or on
+//!   first use.
+//! - [`producer`]: appending records.
+//! - [`consumer`]: consumer-group members.
+
+pub mod admin;
+pub mod consumer;
+pub mod options;
+pub mod producer;
+
+pub use options::KafkaOptions;
+
+use async_trait::async_trait;
+use chat_ports::{EventLog, LogConsumer, OutRecord, PortError, Position, Result};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// The Kafka event log; cheap to clone.
+#[derive(Clone)]
+pub struct KafkaLog {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: KafkaOptions,
+    producer: rdkafka::producer::FutureProducer,
+    admin: admin::Admin,
+    /// Topics known to exist (full names).
+    known: Mutex<HashSet<String>>,
+}
+
+impl KafkaLog {
+    /// Connects the producer and admin client; creates the declared topics.
+    pub async fn connect(options: KafkaOptions) -> Result<Self> {
+        let producer = producer::create(&options)?;
+        let admin = admin::Admin::create(&options)?;
+        let log = Self {
+            inner: Arc::new(Inner {
+                options,
+                producer,
+                admin,
+                known: Mutex::new(HashSet::new()),
+            }),
+        };
+        log.apply_declared_topics().await?;
+        Ok(log)
+    }
+
+    /// Creates every topic of `kafka/topics.toml` that does not exist yet.
+    pub async fn apply_declared_topics(&self) -> Result<Vec<String>> {
+        let specs = chat_events::topics::declared();
+        let mut created = Vec::new();
+        for spec in specs {
+            let name = self.full_name(&spec.name);
+            if self
+                .inner
+                .admin
+                .ensure(
+                    &name,
+                    spec.partitions as i32,
+                    &self.inner.options,
+                    Some(&spec),
+                )
+                .await?
+            {
+                created.push(name.clone());
+            }
+            self.inner.known.lock().expect("topics lock").insert(name);
+        }
+        Ok(created)
+    }
+
+    pub(crate) fn full_name(&self, topic: &str) -> String {
+        format!("{}{}", self.inner.options.topic_prefix, topic)
+    }
+
+    pub(crate) fn options(&self) -> &KafkaOptions {
+        &self.inner.options
+    }
+
+    async fn ensure_topic(&self, topic: &str) -> Result<()> {
+        let name = self.full_name(topic);
+        if self
+            .inner
+            .known
+            .lock()
+            .expect("topics lock")
+            .contains(&name)
+        {
+            return Ok(());
+        }
+        let partitions = self.inner.options.partitions as i32;
+        self.inner
+            .admin
+            .ensure(&name, partitions, &self.inner.options, None)
+            .await?;
+        self.inner.known.lock().expect("topics lock").insert(name);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventLog for KafkaLog {
+    async fn append(&self, records: Vec<OutRecord>) -> Result<Vec<Position>> {
+        let mut topics: Vec<&str> = records.iter().map(|r| r.topic.as_str()).collect();
+        topics.dedup();
+        for t in topics {
+            self.ensure_topic(t).await?;
+        }
+        producer::append(self, &self.inner.producer, records).await
+    }
+
+    async fn consumer(&self, group: &str, topics: &[&str]) -> Result<Box<dyn LogConsumer>> {
+        for t in topics {
+            self.ensure_topic(t).await?;
+        }
+        let consumer = consumer::KafkaConsumer::join(self.clone(), group, topics)?;
+        Ok(Box::new(consumer))
+    }
+
+    async fn expire(&self, _cutoff_ms: i64) -> Result<u64> {
+        // Kafka enforces retention itself (retention.ms on each topic).
+        Ok(0)
+    }
+
+    async fn health(&self) -> Result<()> {
+        let producer = self.inner.producer.clone();
+        let timeout = self.inner.options.request_timeout();
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer;
+            producer
+                .client()
+                .fetch_metadata(None, timeout)
+                .map(|_| ())
+                .map_err(|e| PortError::unavailable("event log", e))
+        })
+        .await
+        .map_err(|e| PortError::unavailable("event log", e))?
+    }
+}

@@ -109,3 +109,10 @@ async fn a_full_queue_is_refused_as_overload() {
     }
     assert!(overloaded > 0, "200 concurrent appends into a queue of one");
 }
+
+#[tokio::test]
+async fn the_embedded_log_passes_the_log_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&dir.path().join("log.redb"), LogOptions::default()).unwrap();
+    chat_ports::conformance::log::run_all(&log, "conf.").await;
+}

@@ -1,6 +1,8 @@
-//! The store conformance suite: one body per behaviour, generic over the
+//! The conformance suites. This module: the store suite, one body per behaviour, generic over the
 //! store ports, run by every engine's tests against a fresh, empty store
 //! (`run_all`). A new engine is done when it passes all of it.
+
+pub mod log;
 
 use crate::{ReceiptUpdate, SequencedBatch, Stores};
 use chat_domain::{ConversationKind, ConversationState, Member, Message, ReceiptKind};

@@ -1,0 +1,128 @@
+//! A consumer-group member: rdkafka's stream consumer with manual commits.
+
+use crate::KafkaLog;
+use async_trait::async_trait;
+use chat_ports::{LogConsumer, LogRecord, PortError, Position, Result};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Logs rebalances. Processors keep no state across batches (they read it
+/// from the store), so a revoked partition needs nothing dropped.
+pub(crate) struct Context {
+    group: String,
+}
+
+impl ClientContext for Context {}
+
+impl ConsumerContext for Context {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            tracing::info!(group = %self.group, partitions = tpl.count(), "Kafka revoked partitions from this member.");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            tracing::info!(group = %self.group, partitions = tpl.count(), "Kafka assigned partitions to this member.");
+        }
+    }
+}
+
+pub struct KafkaConsumer {
+    log: KafkaLog,
+    consumer: Arc<StreamConsumer<Context>>,
+}
+
+impl KafkaConsumer {
+    pub(crate) fn join(log: KafkaLog, group: &str, topics: &[&str]) -> Result<Self> {
+        let full_group = log.full_name(group);
+        let mut c = log.options().client_config();
+        c.set("group.id", &full_group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("isolation.level", "read_uncommitted")
+            .set("enable.partition.eof", "false")
+            .set("session.timeout.ms", "10000")
+            .set("fetch.wait.max.ms", "50");
+        let consumer: StreamConsumer<Context> = c
+            .create_with_context(Context {
+                group: full_group.clone(),
+            })
+            .map_err(|e| PortError::unavailable("event log", e))?;
+        let names: Vec<String> = topics.iter().map(|t| log.full_name(t)).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&refs)
+            .map_err(|e| PortError::unavailable("event log", e))?;
+        Ok(Self {
+            log,
+            consumer: Arc::new(consumer),
+        })
+    }
+
+    fn convert(&self, m: &BorrowedMessage<'_>) -> LogRecord {
+        let prefix = &self.log.options().topic_prefix;
+        let topic = m.topic().strip_prefix(prefix.as_str()).unwrap_or(m.topic());
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        LogRecord {
+            topic: topic.to_string(),
+            partition: m.partition() as u32,
+            offset: m.offset() as u64,
+            key: m
+                .key()
+                .map(|k| String::from_utf8_lossy(k).into_owned())
+                .unwrap_or_default(),
+            payload: m.payload().unwrap_or_default().to_vec(),
+            headers,
+            timestamp: m.timestamp().to_millis().unwrap_or(0),
+        }
+    }
+}
+
+#[async_trait]
+impl LogConsumer for KafkaConsumer {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>> {
+        let mut out = Vec::new();
+        match tokio::time::timeout(wait, self.consumer.recv()).await {
+            Err(_) => return Ok(out),
+            Ok(Err(e)) => return Err(PortError::unavailable("event log", e)),
+            Ok(Ok(m)) => out.push(self.convert(&m)),
+        }
+        while out.len() < max {
+            match tokio::time::timeout(Duration::from_millis(2), self.consumer.recv()).await {
+                Ok(Ok(m)) => out.push(self.convert(&m)),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn commit(&mut self, positions: &[Position]) -> Result<()> {
+        let mut tpl = TopicPartitionList::new();
+        for p in positions {
+            tpl.add_partition_offset(
+                &self.log.full_name(&p.topic),
+                p.partition as i32,
+                Offset::Offset(p.offset as i64 + 1),
+            )
+            .map_err(|e| PortError::storage("event log", e))?;
+        }
+        let consumer = self.consumer.clone();
+        tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
+            .await
+            .map_err(|e| PortError::storage("event log", e))?
+            .map_err(|e| PortError::unavailable("event log", e))
+    }
+}

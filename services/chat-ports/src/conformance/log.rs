@@ -1,0 +1,125 @@
+//! The event-log conformance suite: what processors rely on, generic over
+//! [`EventLog`], run by every log engine's tests. Each check uses its own
+//! topics under `prefix`, so engines whose topics outlive a test (Kafka)
+//! stay isolated.
+
+use crate::log::last_positions;
+use crate::{EventLog, OutRecord};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn rec(topic: &str, key: &str, payload: &str) -> OutRecord {
+    OutRecord {
+        topic: topic.into(),
+        key: key.into(),
+        payload: payload.as_bytes().to_vec(),
+        headers: vec![("trace".into(), format!("t-{payload}").into_bytes())],
+        timestamp: 1_700_000_000_000,
+    }
+}
+
+/// Polls until `n` records arrived (or the wait ends).
+async fn poll_n(c: &mut Box<dyn crate::LogConsumer>, n: usize) -> Vec<crate::LogRecord> {
+    let end = tokio::time::Instant::now() + WAIT;
+    let mut out = Vec::new();
+    while out.len() < n && tokio::time::Instant::now() < end {
+        out.extend(
+            c.poll(n - out.len(), Duration::from_millis(500))
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+/// Runs every check of the suite.
+pub async fn run_all(log: &dyn EventLog, prefix: &str) {
+    keys_keep_their_partition_and_order(log, &format!("{prefix}order")).await;
+    groups_resume_after_their_commits(log, &format!("{prefix}resume")).await;
+    a_poll_waits_for_appends(log, &format!("{prefix}wait")).await;
+}
+
+pub async fn keys_keep_their_partition_and_order(log: &dyn EventLog, topic: &str) {
+    let mut records = Vec::new();
+    for i in 0..30 {
+        records.push(rec(
+            topic,
+            &format!("conv-{}", i % 3),
+            &format!("{}-{i}", i % 3),
+        ));
+    }
+    let positions = log.append(records).await.unwrap();
+    assert_eq!(positions.len(), 30);
+    let mut partition_of: HashMap<String, u32> = HashMap::new();
+    for (i, p) in positions.iter().enumerate() {
+        let key = format!("conv-{}", i % 3);
+        let expected = *partition_of.entry(key).or_insert(p.partition);
+        assert_eq!(p.partition, expected, "a key stays in one partition");
+    }
+    let mut c = log.consumer("order-group", &[topic]).await.unwrap();
+    let got = poll_n(&mut c, 30).await;
+    assert_eq!(got.len(), 30, "every record is read once");
+    for k in 0..3 {
+        let seen: Vec<String> = got
+            .iter()
+            .filter(|r| r.key == format!("conv-{k}"))
+            .map(|r| String::from_utf8(r.payload.clone()).unwrap())
+            .collect();
+        let expected: Vec<String> = (0..30)
+            .filter(|i| i % 3 == k)
+            .map(|i| format!("{k}-{i}"))
+            .collect();
+        assert_eq!(seen, expected, "a key's records come back in append order");
+    }
+    let first = got.iter().find(|r| r.payload == b"0-0").unwrap();
+    assert_eq!(
+        first.headers,
+        vec![("trace".to_string(), b"t-0-0".to_vec())]
+    );
+    assert_eq!(first.topic, topic);
+}
+
+pub async fn groups_resume_after_their_commits(log: &dyn EventLog, topic: &str) {
+    let records = (0..10).map(|i| rec(topic, "k", &i.to_string())).collect();
+    log.append(records).await.unwrap();
+    {
+        let mut c = log.consumer("resume-a", &[topic]).await.unwrap();
+        let got = poll_n(&mut c, 10).await;
+        assert_eq!(got.len(), 10);
+        // Commit the first four only.
+        c.commit(&last_positions(&got[..4])).await.unwrap();
+    }
+    let mut c = log.consumer("resume-a", &[topic]).await.unwrap();
+    let got = poll_n(&mut c, 6).await;
+    let payloads: Vec<String> = got
+        .iter()
+        .map(|r| String::from_utf8(r.payload.clone()).unwrap())
+        .collect();
+    assert_eq!(
+        payloads,
+        vec!["4", "5", "6", "7", "8", "9"],
+        "resume after the commit"
+    );
+    let mut other = log.consumer("resume-b", &[topic]).await.unwrap();
+    assert_eq!(
+        poll_n(&mut other, 10).await.len(),
+        10,
+        "groups are independent"
+    );
+}
+
+pub async fn a_poll_waits_for_appends(log: &dyn EventLog, topic: &str) {
+    // Creates the topic and joins before anything is in it.
+    log.append(vec![rec(topic, "k", "first")]).await.unwrap();
+    let mut c = log.consumer("wait-group", &[topic]).await.unwrap();
+    assert_eq!(poll_n(&mut c, 1).await.len(), 1);
+    let appender = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        log.append(vec![rec(topic, "k", "late")]).await.unwrap();
+    };
+    let (_, got) = tokio::join!(appender, poll_n(&mut c, 1));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].payload, b"late");
+}
