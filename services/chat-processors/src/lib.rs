@@ -10,9 +10,12 @@
 //! - [`receipts`]: receipt commands → watermarks; publishes advances.
 //! - [`fanout`]: events → per-user real-time channels.
 //! - [`retention`]: removes what is older than the retention period.
+//! - [`replay`]: runs processors over the whole log until it is idle, to
+//!   rebuild a store.
 
 pub mod fanout;
 pub mod receipts;
+pub mod replay;
 pub mod retention;
 pub mod runner;
 pub mod sequencer;

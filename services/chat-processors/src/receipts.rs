@@ -15,11 +15,25 @@ pub struct Receipts {
     stores: Stores,
     log: Arc<dyn EventLog>,
     codec: Arc<Codec>,
+    /// Publish derived events (off when replaying into a new store: the
+    /// events topic has them already).
+    publish: bool,
 }
 
 impl Receipts {
     pub fn new(stores: Stores, log: Arc<dyn EventLog>, codec: Arc<Codec>) -> Self {
-        Self { stores, log, codec }
+        Self {
+            stores,
+            log,
+            codec,
+            publish: true,
+        }
+    }
+
+    /// The same, publishing no events: for rebuilding a store from the log.
+    pub fn without_events(mut self) -> Self {
+        self.publish = false;
+        self
     }
 }
 
@@ -74,7 +88,7 @@ impl Processor for Receipts {
                 .into()
             })
             .collect();
-        if !events.is_empty() {
+        if self.publish && !events.is_empty() {
             self.log
                 .append(event_records(&self.codec, &events)?)
                 .await?;

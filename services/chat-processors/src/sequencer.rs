@@ -24,6 +24,9 @@ pub struct Sequencer {
     stores: Stores,
     log: Arc<dyn EventLog>,
     codec: Arc<Codec>,
+    /// Publish derived events (off when replaying into a new store: the
+    /// events topic has them already).
+    publish: bool,
     group_cap: usize,
 }
 
@@ -39,7 +42,14 @@ impl Sequencer {
             log,
             codec,
             group_cap,
+            publish: true,
         }
+    }
+
+    /// The same, publishing no events: for rebuilding a store from the log.
+    pub fn without_events(mut self) -> Self {
+        self.publish = false;
+        self
     }
 }
 
@@ -68,7 +78,7 @@ impl Processor for Sequencer {
         if !batch.conversations.is_empty() {
             self.stores.sequencer.apply(batch).await?;
         }
-        if !events.is_empty() {
+        if self.publish && !events.is_empty() {
             self.log
                 .append(event_records(&self.codec, &events)?)
                 .await?;
@@ -363,14 +373,20 @@ impl<'a> Work<'a> {
                     joined_after: state.last_seq,
                     admin: false,
                 });
-                self.joined.push((u.clone(), c.conv.clone()));
+                let pair = (u.clone(), c.conv.clone());
+                self.left.retain(|p| *p != pair);
+                self.joined.push(pair);
             }
         }
         let mut removed = Vec::new();
         for u in &c.remove {
             if state.is_member(u) {
                 state.members.retain(|m| m.user != *u);
-                self.left.push((u.clone(), c.conv.clone()));
+                // Net of the batch: a user added then removed in one batch
+                // ends up out of the index.
+                let pair = (u.clone(), c.conv.clone());
+                self.joined.retain(|p| *p != pair);
+                self.left.push(pair);
                 removed.push(u.clone());
             }
         }

@@ -241,3 +241,53 @@ async fn receipts_are_max_merged_and_replays_change_nothing() {
     let published = events.poll(100, Duration::from_millis(100)).await.unwrap();
     assert_eq!(published.len(), 2);
 }
+
+#[tokio::test]
+async fn a_member_added_and_removed_in_one_batch_is_out_of_the_index() {
+    let rig = rig().await;
+    let change = |add: &[&str], remove: &[&str], ts| -> Record {
+        ChangeMembers {
+            conv: "g".into(),
+            actor: "alice".into(),
+            add: add.iter().map(|s| s.to_string()).collect(),
+            remove: remove.iter().map(|s| s.to_string()).collect(),
+            ts,
+        }
+        .into()
+    };
+    let create: Record = CreateConversation {
+        conv: "g".into(),
+        kind: "group".into(),
+        title: None,
+        creator: "alice".into(),
+        members: vec![],
+        ts: 1,
+    }
+    .into();
+    append_all(
+        &rig,
+        &[create, change(&["bob"], &[], 2), change(&[], &["bob"], 3)],
+    )
+    .await;
+    let batch = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
+        .handle(&batch)
+        .await
+        .unwrap();
+    assert!(rig
+        .stores
+        .conversations
+        .conversations_of("bob")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        rig.stores
+            .conversations
+            .conversations_of("alice")
+            .await
+            .unwrap(),
+        vec!["g"]
+    );
+}

@@ -1,0 +1,55 @@
+//! PostgreSQL and pool errors as [`PortError`]s: a lost or refused
+//! connection is `Unavailable`, anything else `Storage`.
+
+use chat_ports::PortError;
+use deadpool_postgres::PoolError;
+use std::error::Error;
+
+/// The error and its causes, joined with ": " (tokio-postgres only says
+/// "db error" at the top; the server's message is the cause).
+pub(crate) fn describe(e: &dyn Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Whether the error means the connection, or the server, is gone.
+fn is_connection(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        let code = code.code();
+        // 08: connection exception; 57P01..03: the server is shutting down
+        // or starting; 53300: too many connections.
+        return code.starts_with("08") || code.starts_with("57P") || code == "53300";
+    }
+    e.source().is_some_and(|s| s.is::<std::io::Error>())
+}
+
+/// A failed statement.
+pub(crate) fn db(e: tokio_postgres::Error) -> PortError {
+    if is_connection(&e) {
+        PortError::unavailable("store", describe(&e))
+    } else {
+        PortError::storage("store", describe(&e))
+    }
+}
+
+/// No connection from the pool: it could not connect, or timed out.
+pub(crate) fn pool(e: PoolError) -> PortError {
+    PortError::unavailable("store", describe(&e))
+}
+
+/// A stored value that does not decode.
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> PortError {
+    PortError::corrupt("store", e)
+}

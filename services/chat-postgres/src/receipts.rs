@@ -1,0 +1,213 @@
+//! Receipts: max-merged delivered and read watermarks, per device and per
+//! user, in one transaction per set of updates.
+
+use crate::rows::{self, to_db};
+use crate::{error, PostgresStore};
+use chat_domain::ReceiptKind;
+use chat_ports::{ReceiptUpdate, Result};
+use std::collections::BTreeMap;
+
+const RAISE_DEVICE_DELIVERED: &str = "\
+INSERT INTO device_delivered (user_id, device, conv, seq)
+SELECT user_id, device, conv, seq
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) AS t(user_id, device, conv, seq)
+ON CONFLICT (user_id, device, conv) DO UPDATE SET seq = EXCLUDED.seq
+WHERE device_delivered.seq < EXCLUDED.seq";
+
+// Serializes advances of one (conv, user) across transactions, as the
+// embedded engine's single writer does, so that two of them never both
+// report the same move; the row lock below cannot, for a row that does not
+// exist yet. Taken in one global order (by key hash), so it cannot deadlock.
+const LOCK_RECEIPT_KEYS: &str = "\
+SELECT pg_advisory_xact_lock(h)
+FROM (SELECT DISTINCT hashtextextended(conv || '/' || user_id, 0) AS h
+      FROM unnest($1::text[], $2::text[]) AS k(conv, user_id)
+      ORDER BY h) AS keys";
+
+const LOCK_USER_RECEIPTS: &str = "\
+SELECT r.conv, r.user_id, r.delivered, r.read
+FROM user_receipts AS r
+JOIN unnest($1::text[], $2::text[]) AS k(conv, user_id)
+    ON r.conv = k.conv AND r.user_id = k.user_id
+ORDER BY r.conv, r.user_id
+FOR UPDATE OF r";
+
+// GREATEST: a row another transaction inserted since the lock above (there
+// was none to lock) is merged, not overwritten.
+const RAISE_USER_RECEIPTS: &str = "\
+INSERT INTO user_receipts (conv, user_id, delivered, read)
+SELECT conv, user_id, delivered, read
+FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[]) AS t(conv, user_id, delivered, read)
+ON CONFLICT (conv, user_id) DO UPDATE SET
+    delivered = GREATEST(user_receipts.delivered, EXCLUDED.delivered),
+    read = GREATEST(user_receipts.read, EXCLUDED.read)";
+
+impl PostgresStore {
+    /// Max-merges the updates in one transaction, as the embedded engine
+    /// does one after another: a device's delivered watermark takes the
+    /// highest delivered seq; the user's (delivered, read) takes the highest
+    /// of each, a read raising delivered too. Reports, per update, whether
+    /// the user-level watermark of its kind moved.
+    pub(crate) async fn write_receipts(&self, updates: &[ReceiptUpdate]) -> Result<Vec<bool>> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Device level: only the highest seq of each device matters.
+        let mut devices: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+        for u in updates {
+            let seq = to_db("seq", u.seq)?;
+            if u.kind == ReceiptKind::Delivered && seq > 0 {
+                let entry = devices
+                    .entry((u.user.as_str(), u.device.as_str(), u.conv.as_str()))
+                    .or_insert(0);
+                *entry = (*entry).max(seq);
+            }
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(error::db)?;
+        if !devices.is_empty() {
+            let mut columns: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+            for ((user, device, conv), seq) in &devices {
+                columns.0.push(user);
+                columns.1.push(device);
+                columns.2.push(conv);
+                columns.3.push(*seq);
+            }
+            let statement = tx
+                .prepare_cached(RAISE_DEVICE_DELIVERED)
+                .await
+                .map_err(error::db)?;
+            tx.execute(
+                &statement,
+                &[&columns.0, &columns.1, &columns.2, &columns.3],
+            )
+            .await
+            .map_err(error::db)?;
+        }
+
+        // User level: lock the rows there are, merge in order, write back.
+        let mut current: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
+        for u in updates {
+            current.insert((u.conv.as_str(), u.user.as_str()), (0, 0));
+        }
+        let (convs, users): (Vec<&str>, Vec<&str>) = current.keys().copied().unzip();
+        let statement = tx
+            .prepare_cached(LOCK_RECEIPT_KEYS)
+            .await
+            .map_err(error::db)?;
+        tx.execute(&statement, &[&convs, &users])
+            .await
+            .map_err(error::db)?;
+        let statement = tx
+            .prepare_cached(LOCK_USER_RECEIPTS)
+            .await
+            .map_err(error::db)?;
+        let stored = tx
+            .query(&statement, &[&convs, &users])
+            .await
+            .map_err(error::db)?;
+        let mut found: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+        for row in &stored {
+            found.insert(
+                (rows::text(row, 0)?, rows::text(row, 1)?),
+                (rows::seq(row, 2)?, rows::seq(row, 3)?),
+            );
+        }
+        for (key, value) in current.iter_mut() {
+            if let Some(v) = found.get(&(key.0.to_string(), key.1.to_string())) {
+                *value = *v;
+            }
+        }
+        let (moved, changed) = merge(&mut current, updates);
+        if !changed.is_empty() {
+            let mut columns: (Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
+            for key in &changed {
+                let (delivered, read) = current[key];
+                columns.0.push(key.0);
+                columns.1.push(key.1);
+                columns.2.push(to_db("delivered", delivered)?);
+                columns.3.push(to_db("read", read)?);
+            }
+            let statement = tx
+                .prepare_cached(RAISE_USER_RECEIPTS)
+                .await
+                .map_err(error::db)?;
+            tx.execute(
+                &statement,
+                &[&columns.0, &columns.1, &columns.2, &columns.3],
+            )
+            .await
+            .map_err(error::db)?;
+        }
+        tx.commit().await.map_err(error::db)?;
+        Ok(moved)
+    }
+}
+
+/// The user-level merge of the embedded engine, update by update, over the
+/// watermarks in `current` (every update's key is there). Returns whether
+/// each update moved its kind's watermark, and the keys whose values
+/// changed.
+fn merge<'a>(
+    current: &mut BTreeMap<(&'a str, &'a str), (u64, u64)>,
+    updates: &'a [ReceiptUpdate],
+) -> (Vec<bool>, Vec<(&'a str, &'a str)>) {
+    let mut moved = Vec::with_capacity(updates.len());
+    let mut changed = Vec::new();
+    for u in updates {
+        let key = (u.conv.as_str(), u.user.as_str());
+        let (delivered, read) = current.get(&key).copied().unwrap_or((0, 0));
+        // Reading a message implies it was delivered.
+        let next = match u.kind {
+            ReceiptKind::Delivered => (delivered.max(u.seq), read),
+            ReceiptKind::Read => (delivered.max(u.seq), read.max(u.seq)),
+        };
+        moved.push(match u.kind {
+            ReceiptKind::Delivered => next.0 > delivered,
+            ReceiptKind::Read => next.1 > read,
+        });
+        if next != (delivered, read) {
+            current.insert(key, next);
+            if !changed.contains(&key) {
+                changed.push(key);
+            }
+        }
+    }
+    changed.sort_unstable();
+    (moved, changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(user: &str, kind: ReceiptKind, seq: u64) -> ReceiptUpdate {
+        ReceiptUpdate {
+            conv: "c".into(),
+            user: user.into(),
+            device: "d".into(),
+            kind,
+            seq,
+        }
+    }
+
+    #[test]
+    fn the_merge_reports_moves_of_each_kind_and_read_raises_delivered() {
+        let updates = vec![
+            up("a", ReceiptKind::Read, 3),
+            up("a", ReceiptKind::Delivered, 3),
+            up("a", ReceiptKind::Delivered, 4),
+            up("b", ReceiptKind::Delivered, 0),
+            up("b", ReceiptKind::Read, 0),
+        ];
+        let mut current: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
+        for u in &updates {
+            current.insert((u.conv.as_str(), u.user.as_str()), (0, 0));
+        }
+        let (moved, changed) = merge(&mut current, &updates);
+        assert_eq!(moved, vec![true, false, true, false, false]);
+        assert_eq!(changed, vec![("c", "a")]);
+        assert_eq!(current[&("c", "a")], (4, 3));
+        assert_eq!(current[&("c", "b")], (0, 0));
+    }
+}

@@ -1,0 +1,92 @@
+//! Conversions between port values and columns: u64 and bigint, messages
+//! and their rows, conversation states and their json.
+
+use crate::error;
+use chat_domain::{ConversationState, Message};
+use chat_ports::{PortError, Result};
+use tokio_postgres::Row;
+
+/// The columns [`message`] reads, in its order.
+macro_rules! message_columns {
+    () => {
+        "conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::text, ts, deleted"
+    };
+}
+pub(crate) use message_columns;
+
+/// A u64 to write: refused above `i64::MAX` rather than wrapped, which would
+/// store a negative number and break the order.
+pub(crate) fn to_db(what: &str, v: u64) -> Result<i64> {
+    i64::try_from(v)
+        .map_err(|_| PortError::storage("store", format!("{what} {v} is above the largest bigint")))
+}
+
+/// A u64 bound of a read: values above `i64::MAX` stand for `i64::MAX`,
+/// which no stored value exceeds.
+pub(crate) fn bound(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A `LIMIT`.
+pub(crate) fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A stored bigint that stands for a u64.
+pub(crate) fn from_db(what: &str, v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| error::corrupt(format!("{what} {v} is negative")))
+}
+
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
+    row.try_get(i)
+        .map_err(|e| error::corrupt(error::describe(&e)))
+}
+
+/// A message from the columns of [`message_columns`].
+pub(crate) fn message(row: &Row) -> Result<Message> {
+    let body: Vec<u8> = column(row, 6)?;
+    let attachments: String = column(row, 7)?;
+    Ok(Message {
+        conv: column(row, 0)?,
+        seq: from_db("seq", column(row, 1)?)?,
+        msg_id: column(row, 2)?,
+        sender: column(row, 3)?,
+        sender_device: column(row, 4)?,
+        client_msg_id: column(row, 5)?,
+        body: String::from_utf8(body).map_err(error::corrupt)?,
+        attachments: serde_json::from_str(&attachments).map_err(error::corrupt)?,
+        ts: column(row, 8)?,
+        deleted: column(row, 9)?,
+    })
+}
+
+/// A conversation state from its json text.
+pub(crate) fn conversation(row: &Row) -> Result<ConversationState> {
+    let state: String = column(row, 0)?;
+    serde_json::from_str(&state).map_err(error::corrupt)
+}
+
+/// One text column.
+pub(crate) fn text(row: &Row, i: usize) -> Result<String> {
+    column(row, i)
+}
+
+/// One bigint column.
+pub(crate) fn int(row: &Row, i: usize) -> Result<i64> {
+    column(row, i)
+}
+
+/// One bigint column that stands for a u64.
+pub(crate) fn seq(row: &Row, i: usize) -> Result<u64> {
+    from_db("seq", column(row, i)?)
+}
+
+/// A conversation state as json text, for the `state` column.
+pub(crate) fn state_json(state: &ConversationState) -> Result<String> {
+    serde_json::to_string(state).map_err(|e| PortError::storage("store", e))
+}
+
+/// Attachment ids as json text, for the `attachments` column.
+pub(crate) fn attachments_json(ids: &[String]) -> Result<String> {
+    serde_json::to_string(ids).map_err(|e| PortError::storage("store", e))
+}

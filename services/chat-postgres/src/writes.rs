@@ -1,0 +1,186 @@
+//! The write side: the sequencer's batches, retention, last-seen.
+//!
+//! A batch is one transaction; rows go in with one `unnest` statement per
+//! table, in key order, so that two transactions that touch the same rows
+//! take their locks in the same order.
+
+use crate::rows::{self, to_db};
+use crate::{error, PostgresStore};
+use chat_domain::{ConversationState, Message};
+use chat_ports::{Result, SequencedBatch};
+use std::collections::BTreeMap;
+
+const UPSERT_CONVERSATIONS: &str = "\
+INSERT INTO conversations (id, state)
+SELECT id, state::json FROM unnest($1::text[], $2::text[]) AS t(id, state)
+ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state";
+
+const UPSERT_MESSAGES: &str = "\
+INSERT INTO messages
+    (conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted)
+SELECT conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::json, ts, deleted
+FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::bytea[], $8::text[], $9::int8[], $10::bool[])
+    AS t(conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted)
+ON CONFLICT (conv, seq) DO UPDATE SET
+    msg_id = EXCLUDED.msg_id,
+    sender = EXCLUDED.sender,
+    sender_device = EXCLUDED.sender_device,
+    client_msg_id = EXCLUDED.client_msg_id,
+    body = EXCLUDED.body,
+    attachments = EXCLUDED.attachments,
+    ts = EXCLUDED.ts,
+    deleted = EXCLUDED.deleted";
+
+const DELETE_MEMBERS: &str = "\
+DELETE FROM user_conversations AS u
+USING unnest($1::text[], $2::text[]) AS t(user_id, conv)
+WHERE u.user_id = t.user_id AND u.conv = t.conv";
+
+const INSERT_MEMBERS: &str = "\
+INSERT INTO user_conversations (user_id, conv)
+SELECT user_id, conv FROM unnest($1::text[], $2::text[]) AS t(user_id, conv)
+ON CONFLICT DO NOTHING";
+
+/// (user, conv) pairs as two columns.
+fn pair_columns(pairs: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
+    pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip()
+}
+
+/// The message columns of `UPSERT_MESSAGES`.
+#[derive(Default)]
+struct MessageColumns<'a> {
+    conv: Vec<&'a str>,
+    seq: Vec<i64>,
+    msg_id: Vec<&'a str>,
+    sender: Vec<&'a str>,
+    sender_device: Vec<&'a str>,
+    client_msg_id: Vec<&'a str>,
+    body: Vec<&'a [u8]>,
+    attachments: Vec<String>,
+    ts: Vec<i64>,
+    deleted: Vec<bool>,
+}
+
+impl<'a> MessageColumns<'a> {
+    fn push(&mut self, m: &'a Message) -> Result<()> {
+        self.conv.push(&m.conv);
+        self.seq.push(to_db("seq", m.seq)?);
+        self.msg_id.push(&m.msg_id);
+        self.sender.push(&m.sender);
+        self.sender_device.push(&m.sender_device);
+        self.client_msg_id.push(&m.client_msg_id);
+        self.body.push(m.body.as_bytes());
+        self.attachments
+            .push(rows::attachments_json(&m.attachments)?);
+        self.ts.push(m.ts);
+        self.deleted.push(m.deleted);
+        Ok(())
+    }
+}
+
+impl PostgresStore {
+    /// Writes the batch in one transaction. As with the embedded engine's
+    /// one insert after another, the last of two writes to one key wins, and
+    /// `left` is removed from the member index before `joined` is added.
+    pub(crate) async fn write_batch(&self, batch: &SequencedBatch) -> Result<()> {
+        let conversations: BTreeMap<&str, &ConversationState> = batch
+            .conversations
+            .iter()
+            .map(|c| (c.id.as_str(), c))
+            .collect();
+        let messages: BTreeMap<(&str, u64), &Message> = batch
+            .messages
+            .iter()
+            .map(|m| ((m.conv.as_str(), m.seq), m))
+            .collect();
+
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(error::db)?;
+        if !conversations.is_empty() {
+            let ids: Vec<&str> = conversations.keys().copied().collect();
+            let states = conversations
+                .values()
+                .map(|c| rows::state_json(c))
+                .collect::<Result<Vec<String>>>()?;
+            let statement = tx
+                .prepare_cached(UPSERT_CONVERSATIONS)
+                .await
+                .map_err(error::db)?;
+            tx.execute(&statement, &[&ids, &states])
+                .await
+                .map_err(error::db)?;
+        }
+        if !messages.is_empty() {
+            let mut c = MessageColumns::default();
+            for m in messages.values() {
+                c.push(m)?;
+            }
+            let statement = tx
+                .prepare_cached(UPSERT_MESSAGES)
+                .await
+                .map_err(error::db)?;
+            tx.execute(
+                &statement,
+                &[
+                    &c.conv,
+                    &c.seq,
+                    &c.msg_id,
+                    &c.sender,
+                    &c.sender_device,
+                    &c.client_msg_id,
+                    &c.body,
+                    &c.attachments,
+                    &c.ts,
+                    &c.deleted,
+                ],
+            )
+            .await
+            .map_err(error::db)?;
+        }
+        for (sql, pairs) in [
+            (DELETE_MEMBERS, &batch.left),
+            (INSERT_MEMBERS, &batch.joined),
+        ] {
+            if pairs.is_empty() {
+                continue;
+            }
+            let (users, convs) = pair_columns(pairs);
+            let statement = tx.prepare_cached(sql).await.map_err(error::db)?;
+            tx.execute(&statement, &[&users, &convs])
+                .await
+                .map_err(error::db)?;
+        }
+        tx.commit().await.map_err(error::db)
+    }
+
+    /// Deletes every message older than `cutoff_ms`; their idempotency keys
+    /// are columns of their rows and go with them.
+    pub(crate) async fn write_expire(&self, cutoff_ms: i64) -> Result<u64> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("DELETE FROM messages WHERE ts < $1")
+            .await
+            .map_err(error::db)?;
+        client
+            .execute(&statement, &[&cutoff_ms])
+            .await
+            .map_err(error::db)
+    }
+
+    pub(crate) async fn write_last_seen(&self, user: &str, ts: i64) -> Result<()> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO last_seen (user_id, ts) VALUES ($1, $2) \
+                 ON CONFLICT (user_id) DO UPDATE SET ts = EXCLUDED.ts",
+            )
+            .await
+            .map_err(error::db)?;
+        client
+            .execute(&statement, &[&user, &ts])
+            .await
+            .map_err(error::db)?;
+        Ok(())
+    }
+}

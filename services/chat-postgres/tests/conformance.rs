@@ -1,0 +1,296 @@
+//! The PostgreSQL store against a real server: the store conformance suite,
+//! migrations applied twice and concurrently, and what PostgreSQL's types
+//! made this engine decide (U+0000 in text, u64 bounds above i64::MAX,
+//! atomic batches, receipts from concurrent transactions).
+//!
+//! Each test creates its own database on the server `DATABASE_URL` names
+//! and drops it at the end. Without `DATABASE_URL` each test says it is
+//! skipped and passes.
+
+use chat_domain::{ConversationKind, ConversationState, Member, Message, ReceiptKind};
+use chat_ports::{
+    ConversationStore, MessageStore, ReceiptStore, ReceiptUpdate, SequencedBatch, SequencerStore,
+    Stores,
+};
+use chat_postgres::PostgresStore;
+use std::future::Future;
+use std::sync::Arc;
+use tokio_postgres::NoTls;
+
+const SKIP: &str = "skipped: DATABASE_URL is not set (./infra/test.sh starts a local PostgreSQL)";
+
+/// An admin connection to the server of `DATABASE_URL`.
+async fn admin(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("DATABASE_URL accepts connections");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    client
+}
+
+/// `url` with its database name replaced by `name`, for both the URL form
+/// (`postgres://…/db?…`) and the key=value form.
+fn with_dbname(url: &str, name: &str) -> String {
+    for scheme in ["postgres://", "postgresql://"] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            let (main, query) = match rest.split_once('?') {
+                Some((m, q)) => (m, format!("?{q}")),
+                None => (rest, String::new()),
+            };
+            let authority = main.split_once('/').map_or(main, |(a, _)| a);
+            return format!("{scheme}{authority}/{name}{query}");
+        }
+    }
+    format!("{url} dbname={name}")
+}
+
+/// Runs `body` with the URL of a fresh, empty database, then drops that
+/// database (also when `body` panics, whose panic then goes on).
+async fn with_database<F, Fut>(body: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Ok(server) = std::env::var("DATABASE_URL") else {
+        println!("{SKIP}");
+        return;
+    };
+    let name = format!("chat_test_{}", uuid::Uuid::new_v4().simple());
+    let client = admin(&server).await;
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create the test database");
+    let outcome = tokio::spawn(body(with_dbname(&server, &name))).await;
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .expect("drop the test database");
+    if let Err(e) = outcome {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        panic!("the test task failed: {e}");
+    }
+}
+
+fn conv(id: &str, title: &str) -> ConversationState {
+    ConversationState {
+        id: id.into(),
+        kind: ConversationKind::Group,
+        title: Some(title.into()),
+        created_at: 1,
+        last_seq: 1,
+        last_activity: 1,
+        members: vec![Member {
+            user: "alice".into(),
+            joined_after: 0,
+            admin: true,
+        }],
+        applied_offset: u64::MAX,
+    }
+}
+
+fn msg(conv: &str, seq: u64, body: &str) -> Message {
+    Message {
+        conv: conv.into(),
+        seq,
+        msg_id: format!("m{seq}"),
+        sender: "alice".into(),
+        sender_device: "d".into(),
+        client_msg_id: format!("c{seq}"),
+        body: body.into(),
+        attachments: vec!["a\u{0}1".into()],
+        ts: 1,
+        deleted: false,
+    }
+}
+
+#[tokio::test]
+async fn the_postgres_store_passes_the_conformance_suite() {
+    with_database(|url| async move {
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        store.health().await.expect("health");
+        chat_ports::conformance::run_all(&Stores::from_engine(Arc::new(store))).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once_when_connecting_twice_and_concurrently() {
+    with_database(|url| async move {
+        // Four processes starting at once on an empty database.
+        let (a, b, c, d) = tokio::join!(
+            PostgresStore::connect(&url),
+            PostgresStore::connect(&url),
+            PostgresStore::connect(&url),
+            PostgresStore::connect(&url),
+        );
+        for store in [a, b, c, d] {
+            store.expect("a concurrent connect").health().await.unwrap();
+        }
+        // Then once more, after them.
+        let store = PostgresStore::connect(&url).await.expect("connect again");
+        store
+            .apply(SequencedBatch {
+                conversations: vec![conv("x", "t")],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(store.conversation("x").await.unwrap().is_some());
+
+        let client = admin(&url).await;
+        let versions: Vec<i32> = client
+            .query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            versions,
+            (1..=chat_postgres::SCHEMA_VERSION).collect::<Vec<_>>()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn text_with_nul_and_values_above_i64_round_trip_or_are_refused_whole() {
+    with_database(|url| async move {
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        // U+0000, which PostgreSQL's text and jsonb cannot hold, in a title,
+        // a body and an attachment id; a u64 above i64::MAX inside the state.
+        let state = conv("n", "a\u{0}b");
+        let m = msg("n", 1, "x\u{0}y");
+        store
+            .apply(SequencedBatch {
+                conversations: vec![state.clone()],
+                messages: vec![m.clone()],
+                joined: vec![("alice".into(), "n".into())],
+                left: vec![],
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.conversation("n").await.unwrap(), Some(state));
+        assert_eq!(store.message("n", 1).await.unwrap(), Some(m.clone()));
+
+        // Read bounds above i64::MAX mean "no bound".
+        assert!(store.message("n", u64::MAX).await.unwrap().is_none());
+        assert!(store
+            .messages_after("n", u64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.messages_before("n", u64::MAX, 10).await.unwrap(),
+            vec![m.clone()]
+        );
+        assert_eq!(
+            store.count_from_others("n", "bob", u64::MAX).await.unwrap(),
+            0
+        );
+        assert!(
+            store
+                .messages_after("n", 0, usize::MAX)
+                .await
+                .unwrap()
+                .len()
+                == 1
+        );
+
+        // A seq that does not fit a bigint fails the whole batch: the
+        // conversation it carries is not written either.
+        let refused = store
+            .apply(SequencedBatch {
+                conversations: vec![conv("z", "t")],
+                messages: vec![msg("z", 1, "ok"), msg("z", i64::MAX as u64 + 1, "no")],
+                joined: vec![("alice".into(), "z".into())],
+                left: vec![],
+            })
+            .await;
+        assert!(refused.is_err());
+        assert!(store.conversation("z").await.unwrap().is_none());
+        assert!(store.message("z", 1).await.unwrap().is_none());
+        assert_eq!(store.conversations_of("alice").await.unwrap(), vec!["n"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_last_write_to_a_key_in_a_batch_wins() {
+    with_database(|url| async move {
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        let first = msg("w", 1, "first");
+        let mut deleted = first.clone();
+        deleted.tombstone();
+        store
+            .apply(SequencedBatch {
+                conversations: vec![conv("w", "old"), conv("w", "new")],
+                messages: vec![first, deleted.clone()],
+                // Left, then joined, as the embedded engine applies them.
+                left: vec![("bob".into(), "w".into())],
+                joined: vec![("bob".into(), "w".into()), ("bob".into(), "w".into())],
+            })
+            .await
+            .unwrap();
+        let state = store.conversation("w").await.unwrap().unwrap();
+        assert_eq!(state.title.as_deref(), Some("new"));
+        assert_eq!(store.message("w", 1).await.unwrap(), Some(deleted));
+        assert_eq!(store.conversations_of("bob").await.unwrap(), vec!["w"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_url_or_an_unreachable_server_is_unavailable() {
+    if std::env::var("DATABASE_URL").is_err() {
+        println!("{SKIP}");
+        return;
+    }
+    for url in [
+        "postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2",
+        "not a url",
+    ] {
+        match PostgresStore::connect(url).await {
+            Err(chat_ports::PortError::Unavailable { .. }) => {}
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_receipts_report_each_move_once() {
+    with_database(|url| async move {
+        let store = Arc::new(PostgresStore::connect(&url).await.expect("connect"));
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let update = ReceiptUpdate {
+                    conv: "r".into(),
+                    user: "alice".into(),
+                    device: format!("d{i}"),
+                    kind: ReceiptKind::Read,
+                    seq: 5,
+                };
+                store.advance(&[update]).await.unwrap()
+            }));
+        }
+        let mut moved = 0;
+        for t in tasks {
+            moved += t.await.unwrap().iter().filter(|m| **m).count();
+        }
+        assert_eq!(moved, 1);
+        let receipts = store.member_receipts("r").await.unwrap();
+        assert_eq!((receipts[0].delivered_seq, receipts[0].read_seq), (5, 5));
+        assert_eq!(store.read_seq("r", "alice").await.unwrap(), 5);
+    })
+    .await;
+}
