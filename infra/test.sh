@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit tests, the store conformance
-# suite, and the end-to-end tests (servers in-process and as child processes,
-# spoken to over real HTTP and WebSocket on 127.0.0.1).
+# The whole test suite: formatting, lints, unit tests, the conformance suites
+# of every engine, and the end-to-end tests (in-process servers, and clusters
+# of chatctl processes on Kafka, PostgreSQL and Redis).
 #
-# The embedded mode needs no outside service. Later suites (Kafka, Redis,
-# PostgreSQL) are started from here by their own scripts in infra/.
+# Local services are installed and started from infra/ unless the
+# environment already points at some: KAFKA_BOOTSTRAP, DATABASE_URL,
+# REDIS_URL. A service that cannot be had makes its tests print why they
+# are skipped; it does not fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +14,34 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is needed: install Rust (rustup) first" >&2
   exit 1
 fi
+
+started=()
+cleanup() {
+  for s in "${started[@]:-}"; do
+    [ -n "$s" ] && "./infra/$s/stop.sh" >/dev/null 2>&1 || true
+  done
+}
+trap cleanup EXIT
+
+# start NAME VAR: runs infra/NAME/start.sh unless VAR is set, exports VAR.
+start() {
+  local name=$1 var=$2 out
+  if [ -n "${!var:-}" ]; then
+    echo "using $var=${!var}"
+    return
+  fi
+  if out=$("./infra/$name/start.sh"); then
+    eval "$out"
+    export "${var?}"
+    started+=("$name")
+    echo "started $name: $var=${!var}"
+  else
+    echo "could not start $name; the tests that need it will say they are skipped" >&2
+  fi
+}
+start postgres DATABASE_URL
+start redis REDIS_URL
+start kafka KAFKA_BOOTSTRAP
 
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all -- --check

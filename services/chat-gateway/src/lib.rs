@@ -36,13 +36,13 @@ pub fn router(state: AppState) -> axum::Router {
     http::routes(state)
 }
 
-/// Serves the gateway on `listener` until `shutdown` fires.
+/// Serves `router` on `listener` until `shutdown` fires.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    state: AppState,
+    router: axum::Router,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service();
+    let app = router.into_make_service();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

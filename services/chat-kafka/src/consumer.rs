@@ -47,7 +47,8 @@ impl KafkaConsumer {
             .set("auto.offset.reset", "earliest")
             .set("isolation.level", "read_uncommitted")
             .set("enable.partition.eof", "false")
-            .set("session.timeout.ms", "10000")
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
             .set("fetch.wait.max.ms", "50");
         let consumer: StreamConsumer<Context> = c
             .create_with_context(Context {

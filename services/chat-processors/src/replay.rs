@@ -9,8 +9,13 @@ use chat_ports::EventLog;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a replay waits for its first record: joining a group on a
+/// broker takes seconds (the assignment), and an empty log has none.
+pub const FIRST_RECORD_WAIT: Duration = Duration::from_secs(30);
+
 /// Runs `processor` under the group `<its group>-<suffix>` until the log
-/// stays quiet for `idle`; returns how many records it handled.
+/// stays quiet for `idle` after a first record (or gives none within
+/// [`FIRST_RECORD_WAIT`]); returns how many records it handled.
 pub async fn replay(
     processor: Arc<dyn Processor>,
     log: Arc<dyn EventLog>,
@@ -22,7 +27,13 @@ pub async fn replay(
     let mut handled = 0u64;
     let mut quiet = Duration::ZERO;
     let step = Duration::from_millis(250).min(idle);
-    while quiet < idle {
+    while quiet
+        < if handled == 0 {
+            FIRST_RECORD_WAIT
+        } else {
+            idle
+        }
+    {
         let batch = consumer.poll(512, step).await?;
         if batch.is_empty() {
             quiet += step;

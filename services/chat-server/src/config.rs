@@ -12,9 +12,85 @@ use std::path::{Path, PathBuf};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
+    pub engines: EnginesConfig,
     pub log: LogConfig,
+    pub kafka: KafkaConfig,
+    pub redis: RedisConfig,
     pub retention: RetentionConfig,
     pub gateway: GatewayConfig,
+}
+
+/// Which engine serves each port, by URL scheme.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnginesConfig {
+    /// `embedded` (a file under `server.data_dir`, or under the folder of
+    /// `embedded:///path`; one process only) or `kafka://host:port[,…]`.
+    pub log: String,
+    /// `embedded` (a file under `server.data_dir`, or `embedded:///path`)
+    /// or `postgres://…`.
+    pub store: String,
+    /// Real-time channels and presence: `memory` (in-process; one process
+    /// only) or `redis://host:port/`.
+    pub realtime: String,
+}
+
+impl Default for EnginesConfig {
+    fn default() -> Self {
+        Self {
+            log: "embedded".into(),
+            store: "embedded".into(),
+            realtime: "memory".into(),
+        }
+    }
+}
+
+/// Settings of the Kafka log engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Prepended to topic and consumer-group names.
+    pub topic_prefix: String,
+    /// Partitions of topics created on first use (declared topics take
+    /// theirs from kafka/topics.toml).
+    pub partitions: u32,
+    pub replication: i32,
+    /// An append not acknowledged within this fails (`overloaded`), ms.
+    pub produce_timeout_ms: u64,
+    /// Extra librdkafka settings, e.g. `{ "security.protocol" = "ssl" }`.
+    pub client: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            topic_prefix: String::new(),
+            partitions: 8,
+            replication: 1,
+            produce_timeout_ms: 10_000,
+            client: Default::default(),
+        }
+    }
+}
+
+/// Settings of the Redis real-time engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Prepended to every Redis key and channel.
+    pub prefix: String,
+    /// A connection's presence entry lives this long without a heartbeat,
+    /// ms (heartbeats come every `gateway.ping_interval_ms`).
+    pub presence_ttl_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "chat:".into(),
+            presence_ttl_ms: 45_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,10 +4,15 @@
 //!
 //! # Layout
 //! - [`config`]: defaults, TOML file, `CHAT__…` environment variables.
-//! - [`node`]: starts every part on the embedded engines and stops them.
+//! - [`engines`]: opens the engine of each port from its URL.
+//! - [`tools`]: `replay` and `tail`.
+//! - [`node`]: starts the roles of this process (gateway, processors,
+//!   retention) and stops them.
 
 pub mod config;
+pub mod engines;
 pub mod node;
+pub mod tools;
 
 pub use config::Config;
-pub use node::Node;
+pub use node::{Node, ProcessorKind, Roles};

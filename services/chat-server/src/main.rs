@@ -1,9 +1,10 @@
-//! `chatctl`: runs the chat service and its tools.
+//! `chatctl`: runs the chat service, or one of its roles, and its tools.
 
 use anyhow::Context;
-use chat_server::{Config, Node};
+use chat_server::{Config, Node, ProcessorKind, Roles};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "chatctl", version, about = "A WhatsApp-class chat backend")]
@@ -17,12 +18,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the gateway and every processor in one process on the embedded engines.
+    /// Runs the gateway and every processor in one process (embedded engines by default).
     Serve {
-        /// Where the log and store files live.
+        /// Where embedded engines keep their files.
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Runs the gateway alone (needs shared engines: Kafka, PostgreSQL, Redis).
+    Gateway {
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Runs processors alone (needs shared engines); serves /healthz and /readyz.
+    Processor {
+        /// sequencer, receipts, fanout, or all.
+        #[arg(long, default_value = "all")]
+        name: String,
         #[arg(long)]
         listen: Option<String>,
     },
@@ -33,34 +47,62 @@ enum Command {
         #[arg(long)]
         device: String,
     },
+    /// Creates the topics of kafka/topics.toml that do not exist yet.
+    Topics,
+    /// Rebuilds the store named by engines.store (meant to be empty) from the log.
+    Replay {
+        /// Stop once the log has been quiet this long, milliseconds.
+        #[arg(long, default_value_t = 3000)]
+        idle_ms: u64,
+    },
+    /// Prints a topic's records as JSON lines, decoded with the schema files.
+    Tail {
+        #[arg(long)]
+        topic: String,
+        /// Folder of .avsc files.
+        #[arg(long, default_value = "schemas")]
+        schemas: PathBuf,
+        /// Keep printing new records.
+        #[arg(long)]
+        follow: bool,
+        /// Without --follow, stop once the topic has been quiet this long, ms.
+        #[arg(long, default_value_t = 2000)]
+        idle_ms: u64,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
-    match cli.command {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let roles = match cli.command {
         Command::Serve { data_dir, listen } => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .init();
             if let Some(d) = data_dir {
                 config.server.data_dir = d;
             }
             if let Some(l) = listen {
                 config.server.listen = l;
             }
-            let node = Node::start(config).await?;
-            // Printed for scripts and tests that start the server on port 0.
-            println!("listening on {}", node.addr);
-            shutdown_signal().await;
-            tracing::info!("Shutting down.");
-            node.stop().await;
+            Roles::all()
+        }
+        Command::Gateway { listen } => {
+            if let Some(l) = listen {
+                config.server.listen = l;
+            }
+            Roles::gateway()
+        }
+        Command::Processor { name, listen } => {
+            if let Some(l) = listen {
+                config.server.listen = l;
+            }
+            Roles::processors(ProcessorKind::parse(&name)?)
         }
         Command::Token { user, device } => {
             let tokens = chat_gateway::auth::Tokens::new(
@@ -71,8 +113,45 @@ async fn main() -> anyhow::Result<()> {
                 .mint(&user, &device)
                 .map_err(|e| anyhow::anyhow!(e))?;
             println!("{token}");
+            return Ok(());
         }
-    }
+        Command::Topics => {
+            let (log, _) = chat_server::engines::open_log(&config).await?;
+            log.health().await?;
+            println!("the declared topics exist");
+            return Ok(());
+        }
+        Command::Replay { idle_ms } => {
+            let report =
+                chat_server::tools::replay(&config, Duration::from_millis(idle_ms)).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+        Command::Tail {
+            topic,
+            schemas,
+            follow,
+            idle_ms,
+        } => {
+            let mut out = std::io::stdout();
+            chat_server::tools::tail(
+                &config,
+                &topic,
+                &schemas,
+                follow,
+                Duration::from_millis(idle_ms),
+                &mut out,
+            )
+            .await?;
+            return Ok(());
+        }
+    };
+    let node = Node::start_roles(config, roles, None).await?;
+    // Printed for scripts and tests that start the server on port 0.
+    println!("listening on {}", node.addr);
+    shutdown_signal().await;
+    tracing::info!("Shutting down.");
+    node.stop().await;
     Ok(())
 }
 

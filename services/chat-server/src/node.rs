@@ -1,13 +1,14 @@
-//! One process running everything on the embedded engines: the log and
-//! store under the data directory, in-process channels and presence, the
-//! three processors, retention, and the gateway.
+//! A running node: the engines from `[engines]`, and the roles this process
+//! plays: the gateway, any of the processors, and the retention sweep.
+//! `serve` plays every role; `gateway` and `processor` play some, and then
+//! the engines must be shareable (Kafka, PostgreSQL, Redis).
 
+use crate::engines::Engines;
 use crate::Config;
-use anyhow::Context;
-use chat_embedded::{EmbeddedLog, EmbeddedStore, InProcessChannels, InProcessPresence, LogOptions};
+use anyhow::{bail, Context};
 use chat_events::Codec;
 use chat_gateway::{AppState, ChatService};
-use chat_ports::{Channels, EventLog, Presence, Stores};
+use chat_ports::Channels;
 use chat_processors::fanout::Fanout;
 use chat_processors::receipts::Receipts;
 use chat_processors::sequencer::Sequencer;
@@ -18,72 +19,137 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+/// The processors a node can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessorKind {
+    Sequencer,
+    Receipts,
+    Fanout,
+}
+
+impl ProcessorKind {
+    pub const ALL: [ProcessorKind; 3] = [Self::Sequencer, Self::Receipts, Self::Fanout];
+
+    pub fn parse(name: &str) -> anyhow::Result<Vec<Self>> {
+        Ok(match name {
+            "all" => Self::ALL.to_vec(),
+            "sequencer" => vec![Self::Sequencer],
+            "receipts" => vec![Self::Receipts],
+            "fanout" => vec![Self::Fanout],
+            other => bail!("unknown processor {other:?}: sequencer, receipts, fanout or all"),
+        })
+    }
+}
+
+/// The roles one process plays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roles {
+    pub gateway: bool,
+    pub processors: Vec<ProcessorKind>,
+    pub retention: bool,
+}
+
+impl Roles {
+    /// Everything: what `serve` runs.
+    pub fn all() -> Self {
+        Self {
+            gateway: true,
+            processors: ProcessorKind::ALL.to_vec(),
+            retention: true,
+        }
+    }
+
+    /// The gateway alone.
+    pub fn gateway() -> Self {
+        Self {
+            gateway: true,
+            processors: Vec::new(),
+            retention: false,
+        }
+    }
+
+    /// Some processors; the retention sweep runs with the sequencer.
+    pub fn processors(kinds: Vec<ProcessorKind>) -> Self {
+        let retention = kinds.contains(&ProcessorKind::Sequencer);
+        Self {
+            gateway: false,
+            processors: kinds,
+            retention,
+        }
+    }
+
+    fn is_all(&self) -> bool {
+        self.gateway && self.processors.len() == ProcessorKind::ALL.len()
+    }
+}
+
 /// A running node.
 pub struct Node {
-    /// Where the gateway listens.
+    /// Where it listens: the API for a gateway, health endpoints otherwise.
     pub addr: SocketAddr,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
-    log: EmbeddedLog,
+    engines: Engines,
 }
 
 impl Node {
-    /// Opens the engines and starts every part.
+    /// Every role in one process.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
-        Self::start_with_channels(config, None).await
+        Self::start_roles(config, Roles::all(), None).await
     }
 
-    /// Like [`Node::start`], with another real-time channel engine in place
-    /// of the in-process one (tests use a lossy one).
+    /// Every role, with another real-time channel engine (tests use a
+    /// lossy one).
     pub async fn start_with_channels(
         config: Config,
         channels: Option<Arc<dyn Channels>>,
     ) -> anyhow::Result<Self> {
-        if config.gateway.jwt_secret == chat_gateway::GatewayConfig::default().jwt_secret {
+        Self::start_roles(config, Roles::all(), channels).await
+    }
+
+    /// The given roles.
+    pub async fn start_roles(
+        config: Config,
+        roles: Roles,
+        channels: Option<Arc<dyn Channels>>,
+    ) -> anyhow::Result<Self> {
+        if !roles.is_all() && !Engines::shareable(&config) {
+            bail!(
+                "running some roles in this process needs engines other processes can share: \
+                 set engines.log = kafka://…, engines.store = postgres://…, engines.realtime = redis://…, \
+                 or run `serve` for everything in one process"
+            );
+        }
+        if config.gateway.jwt_secret == chat_gateway::GatewayConfig::default().jwt_secret
+            && roles.gateway
+        {
             tracing::warn!("The token secret is the built-in development one; set gateway.jwt_secret before exposing this server.");
         }
-        let dir = &config.server.data_dir;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-        let log = EmbeddedLog::open(
-            &dir.join("log.redb"),
-            LogOptions {
-                partitions: config.log.partitions,
-                fsync: config.log.fsync,
-                queue_capacity: config.log.queue_capacity,
-            },
-        )
-        .context("cannot open the event log")?;
-        let store = EmbeddedStore::open(&dir.join("store.redb"), config.log.fsync)
-            .context("cannot open the store")?;
-        let stores = Stores::from_engine(Arc::new(store));
-        let channels: Arc<dyn Channels> =
-            channels.unwrap_or_else(|| Arc::new(InProcessChannels::new()));
-        let presence: Arc<dyn Presence> = Arc::new(InProcessPresence::new(
-            channels.clone(),
-            stores.last_seen.clone(),
-        ));
+        let engines = Engines::open(&config, channels).await?;
         let codec = Arc::new(Codec::new());
-        let event_log: Arc<dyn EventLog> = Arc::new(log.clone());
-
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
-        let processors: Vec<Arc<dyn Processor>> = vec![
-            Arc::new(Sequencer::new(
-                stores.clone(),
-                event_log.clone(),
-                codec.clone(),
-                config.gateway.group_cap,
-            )),
-            Arc::new(Receipts::new(
-                stores.clone(),
-                event_log.clone(),
-                codec.clone(),
-            )),
-            Arc::new(Fanout::new(stores.clone(), channels.clone(), codec.clone())),
-        ];
-        for p in processors {
-            let (log, stop) = (event_log.clone(), shutdown.clone());
+
+        for kind in &roles.processors {
+            let p: Arc<dyn Processor> = match kind {
+                ProcessorKind::Sequencer => Arc::new(Sequencer::new(
+                    engines.stores.clone(),
+                    engines.log.clone(),
+                    codec.clone(),
+                    config.gateway.group_cap,
+                )),
+                ProcessorKind::Receipts => Arc::new(Receipts::new(
+                    engines.stores.clone(),
+                    engines.log.clone(),
+                    codec.clone(),
+                )),
+                ProcessorKind::Fanout => Arc::new(Fanout::new(
+                    engines.stores.clone(),
+                    engines.channels.clone(),
+                    codec.clone(),
+                )),
+            };
+            let (log, stop) = (engines.log.clone(), shutdown.clone());
             tasks.spawn(async move {
                 let group = p.group();
                 if let Err(e) = chat_processors::run(p, log, stop).await {
@@ -91,49 +157,54 @@ impl Node {
                 }
             });
         }
-        tasks.spawn(chat_processors::retention::run(
-            stores.messages.clone(),
-            event_log.clone(),
-            Duration::from_secs(config.retention.max_age_secs),
-            Duration::from_secs(config.retention.sweep_interval_secs.max(1)),
-            shutdown.clone(),
-        ));
+        if roles.retention {
+            tasks.spawn(chat_processors::retention::run(
+                engines.stores.messages.clone(),
+                engines.log.clone(),
+                Duration::from_secs(config.retention.max_age_secs),
+                Duration::from_secs(config.retention.sweep_interval_secs.max(1)),
+                shutdown.clone(),
+            ));
+        }
 
-        let service = Arc::new(ChatService::new(
-            config.gateway.clone(),
-            stores,
-            event_log,
-            channels,
-            presence,
-            codec,
-        ));
-        let housekeeping = (service.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            let (service, stop) = housekeeping;
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => service.limiter().forget_idle(),
+        let router = if roles.gateway {
+            let service = Arc::new(ChatService::new(
+                config.gateway.clone(),
+                engines.stores.clone(),
+                engines.log.clone(),
+                engines.channels.clone(),
+                engines.presence.clone(),
+                codec,
+            ));
+            let (housekeeping, stop) = (service.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(60)) => housekeeping.limiter().forget_idle(),
+                    }
                 }
-            }
-        });
+            });
+            chat_gateway::router(AppState { service })
+        } else {
+            chat_gateway::http::ops_routes(engines.log.clone())
+        };
         let listener = tokio::net::TcpListener::bind(&config.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
-        let state = AppState { service };
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            if let Err(e) = chat_gateway::serve(listener, state, stop).await {
-                tracing::error!(error = %e, "The gateway stopped with an error.");
+            if let Err(e) = chat_gateway::serve(listener, router, stop).await {
+                tracing::error!(error = %e, "The HTTP server stopped with an error.");
             }
         });
-        tracing::info!(%addr, data_dir = %dir.display(), "The chat service is listening.");
+        tracing::info!(%addr, ?roles, "The chat service is listening.");
         Ok(Self {
             addr,
             shutdown,
             tasks,
-            log,
+            engines,
         })
     }
 
@@ -151,7 +222,7 @@ impl Node {
                 }
             }
         }
-        self.log.close().await;
+        self.engines.close().await;
     }
 
     /// Fires when the node is asked to stop.

@@ -20,6 +20,14 @@ pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
     Ok(Json(serde_json::json!({ "status": "ready" })))
 }
 
+/// Ready when the log answers (processor-only processes).
+pub async fn log_ready(
+    State(log): State<std::sync::Arc<dyn chat_ports::EventLog>>,
+) -> Result<impl IntoResponse, ApiError> {
+    log.health().await.map_err(from_port)?;
+    Ok(Json(serde_json::json!({ "status": "ready" })))
+}
+
 #[derive(Deserialize)]
 pub struct DevLogin {
     user: String,

@@ -46,6 +46,15 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Health endpoints alone, for processes that run no gateway.
+pub fn ops_routes(log: std::sync::Arc<dyn chat_ports::EventLog>) -> Router {
+    Router::new()
+        .route("/healthz", get(misc::healthz))
+        .route("/readyz", get(misc::log_ready))
+        .fallback(not_found)
+        .with_state(log)
+}
+
 async fn not_found() -> ApiError {
     DomainError::new(ErrorCode::NotFound, "no such route").into()
 }

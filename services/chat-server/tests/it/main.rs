@@ -3,8 +3,10 @@
 //! real HTTP and WebSocket.
 
 mod bad_input;
+mod cluster;
 mod crash;
 mod delivery;
+mod distributed;
 mod harness;
 mod http_api;
 mod limits;

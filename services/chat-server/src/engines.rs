@@ -1,0 +1,207 @@
+//! Opens the engine of each port from the URLs in `[engines]`.
+
+use crate::Config;
+use anyhow::{bail, Context};
+use chat_embedded::{EmbeddedLog, EmbeddedStore, InProcessChannels, InProcessPresence, LogOptions};
+use chat_kafka::{KafkaLog, KafkaOptions};
+use chat_ports::{Channels, EventLog, Presence, Stores};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The engines a node runs on.
+pub struct Engines {
+    pub log: Arc<dyn EventLog>,
+    pub stores: Stores,
+    pub channels: Arc<dyn Channels>,
+    pub presence: Arc<dyn Presence>,
+    /// The embedded log, when it is the log: closed on stop so its writer
+    /// finishes what is queued.
+    embedded_log: Option<EmbeddedLog>,
+}
+
+/// What an engine URL names.
+#[derive(Debug, PartialEq, Eq)]
+enum Url<'a> {
+    /// A folder, or `server.data_dir` when none is given.
+    Embedded(Option<&'a str>),
+    Memory,
+    Kafka(&'a str),
+    Postgres(&'a str),
+    Redis(&'a str),
+}
+
+fn parse(url: &str) -> anyhow::Result<Url<'_>> {
+    Ok(match url.split_once("://") {
+        None if url == "embedded" => Url::Embedded(None),
+        None if url == "memory" => Url::Memory,
+        Some(("embedded", "")) => Url::Embedded(None),
+        Some(("embedded", path)) => Url::Embedded(Some(path)),
+        Some(("memory", _)) => Url::Memory,
+        Some(("kafka", rest)) => Url::Kafka(rest.trim_end_matches('/')),
+        Some(("postgres" | "postgresql", _)) => Url::Postgres(url),
+        Some(("redis", _)) => Url::Redis(url),
+        _ => bail!(
+            "unknown engine URL {url:?}: use embedded, memory, kafka://, postgres:// or redis://"
+        ),
+    })
+}
+
+fn folder(config: &Config, path: Option<&str>) -> anyhow::Result<std::path::PathBuf> {
+    let dir = path
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| config.server.data_dir.clone());
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The event log of `[engines] log`, and the embedded log itself when it is
+/// that one (to close it on stop).
+pub async fn open_log(config: &Config) -> anyhow::Result<(Arc<dyn EventLog>, Option<EmbeddedLog>)> {
+    Ok(match parse(&config.engines.log)? {
+        Url::Embedded(path) => {
+            let log = EmbeddedLog::open(
+                &folder(config, path)?.join("log.redb"),
+                LogOptions {
+                    partitions: config.log.partitions,
+                    fsync: config.log.fsync,
+                    queue_capacity: config.log.queue_capacity,
+                },
+            )
+            .context("cannot open the embedded event log (is a server using it?)")?;
+            (Arc::new(log.clone()), Some(log))
+        }
+        Url::Kafka(bootstrap) => {
+            let k = &config.kafka;
+            let log = KafkaLog::connect(KafkaOptions {
+                bootstrap: bootstrap.to_string(),
+                topic_prefix: k.topic_prefix.clone(),
+                partitions: k.partitions,
+                replication: k.replication,
+                produce_timeout_ms: k.produce_timeout_ms,
+                extra: k.client.clone().into_iter().collect(),
+            })
+            .await
+            .context("cannot connect to Kafka")?;
+            (Arc::new(log), None)
+        }
+        other => bail!("{other:?} is not an event-log engine: use embedded or kafka://"),
+    })
+}
+
+/// The store of `[engines] store`.
+pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
+    Ok(match parse(&config.engines.store)? {
+        Url::Embedded(path) => Stores::from_engine(Arc::new(
+            EmbeddedStore::open(&folder(config, path)?.join("store.redb"), config.log.fsync)
+                .context("cannot open the embedded store")?,
+        )),
+        Url::Postgres(url) => Stores::from_engine(Arc::new(
+            chat_postgres::PostgresStore::connect(url)
+                .await
+                .context("cannot connect to PostgreSQL")?,
+        )),
+        other => bail!("{other:?} is not a store engine: use embedded or postgres://"),
+    })
+}
+
+/// Channels and presence of `[engines] realtime`.
+async fn open_realtime(
+    config: &Config,
+    stores: &Stores,
+    channels: Option<Arc<dyn Channels>>,
+) -> anyhow::Result<(Arc<dyn Channels>, Arc<dyn Presence>)> {
+    Ok(match parse(&config.engines.realtime)? {
+        Url::Memory => {
+            let channels = channels.unwrap_or_else(|| Arc::new(InProcessChannels::new()));
+            let presence = Arc::new(InProcessPresence::new(
+                channels.clone(),
+                stores.last_seen.clone(),
+            ));
+            (channels, presence)
+        }
+        Url::Redis(url) => {
+            let r = &config.redis;
+            let channels: Arc<dyn Channels> = match channels {
+                Some(c) => c,
+                None => Arc::new(
+                    chat_redis::RedisChannels::connect(url, &r.prefix)
+                        .await
+                        .context("cannot connect to Redis")?,
+                ),
+            };
+            let presence = Arc::new(
+                chat_redis::RedisPresence::connect(
+                    url,
+                    &r.prefix,
+                    Duration::from_millis(r.presence_ttl_ms),
+                    channels.clone(),
+                    stores.last_seen.clone(),
+                )
+                .await
+                .context("cannot connect to Redis")?,
+            );
+            (channels, presence)
+        }
+        other => bail!("{other:?} is not a real-time engine: use memory or redis://"),
+    })
+}
+
+impl Engines {
+    /// Opens every engine. `channels` replaces the configured real-time
+    /// engine (tests use a lossy one).
+    pub async fn open(
+        config: &Config,
+        channels: Option<Arc<dyn Channels>>,
+    ) -> anyhow::Result<Self> {
+        let (log, embedded_log) = open_log(config).await?;
+        let stores = open_store(config).await?;
+        let (channels, presence) = open_realtime(config, &stores, channels).await?;
+        Ok(Self {
+            log,
+            stores,
+            channels,
+            presence,
+            embedded_log,
+        })
+    }
+
+    /// Whether several processes may share these engines.
+    pub fn shareable(config: &Config) -> bool {
+        !matches!(parse(&config.engines.log), Ok(Url::Embedded(_)))
+            && !matches!(parse(&config.engines.store), Ok(Url::Embedded(_)))
+            && !matches!(parse(&config.engines.realtime), Ok(Url::Memory))
+    }
+
+    /// Lets the embedded log finish its queued writes.
+    pub async fn close(&self) {
+        if let Some(log) = &self.embedded_log {
+            log.close().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_urls_are_parsed_or_refused_clearly() {
+        assert_eq!(parse("embedded").unwrap(), Url::Embedded(None));
+        assert_eq!(
+            parse("embedded:///srv/chat").unwrap(),
+            Url::Embedded(Some("/srv/chat"))
+        );
+        assert_eq!(parse("kafka://a:1,b:2").unwrap(), Url::Kafka("a:1,b:2"));
+        assert_eq!(
+            parse("redis://r:6379/").unwrap(),
+            Url::Redis("redis://r:6379/")
+        );
+        assert!(matches!(
+            parse("postgres://u@h/db").unwrap(),
+            Url::Postgres(_)
+        ));
+        let e = parse("mongodb://x").unwrap_err().to_string();
+        assert!(e.contains("unknown engine URL"), "{e}");
+    }
+}

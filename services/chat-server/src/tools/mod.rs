@@ -1,0 +1,8 @@
+//! Operator tools: `replay` rebuilds a store from the log, `tail` prints a
+//! topic's records as JSON lines.
+
+mod replay;
+mod tail;
+
+pub use replay::{replay, ReplayReport};
+pub use tail::tail;

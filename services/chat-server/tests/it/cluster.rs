@@ -1,0 +1,151 @@
+//! A cluster of `chatctl` processes on real Kafka, PostgreSQL and Redis
+//! (`KAFKA_BOOTSTRAP`, `DATABASE_URL`, `REDIS_URL`; `./infra/test.sh`
+//! starts local ones). Each cluster gets its own topic prefix, database and
+//! Redis prefix, so tests run side by side.
+
+use crate::harness::Server;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub struct Services {
+    pub kafka: String,
+    pub redis: String,
+    pub database: String,
+}
+
+/// The services from the environment, or None (with the reason printed).
+pub fn services() -> Option<Services> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        get("KAFKA_BOOTSTRAP"),
+        get("REDIS_URL"),
+        get("DATABASE_URL"),
+    ) {
+        (Some(kafka), Some(redis), Some(database)) => Some(Services {
+            kafka,
+            redis,
+            database,
+        }),
+        _ => {
+            println!(
+                "skipped: KAFKA_BOOTSTRAP, REDIS_URL and DATABASE_URL must all be set \
+                 (./infra/test.sh starts local services)"
+            );
+            None
+        }
+    }
+}
+
+pub struct Cluster {
+    pub env: Vec<(String, String)>,
+    pub processes: Vec<Proc>,
+}
+
+pub struct Proc {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates a fresh database on the server of `url`; returns its URL.
+pub async fn fresh_database(url: &str) -> String {
+    let name = format!("chat_it_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(url);
+    format!("{base}/{name}")
+}
+
+impl Cluster {
+    pub async fn new(s: &Services) -> Self {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let database_url = fresh_database(&s.database).await;
+        let env = vec![
+            ("CHAT__ENGINES__LOG".into(), format!("kafka://{}", s.kafka)),
+            ("CHAT__ENGINES__STORE".into(), database_url.clone()),
+            ("CHAT__ENGINES__REALTIME".into(), s.redis.clone()),
+            ("CHAT__KAFKA__TOPIC_PREFIX".into(), format!("it{id}.")),
+            ("CHAT__KAFKA__PARTITIONS".into(), "4".into()),
+            ("CHAT__REDIS__PREFIX".into(), format!("it{id}:")),
+            ("CHAT__GATEWAY__JWT_SECRET".into(), "cluster-secret".into()),
+            ("CHAT__GATEWAY__SEND_RATE_PER_SEC".into(), "1000".into()),
+            ("CHAT__GATEWAY__SEND_BURST".into(), "1000".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ];
+        Self {
+            env,
+            processes: Vec::new(),
+        }
+    }
+
+    /// Starts `chatctl <args…> --listen 127.0.0.1:0`; returns its index.
+    pub fn start(&mut self, args: &[&str]) -> usize {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
+        cmd.args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("chatctl starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{args:?} did not start: {line:?}"))
+            .to_string();
+        self.processes.push(Proc {
+            child,
+            base: format!("http://{addr}"),
+        });
+        self.processes.len() - 1
+    }
+
+    /// A client of the gateway at `index`.
+    pub fn gateway(&self, index: usize) -> Server {
+        Server {
+            _node: None,
+            base: self.processes[index].base.clone(),
+            http: reqwest::Client::new(),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// SIGKILL, no shutdown path.
+    pub fn kill(&mut self, index: usize) {
+        let p = &mut self.processes[index];
+        p.child.kill().unwrap();
+        p.child.wait().unwrap();
+    }
+
+    /// Runs `chatctl <args…>` to completion with this cluster's settings
+    /// and `extra` env; returns stdout.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> String {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
+        cmd.args(args).stderr(Stdio::inherit());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "chatctl {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
