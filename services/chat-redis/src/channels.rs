@@ -195,6 +195,13 @@ impl Channels for RedisChannels {
         }
         match answer.await {
             Ok(Ok(())) => Ok(subscription),
+            // Redis is unreachable: the subscription stays registered, the
+            // reader subscribes it once Redis is back and then sends
+            // `Resync`; until then the caller runs on the store alone.
+            Ok(Err(PortError::Unavailable { detail, .. })) => {
+                tracing::warn!(channel, error = %detail, "Subscribed while Redis is unreachable; real-time delivery resumes when it is back.");
+                Ok(subscription)
+            }
             Ok(Err(e)) => Err(e),
             Err(_) => Err(shut_down()),
         }

@@ -7,7 +7,7 @@ mod messages;
 mod reads;
 
 pub use messages::SentAck;
-pub use reads::{ConversationListItem, HistoryPage};
+pub use reads::{ConversationListItem, HistoryPage, MAX_PRESENCE_QUERY};
 
 use crate::auth::Tokens;
 use crate::error::from_port;

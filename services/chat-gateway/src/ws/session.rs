@@ -135,14 +135,17 @@ impl Session {
                     Err(RecvError::Closed) => Ok(false),
                 },
                 Some(event) = self.presence_rx.recv() => {
-                    if let RealtimeEvent::Presence { status } = &*event {
-                        if self.out.fill() < SHED_PRESENCE {
+                    match &*event {
+                        RealtimeEvent::Presence { status } if self.out.fill() < SHED_PRESENCE => {
                             let _ = self.out.try_push(&ServerFrame::Presence {
                                 user: status.user.clone(),
                                 online: status.online,
                                 last_seen: status.last_seen,
                             });
                         }
+                        // Changes may have been lost: read them again.
+                        RealtimeEvent::Resync => self.refresh_presence().await,
+                        _ => {}
                     }
                     Ok(true)
                 }
@@ -381,7 +384,9 @@ impl Session {
                         Ok(e) => {
                             let _ = tx.try_send(e);
                         }
-                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Lagged(_)) => {
+                            let _ = tx.try_send(Arc::new(RealtimeEvent::Resync));
+                        }
                         Err(RecvError::Closed) => return,
                     }
                 }
@@ -404,6 +409,27 @@ impl Session {
                 .map_err(|_| (DomainError::internal("connection closing"), None))?;
         }
         Ok(())
+    }
+
+    /// Sends the current presence of every watched user (after a possible
+    /// loss of changes); shed when the queue is busy.
+    async fn refresh_presence(&mut self) {
+        if self.out.fill() >= SHED_PRESENCE || self.watching.is_empty() {
+            return;
+        }
+        let users: Vec<String> = self.watching.iter().cloned().collect();
+        for chunk in users.chunks(crate::service::MAX_PRESENCE_QUERY) {
+            let Ok(statuses) = self.service.presence_of(chunk).await else {
+                return;
+            };
+            for s in statuses {
+                let _ = self.out.try_push(&ServerFrame::Presence {
+                    user: s.user,
+                    online: s.online,
+                    last_seen: s.last_seen,
+                });
+            }
+        }
     }
 
     /// `sync`: every message above the given seqs, then `synced`.
