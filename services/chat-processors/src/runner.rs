@@ -5,8 +5,9 @@
 use async_trait::async_trait;
 use chat_ports::log::last_positions;
 use chat_ports::{EventLog, LogRecord};
+use chat_telemetry::Metrics;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Largest batch a processor handles at once.
@@ -28,6 +29,7 @@ pub async fn run(
     processor: Arc<dyn Processor>,
     log: Arc<dyn EventLog>,
     shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
 ) -> crate::Result<()> {
     let group = processor.group();
     let mut consumer = log.consumer(group, processor.topics()).await?;
@@ -47,11 +49,13 @@ pub async fn run(
             }
         };
         let mut failures = 0u32;
+        let started = Instant::now();
         loop {
             match processor.handle(&batch).await {
                 Ok(()) => break,
                 Err(e) => {
                     failures += 1;
+                    metrics.processor_failure(group);
                     tracing::warn!(group, error = %e, failures, "The processor failed a batch; handling it again.");
                     if shutdown.is_cancelled() {
                         return Ok(());
@@ -60,6 +64,12 @@ pub async fn run(
                 }
             }
         }
+        let now = chat_domain::time::now_ms();
+        let ages: Vec<Duration> = batch
+            .iter()
+            .map(|r| Duration::from_millis((now - r.timestamp).max(0) as u64))
+            .collect();
+        metrics.batch(group, batch.len() as u64, started.elapsed(), &ages);
         if let Err(e) = consumer.commit(&last_positions(&batch)).await {
             // Not fatal: the batch is handled again after a restart, and
             // handling is idempotent.

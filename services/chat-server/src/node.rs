@@ -126,6 +126,7 @@ impl Node {
             tracing::warn!("The token secret is the built-in development one; set gateway.jwt_secret before exposing this server.");
         }
         let engines = Engines::open(&config, channels).await?;
+        let metrics = chat_telemetry::Metrics::new();
         let codec = Arc::new(Codec::new());
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -149,10 +150,10 @@ impl Node {
                     codec.clone(),
                 )),
             };
-            let (log, stop) = (engines.log.clone(), shutdown.clone());
+            let (log, stop, m) = (engines.log.clone(), shutdown.clone(), metrics.clone());
             tasks.spawn(async move {
                 let group = p.group();
-                if let Err(e) = chat_processors::run(p, log, stop).await {
+                if let Err(e) = chat_processors::run(p, log, stop, m).await {
                     tracing::error!(group, error = %e, "A processor stopped with an error.");
                 }
             });
@@ -175,6 +176,7 @@ impl Node {
                 engines.channels.clone(),
                 engines.presence.clone(),
                 codec,
+                metrics.clone(),
             ));
             let (housekeeping, stop) = (service.clone(), shutdown.clone());
             tasks.spawn(async move {
@@ -187,7 +189,7 @@ impl Node {
             });
             chat_gateway::router(AppState { service })
         } else {
-            chat_gateway::http::ops_routes(engines.log.clone())
+            chat_gateway::http::ops_routes(engines.log.clone(), metrics.clone())
         };
         let listener = tokio::net::TcpListener::bind(&config.server.listen)
             .await

@@ -20,6 +20,21 @@ pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
     Ok(Json(serde_json::json!({ "status": "ready" })))
 }
 
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    render_metrics(&s.service.metrics)
+}
+
+pub(crate) fn render_metrics(m: &chat_telemetry::Metrics) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(),
+    )
+}
+
 /// Ready when the log answers (processor-only processes).
 pub async fn log_ready(
     State(log): State<std::sync::Arc<dyn chat_ports::EventLog>>,

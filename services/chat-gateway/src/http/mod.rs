@@ -20,6 +20,7 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(misc::healthz))
         .route("/readyz", get(misc::readyz))
+        .route("/metrics", get(misc::metrics))
         .route("/v1/dev/token", post(misc::dev_token))
         .route("/v1/presence", get(misc::presence))
         .route("/v1/ws", get(crate::ws::upgrade))
@@ -46,11 +47,18 @@ pub fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Health endpoints alone, for processes that run no gateway.
-pub fn ops_routes(log: std::sync::Arc<dyn chat_ports::EventLog>) -> Router {
+/// Health and metrics alone, for processes that run no gateway.
+pub fn ops_routes(
+    log: std::sync::Arc<dyn chat_ports::EventLog>,
+    metrics: std::sync::Arc<chat_telemetry::Metrics>,
+) -> Router {
     Router::new()
         .route("/healthz", get(misc::healthz))
         .route("/readyz", get(misc::log_ready))
+        .route(
+            "/metrics",
+            get(move || async move { misc::render_metrics(&metrics) }),
+        )
         .fallback(not_found)
         .with_state(log)
 }

@@ -30,6 +30,31 @@ impl ChatService {
         body: String,
         attachments: Vec<String>,
     ) -> Result<SentAck, DomainError> {
+        let started = std::time::Instant::now();
+        let outcome = self
+            .send_inner(user, device, conv, client_msg_id, body, attachments)
+            .await;
+        match &outcome {
+            Ok(_) => {
+                self.metrics.send("acked");
+                self.metrics
+                    .ack_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            Err(e) => self.metrics.send(e.code.as_str()),
+        }
+        outcome
+    }
+
+    async fn send_inner(
+        &self,
+        user: &str,
+        device: &str,
+        conv: &str,
+        client_msg_id: &str,
+        body: String,
+        attachments: Vec<String>,
+    ) -> Result<SentAck, DomainError> {
         ids::check_conversation_id(conv)?;
         ids::check_client_msg_id(client_msg_id)?;
         if body.len() > self.config.max_body_bytes {

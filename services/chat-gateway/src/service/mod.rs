@@ -26,6 +26,7 @@ pub struct ChatService {
     pub log: Arc<dyn EventLog>,
     pub channels: Arc<dyn Channels>,
     pub presence: Arc<dyn Presence>,
+    pub metrics: Arc<chat_telemetry::Metrics>,
     codec: Arc<Codec>,
     tokens: Tokens,
     limiter: SendLimiter,
@@ -39,6 +40,7 @@ impl ChatService {
         channels: Arc<dyn Channels>,
         presence: Arc<dyn Presence>,
         codec: Arc<Codec>,
+        metrics: Arc<chat_telemetry::Metrics>,
     ) -> Self {
         let tokens = Tokens::new(&config.jwt_secret, config.token_ttl_secs);
         let limiter = SendLimiter::new(config.send_rate_per_sec, config.send_burst);
@@ -48,6 +50,7 @@ impl ChatService {
             log,
             channels,
             presence,
+            metrics,
             codec,
             tokens,
             limiter,
@@ -83,10 +86,12 @@ impl ChatService {
     /// The conversation, or `unknown_conversation`.
     pub(crate) async fn conversation(&self, conv: &str) -> Result<ConversationState, DomainError> {
         chat_domain::ids::check_conversation_id(conv)?;
-        self.stores
-            .conversations
-            .conversation(conv)
-            .await
+        let started = std::time::Instant::now();
+        let state = self.stores.conversations.conversation(conv).await;
+        self.metrics
+            .store_read_seconds
+            .observe(started.elapsed().as_secs_f64());
+        state
             .map_err(from_port)?
             .ok_or_else(DomainError::unknown_conversation)
     }

@@ -62,6 +62,7 @@ impl Delivery {
                 }
                 after = m.seq;
                 out.push(&ServerFrame::Message(m)).await?;
+                service.metrics.deliveries.inc();
             }
             if !full {
                 break;
@@ -128,6 +129,7 @@ impl Delivery {
                 .await?;
         }
         out.try_push(&ServerFrame::Message(m.clone()))?;
+        service.metrics.deliveries.inc();
         self.next.insert(m.conv.clone(), m.seq + 1);
         Ok(())
     }

@@ -49,6 +49,7 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
             return;
         }
     };
+    service.metrics.connections.inc();
     if let Err(e) = service.presence.connected(&caller.user, conn).await {
         tracing::warn!(error = %e, "Presence could not record a connection.");
     }
@@ -74,6 +75,7 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
     {
         tracing::warn!(error = %e, "Presence could not record a disconnection.");
     }
+    service.metrics.connections.dec();
     session.watchers.abort_all();
     drop(session);
     let _ = writer.await;
@@ -143,6 +145,7 @@ impl Session {
                                 last_seen: status.last_seen,
                             });
                         }
+                        RealtimeEvent::Presence { .. } => self.service.metrics.shed("presence"),
                         // Changes may have been lost: read them again.
                         RealtimeEvent::Resync => self.refresh_presence().await,
                         _ => {}
@@ -176,6 +179,7 @@ impl Session {
     async fn stopped(&mut self, stop: Stop) {
         match stop {
             Stop::Gone => {
+                self.service.metrics.shed("slow_reader");
                 tracing::info!(user = %self.caller.user, "A connection could not keep up and was closed.");
                 self.out.close(TRY_AGAIN_LATER, "too slow").await;
             }
@@ -256,14 +260,20 @@ impl Session {
                         kind: *kind,
                         seq: *seq,
                     })?
+                } else {
+                    self.service.metrics.shed("receipt");
                 }
             }
             RealtimeEvent::Typing { conv, user: who } => {
-                if who != user && self.out.fill() < SHED_TYPING {
-                    self.out.try_push(&ServerFrame::Typing {
-                        conv: conv.clone(),
-                        user: who.clone(),
-                    })?
+                if who != user {
+                    if self.out.fill() < SHED_TYPING {
+                        self.out.try_push(&ServerFrame::Typing {
+                            conv: conv.clone(),
+                            user: who.clone(),
+                        })?
+                    } else {
+                        self.service.metrics.shed("typing");
+                    }
                 }
             }
             RealtimeEvent::Resync => {

@@ -279,3 +279,39 @@ async fn chatctl_token_mints_a_token_the_server_accepts() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn metrics_count_sends_deliveries_and_processing_without_ids() {
+    let s = Server::start().await;
+    let alice = s.user("alice-metrics", "phone").await;
+    let conv = alice.direct("bob-metrics").await;
+    let mut bob = s.connect("bob-metrics", "phone").await;
+    bob.handshake().await;
+    alice.send(&conv, "c1", "counted").await;
+    bob.messages(&conv, 1).await;
+    let text = eventually(|| async {
+        let t = s
+            .http
+            .get(format!("{}/metrics", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        t.contains("chat_processed_records_total{group=\"fanout\"}")
+            .then_some(t)
+    })
+    .await;
+    assert!(
+        text.contains("chat_sends_total{outcome=\"acked\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("chat_connections 1"), "{text}");
+    assert!(text.contains("chat_deliveries_total 1"), "{text}");
+    assert!(text.contains("chat_record_age_seconds_bucket{"), "{text}");
+    assert!(text.contains("chat_ack_seconds_count 1"), "{text}");
+    for id in ["alice-metrics", "bob-metrics", conv.as_str()] {
+        assert!(!text.contains(id), "metrics must not name {id}");
+    }
+}
