@@ -31,7 +31,25 @@ pub struct LogRecord {
     pub timestamp: i64,
 }
 
+/// The record header carrying W3C trace context (`00-<trace>-<span>-01`)
+/// from the gateway through every processor.
+pub const TRACEPARENT: &str = "traceparent";
+
 impl LogRecord {
+    /// The value of header `name`, if the record has it.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The trace context of the record, as text.
+    pub fn traceparent(&self) -> Option<String> {
+        self.header(TRACEPARENT)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
     pub fn position(&self) -> Position {
         Position {
             topic: self.topic.clone(),

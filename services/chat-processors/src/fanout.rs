@@ -50,6 +50,11 @@ impl Processor for Fanout {
             let Ok(event) = self.codec.decode(&r.payload) else {
                 continue;
             };
+            tracing::trace!(
+                traceparent = r.traceparent().as_deref().unwrap_or(""),
+                event = event.name(),
+                "Fan-out publishes an event."
+            );
             match event {
                 Record::MessageSequenced(e) => {
                     let message = Message {

@@ -33,20 +33,30 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Encodes derived records for the events topic, keyed by conversation.
+/// Encodes derived records for the events topic, keyed by conversation,
+/// each with the trace context of the command it came from.
 pub(crate) fn event_records(
     codec: &chat_events::Codec,
     records: &[chat_events::Record],
+    traces: &[Option<String>],
 ) -> Result<Vec<chat_ports::OutRecord>> {
     let ts = chat_domain::time::now_ms();
     records
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
+            let headers = match traces.get(i) {
+                Some(Some(t)) => vec![(
+                    chat_ports::log::TRACEPARENT.to_string(),
+                    t.as_bytes().to_vec(),
+                )],
+                _ => Vec::new(),
+            };
             Ok(chat_ports::OutRecord {
                 topic: chat_events::topics::EVENTS.to_string(),
                 key: r.conv().to_string(),
                 payload: codec.encode(r)?,
-                headers: Vec::new(),
+                headers,
                 timestamp: ts,
             })
         })

@@ -49,6 +49,7 @@ impl Processor for Receipts {
 
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
         let mut updates = Vec::new();
+        let mut traces = Vec::new();
         for r in records {
             let Ok(Record::SubmitReceipt(c)) = self.codec.decode(&r.payload) else {
                 continue;
@@ -59,6 +60,7 @@ impl Processor for Receipts {
             if c.seq <= 0 {
                 continue;
             }
+            traces.push(r.traceparent());
             updates.push(ReceiptUpdate {
                 conv: c.conv,
                 user: c.user,
@@ -72,6 +74,12 @@ impl Processor for Receipts {
         }
         let moved = self.stores.receipts.advance(&updates).await?;
         let ts = chat_domain::time::now_ms();
+        let traces: Vec<Option<String>> = traces
+            .into_iter()
+            .zip(&moved)
+            .filter(|(_, moved)| **moved)
+            .map(|(t, _)| t)
+            .collect();
         let events: Vec<Record> = updates
             .into_iter()
             .zip(moved)
@@ -90,7 +98,7 @@ impl Processor for Receipts {
             .collect();
         if self.publish && !events.is_empty() {
             self.log
-                .append(event_records(&self.codec, &events)?)
+                .append(event_records(&self.codec, &events, &traces)?)
                 .await?;
         }
         Ok(())

@@ -19,6 +19,7 @@ use chat_events::{
 use chat_ports::{EventLog, LogRecord, SequencedBatch, Stores};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use tracing::Instrument;
 
 pub struct Sequencer {
     stores: Stores,
@@ -65,9 +66,21 @@ impl Processor for Sequencer {
 
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
         let mut work = Work::new(&self.stores, self.group_cap);
+        let mut traces: Vec<Option<String>> = Vec::new();
         for r in records {
+            let trace = r.traceparent();
             match self.codec.decode(&r.payload) {
-                Ok(cmd) => work.command(cmd, r.offset).await?,
+                Ok(cmd) => {
+                    let span = tracing::debug_span!(
+                        "sequence",
+                        traceparent = trace.as_deref().unwrap_or(""),
+                        partition = r.partition,
+                        offset = r.offset,
+                    );
+                    work.command(cmd, r.offset).instrument(span).await?;
+                    // Events derived from this command carry its trace.
+                    traces.resize(work.events.len(), trace);
+                }
                 Err(e) => tracing::warn!(
                     partition = r.partition, offset = r.offset, error = %e,
                     "The sequencer skipped a record it cannot decode."
@@ -80,7 +93,7 @@ impl Processor for Sequencer {
         }
         if self.publish && !events.is_empty() {
             self.log
-                .append(event_records(&self.codec, &events)?)
+                .append(event_records(&self.codec, &events, &traces)?)
                 .await?;
         }
         Ok(())

@@ -291,3 +291,48 @@ async fn a_member_added_and_removed_in_one_batch_is_out_of_the_index() {
         vec!["g"]
     );
 }
+
+#[tokio::test]
+async fn trace_context_travels_from_a_command_to_its_events() {
+    let rig = rig().await;
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let records: Vec<Record> = vec![
+        CreateConversation {
+            conv: "g".into(),
+            kind: "group".into(),
+            title: None,
+            creator: "alice".into(),
+            members: vec![],
+            ts: 1,
+        }
+        .into(),
+        send("g", "alice", "a1", 2),
+    ];
+    let out = records
+        .iter()
+        .map(|r| OutRecord {
+            topic: COMMANDS.into(),
+            key: r.conv().into(),
+            payload: rig.codec.encode(r).unwrap(),
+            headers: vec![(chat_ports::log::TRACEPARENT.into(), tp.as_bytes().to_vec())],
+            timestamp: 0,
+        })
+        .collect();
+    rig.log.append(out).await.unwrap();
+    let batch = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
+        .handle(&batch)
+        .await
+        .unwrap();
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let published = events.poll(100, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(published.len(), 2, "membership and message");
+    for e in &published {
+        assert_eq!(e.traceparent().as_deref(), Some(tp));
+    }
+}

@@ -67,6 +67,7 @@ impl ChatService {
 
     /// Appends one command to the commands topic; returns once durable.
     pub(crate) async fn append(&self, command: Record) -> Result<Position, DomainError> {
+        let traceparent = new_traceparent();
         let record = OutRecord {
             topic: COMMANDS.to_string(),
             key: command.conv().to_string(),
@@ -74,9 +75,13 @@ impl ChatService {
                 .codec
                 .encode(&command)
                 .map_err(|e| DomainError::internal(e.to_string()))?,
-            headers: Vec::new(),
+            headers: vec![(
+                chat_ports::log::TRACEPARENT.to_string(),
+                traceparent.clone().into_bytes(),
+            )],
             timestamp: chat_domain::time::now_ms(),
         };
+        tracing::debug!(%traceparent, command = command.name(), "Appending a command.");
         let mut positions = self.log.append(vec![record]).await.map_err(from_port)?;
         positions
             .pop()
@@ -165,4 +170,12 @@ impl ChatService {
             pause = (pause * 2).min(Duration::from_millis(25));
         }
     }
+}
+
+/// A fresh W3C trace context for a command: the trace starts at the gateway
+/// and travels in record headers through every processor.
+fn new_traceparent() -> String {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-01")
 }
