@@ -39,6 +39,10 @@ pub struct GatewayConfig {
     pub apply_timeout_ms: u64,
     /// Users one connection may watch for presence.
     pub max_presence_subscriptions: usize,
+    /// Conversations with more members than this are published once on a
+    /// conversation channel that members' gateways subscribe to, instead of
+    /// once per member (read by the fan-out processor too).
+    pub conversation_channel_above: usize,
 }
 
 impl Default for GatewayConfig {
@@ -58,6 +62,7 @@ impl Default for GatewayConfig {
             allowed_origins: Vec::new(),
             apply_timeout_ms: 5_000,
             max_presence_subscriptions: 1000,
+            conversation_channel_above: 32,
         }
     }
 }

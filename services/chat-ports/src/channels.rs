@@ -14,8 +14,15 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum RealtimeEvent {
-    /// A sequenced message.
-    Message { message: Message },
+    /// A sequenced message. On a conversation channel it names its
+    /// recipients (the members at its seq), so a session whose user was
+    /// removed just before it drops it even if it has not heard of the
+    /// removal yet; on a user channel `recipients` is empty.
+    Message {
+        message: Message,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        recipients: Vec<String>,
+    },
     /// A message deleted for everyone.
     Deleted { conv: String, seq: u64 },
     /// A user's watermark moved.
@@ -40,6 +47,12 @@ pub enum RealtimeEvent {
 /// The channel of everything addressed to one user.
 pub fn user_channel(user: &str) -> String {
     format!("u:{user}")
+}
+
+/// The channel of one large group's messages, deletes and receipts, so a
+/// hot group is published once rather than once per member.
+pub fn conversation_channel(conv: &str) -> String {
+    format!("c:{conv}")
 }
 
 /// The channel of one user's presence changes.

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chat_domain::{Message, ReceiptKind};
 use chat_events::topics::EVENTS;
 use chat_events::{Codec, Record};
-use chat_ports::channels::user_channel;
+use chat_ports::channels::{conversation_channel, user_channel};
 use chat_ports::{Channels, LogRecord, RealtimeEvent, Stores};
 use std::sync::Arc;
 
@@ -17,14 +17,23 @@ pub struct Fanout {
     stores: Stores,
     channels: Arc<dyn Channels>,
     codec: Arc<Codec>,
+    /// Conversations with more members than this go out once on their
+    /// conversation channel instead of once per member.
+    conversation_channel_above: usize,
 }
 
 impl Fanout {
-    pub fn new(stores: Stores, channels: Arc<dyn Channels>, codec: Arc<Codec>) -> Self {
+    pub fn new(
+        stores: Stores,
+        channels: Arc<dyn Channels>,
+        codec: Arc<Codec>,
+        conversation_channel_above: usize,
+    ) -> Self {
         Self {
             stores,
             channels,
             codec,
+            conversation_channel_above,
         }
     }
 
@@ -32,6 +41,24 @@ impl Fanout {
         let channels: Vec<String> = users.iter().map(|u| user_channel(u)).collect();
         self.channels.publish_many(&channels, event).await?;
         Ok(())
+    }
+
+    /// To the members' channels, or once to the conversation's channel
+    /// when the conversation is large.
+    async fn publish_to_members(
+        &self,
+        conv: &str,
+        members: &[String],
+        event: RealtimeEvent,
+    ) -> Result<()> {
+        if members.len() > self.conversation_channel_above {
+            self.channels
+                .publish(&conversation_channel(conv), event)
+                .await?;
+            Ok(())
+        } else {
+            self.publish(members, event).await
+        }
     }
 }
 
@@ -58,7 +85,7 @@ impl Processor for Fanout {
             match event {
                 Record::MessageSequenced(e) => {
                     let message = Message {
-                        conv: e.conv,
+                        conv: e.conv.clone(),
                         seq: e.seq.max(0) as u64,
                         msg_id: e.msg_id,
                         sender: e.sender,
@@ -69,7 +96,16 @@ impl Processor for Fanout {
                         ts: e.ts,
                         deleted: false,
                     };
-                    self.publish(&e.recipients, RealtimeEvent::Message { message })
+                    let large = e.recipients.len() > self.conversation_channel_above;
+                    let event = RealtimeEvent::Message {
+                        message,
+                        recipients: if large {
+                            e.recipients.clone()
+                        } else {
+                            Vec::new()
+                        },
+                    };
+                    self.publish_to_members(&e.conv, &e.recipients, event)
                         .await?;
                 }
                 Record::MembershipApplied(e) => {
@@ -81,10 +117,11 @@ impl Processor for Fanout {
                 }
                 Record::MessageDeleted(e) => {
                     let event = RealtimeEvent::Deleted {
-                        conv: e.conv,
+                        conv: e.conv.clone(),
                         seq: e.seq.max(0) as u64,
                     };
-                    self.publish(&e.recipients, event).await?;
+                    self.publish_to_members(&e.conv, &e.recipients, event)
+                        .await?;
                 }
                 Record::ReceiptAdvanced(e) => {
                     let Some(kind) = ReceiptKind::parse(&e.kind) else {
@@ -95,12 +132,12 @@ impl Processor for Fanout {
                     };
                     let users: Vec<String> = state.members.iter().map(|m| m.user.clone()).collect();
                     let event = RealtimeEvent::Receipt {
-                        conv: e.conv,
+                        conv: e.conv.clone(),
                         user: e.user,
                         kind,
                         seq: e.seq.max(0) as u64,
                     };
-                    self.publish(&users, event).await?;
+                    self.publish_to_members(&e.conv, &users, event).await?;
                 }
                 _ => {}
             }

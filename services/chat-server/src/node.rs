@@ -148,6 +148,7 @@ impl Node {
                     engines.stores.clone(),
                     engines.channels.clone(),
                     codec.clone(),
+                    config.gateway.conversation_channel_above,
                 )),
             };
             let (log, stop, m) = (engines.log.clone(), shutdown.clone(), metrics.clone());

@@ -141,6 +141,11 @@ impl Delivery {
             .or_insert(joined_after + 1);
     }
 
+    /// Whether this session delivers `conv` (the user is a member).
+    pub(crate) fn knows(&self, conv: &str) -> bool {
+        self.next.contains_key(conv)
+    }
+
     /// The user left `conv`.
     pub(crate) fn left(&mut self, conv: &str) {
         self.next.remove(conv);

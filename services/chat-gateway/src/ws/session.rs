@@ -9,11 +9,11 @@ use crate::error::from_port;
 use crate::ChatService;
 use axum::extract::ws::{Message, WebSocket};
 use chat_domain::frames::{ClientFrame, ServerFrame};
-use chat_domain::{ids, DomainError, ErrorCode, ReceiptKind};
-use chat_ports::channels::{presence_channel, user_channel};
+use chat_domain::{ids, ConversationState, DomainError, ErrorCode, ReceiptKind};
+use chat_ports::channels::{conversation_channel, presence_channel, user_channel};
 use chat_ports::{RealtimeEvent, RecvError, Subscription};
 use futures::StreamExt;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -54,6 +54,7 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
         tracing::warn!(error = %e, "Presence could not record a connection.");
     }
     let (presence_tx, presence_rx) = mpsc::channel(256);
+    let (conv_tx, conv_rx) = mpsc::channel(1024);
     let mut session = Session {
         service: service.clone(),
         caller,
@@ -66,6 +67,9 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
         watchers: JoinSet::new(),
         last_heard: Instant::now(),
         conn,
+        conv_tx,
+        conv_rx,
+        conv_subs: HashMap::new(),
     };
     session.serve(stream).await;
     if let Err(e) = service
@@ -77,6 +81,9 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
     }
     service.metrics.connections.dec();
     session.watchers.abort_all();
+    for (_, task) in session.conv_subs.drain() {
+        task.abort();
+    }
     drop(session);
     let _ = writer.await;
 }
@@ -94,6 +101,11 @@ struct Session {
     last_heard: Instant,
     /// This connection's id in presence.
     conn: u64,
+    /// Events of the large groups' conversation channels this session
+    /// follows, and the tasks forwarding them.
+    conv_tx: mpsc::Sender<Arc<RealtimeEvent>>,
+    conv_rx: mpsc::Receiver<Arc<RealtimeEvent>>,
+    conv_subs: HashMap<String, tokio::task::AbortHandle>,
 }
 
 impl Session {
@@ -136,6 +148,7 @@ impl Session {
                     }
                     Err(RecvError::Closed) => Ok(false),
                 },
+                Some(event) = self.conv_rx.recv() => self.on_event(&event).await.map(|_| true),
                 Some(event) = self.presence_rx.recv() => {
                     match &*event {
                         RealtimeEvent::Presence { status } if self.out.fill() < SHED_PRESENCE => {
@@ -201,6 +214,11 @@ impl Session {
                 server_time: chat_domain::time::now_ms(),
             })
             .await?;
+        // Follow the large groups first, so nothing published while the
+        // backlog goes out is missed.
+        for state in self.service.member_conversations(&self.caller.user).await? {
+            self.follow(&state).await?;
+        }
         let watermarks = self
             .service
             .stores
@@ -227,22 +245,31 @@ impl Session {
     async fn on_event(&mut self, event: &RealtimeEvent) -> Result<(), Stop> {
         let user = &self.caller.user;
         match event {
-            RealtimeEvent::Message { message } => {
-                self.delivery
-                    .live(&self.service, &self.out, user, message)
-                    .await?
+            RealtimeEvent::Message {
+                message,
+                recipients,
+            } => {
+                // From a conversation channel: only for its recipients.
+                if recipients.is_empty() || recipients.contains(user) {
+                    self.delivery
+                        .live(&self.service, &self.out, user, message)
+                        .await?
+                }
             }
             RealtimeEvent::Deleted { conv, seq } => {
-                self.out.try_push(&ServerFrame::MessageDeleted {
-                    conv: conv.clone(),
-                    seq: *seq,
-                })?
+                if self.delivery.knows(conv) {
+                    self.out.try_push(&ServerFrame::MessageDeleted {
+                        conv: conv.clone(),
+                        seq: *seq,
+                    })?
+                }
             }
             RealtimeEvent::Conversation { state } => {
                 match state.member(user) {
                     Some(m) => self.delivery.joined(&state.id, m.joined_after),
                     None => self.delivery.left(&state.id),
                 }
+                self.follow(state).await?;
                 self.out.try_push(&ServerFrame::Conversation {
                     conversation: state.to_view(),
                 })?
@@ -253,7 +280,9 @@ impl Session {
                 kind,
                 seq,
             } => {
-                if self.out.fill() < SHED_RECEIPTS {
+                if !self.delivery.knows(conv) {
+                    // A conversation this user left.
+                } else if self.out.fill() < SHED_RECEIPTS {
                     self.out.try_push(&ServerFrame::Receipt {
                         conv: conv.clone(),
                         user: who.clone(),
@@ -417,6 +446,42 @@ impl Session {
                 })
                 .await
                 .map_err(|_| (DomainError::internal("connection closing"), None))?;
+        }
+        Ok(())
+    }
+
+    /// Follows the conversation channel of a large group the user is in,
+    /// and stops following one it left or that is no longer large.
+    async fn follow(&mut self, state: &ConversationState) -> Result<(), Stop> {
+        let large = state.members.len() > self.service.config.conversation_channel_above;
+        let wanted = large && state.is_member(&self.caller.user);
+        let followed = self.conv_subs.contains_key(&state.id);
+        if wanted && !followed {
+            let mut sub = self
+                .service
+                .channels
+                .subscribe(&conversation_channel(&state.id))
+                .await
+                .map_err(|e| Stop::Failed(from_port(e)))?;
+            let tx = self.conv_tx.clone();
+            let task = tokio::spawn(async move {
+                loop {
+                    let event = match sub.recv().await {
+                        Ok(e) => e,
+                        // Lost events are repaired from the store.
+                        Err(RecvError::Lagged(_)) => Arc::new(RealtimeEvent::Resync),
+                        Err(RecvError::Closed) => return,
+                    };
+                    if tx.send(event).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            self.conv_subs.insert(state.id.clone(), task.abort_handle());
+        } else if !wanted && followed {
+            if let Some(task) = self.conv_subs.remove(&state.id) {
+                task.abort();
+            }
         }
         Ok(())
     }

@@ -239,7 +239,7 @@ impl chat_ports::Channels for Lossy {
         channel: &str,
         event: chat_ports::RealtimeEvent,
     ) -> chat_ports::Result<()> {
-        if let chat_ports::RealtimeEvent::Message { message } = &event {
+        if let chat_ports::RealtimeEvent::Message { message, .. } = &event {
             if message.seq % 2 == 0 {
                 return Ok(());
             }

@@ -91,3 +91,83 @@ async fn membership_changes_are_ordered_with_messages() {
     let h = alice.history(&conv, "").await;
     assert_eq!(seqs(&h), vec![1, 2, 3, 4]);
 }
+
+/// Records which channels messages are published on.
+struct Counting {
+    inner: chat_embedded::InProcessChannels,
+    message_channels: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl chat_ports::Channels for Counting {
+    async fn publish(
+        &self,
+        channel: &str,
+        event: chat_ports::RealtimeEvent,
+    ) -> chat_ports::Result<()> {
+        if matches!(event, chat_ports::RealtimeEvent::Message { .. }) {
+            self.message_channels
+                .lock()
+                .unwrap()
+                .push(channel.to_string());
+        }
+        self.inner.publish(channel, event).await
+    }
+
+    async fn subscribe(&self, channel: &str) -> chat_ports::Result<chat_ports::Subscription> {
+        self.inner.subscribe(channel).await
+    }
+}
+
+#[tokio::test]
+async fn large_groups_go_out_once_on_their_conversation_channel() {
+    let counting = std::sync::Arc::new(Counting {
+        inner: chat_embedded::InProcessChannels::new(),
+        message_channels: Default::default(),
+    });
+    let s = Server::start_with_channels(
+        |c| c.gateway.conversation_channel_above = 2,
+        counting.clone(),
+    )
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.group("big", &["bob", "carol", "dave"]).await;
+    let mut readers = Vec::new();
+    for u in ["alice", "bob", "carol", "dave"] {
+        let mut ws = s.connect(u, "phone").await;
+        ws.handshake().await;
+        readers.push(ws);
+    }
+    for i in 1..=5 {
+        alice.send(&conv, &format!("c{i}"), "to all").await;
+    }
+    for ws in &mut readers {
+        assert_eq!(seqs(&ws.messages(&conv, 5).await), vec![1, 2, 3, 4, 5]);
+    }
+    let published = counting.message_channels.lock().unwrap().clone();
+    assert_eq!(published.len(), 5, "one publish per message: {published:?}");
+    assert!(published.iter().all(|c| c.starts_with("c:")));
+
+    // A member removed does not get what comes after, even though the
+    // channel is shared; the others do.
+    let (st, _) = alice
+        .delete(&format!("/v1/conversations/{conv}/members/dave"))
+        .await;
+    assert_eq!(st, 200);
+    alice.send(&conv, "c6", "without dave").await;
+    for ws in readers.iter_mut().take(3) {
+        assert_eq!(ws.messages(&conv, 1).await[0]["seq"], 6);
+    }
+    readers[3]
+        .quiet("message", Duration::from_millis(500))
+        .await;
+    // Small conversations still go to each member's channel.
+    let direct = alice.direct("bob").await;
+    alice.send(&direct, "d1", "just us").await;
+    readers[1].messages(&direct, 1).await;
+    let published = counting.message_channels.lock().unwrap().clone();
+    assert!(
+        published.iter().filter(|c| c.starts_with("u:")).count() == 2,
+        "{published:?}"
+    );
+}
