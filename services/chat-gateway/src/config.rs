@@ -11,8 +11,9 @@ pub struct GatewayConfig {
     pub jwt_secret: String,
     /// Lifetime of minted tokens, seconds.
     pub token_ttl_secs: u64,
-    /// `POST /v1/dev/token` mints tokens without a password.
-    pub dev_login: bool,
+    /// `POST /v1/dev/token` mints tokens without a password. Unset: on for
+    /// `serve` on the embedded log, off otherwise (PROTOCOL.md).
+    pub dev_login: Option<bool>,
     /// Largest message body, bytes (`too_large` past it).
     pub max_body_bytes: usize,
     /// Largest WebSocket frame or HTTP body, bytes; a bigger frame closes
@@ -50,7 +51,7 @@ impl Default for GatewayConfig {
         Self {
             jwt_secret: "dev-secret-change-me".into(),
             token_ttl_secs: 7 * 24 * 3600,
-            dev_login: true,
+            dev_login: None,
             max_body_bytes: 64 * 1024,
             max_frame_bytes: 1024 * 1024,
             group_cap: 256,

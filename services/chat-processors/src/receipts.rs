@@ -12,6 +12,10 @@ use chat_ports::{EventLog, LogRecord, ReceiptUpdate, Stores};
 use std::sync::Arc;
 
 pub struct Receipts {
+    /// Events derived from watermarks already stored whose publish failed:
+    /// the retry of the batch finds nothing left to advance, so they are
+    /// kept here and published first.
+    unpublished: tokio::sync::Mutex<Vec<chat_ports::OutRecord>>,
     stores: Stores,
     log: Arc<dyn EventLog>,
     codec: Arc<Codec>,
@@ -23,6 +27,7 @@ pub struct Receipts {
 impl Receipts {
     pub fn new(stores: Stores, log: Arc<dyn EventLog>, codec: Arc<Codec>) -> Self {
         Self {
+            unpublished: Default::default(),
             stores,
             log,
             codec,
@@ -69,6 +74,11 @@ impl Processor for Receipts {
                 seq: c.seq as u64,
             });
         }
+        let mut unpublished = self.unpublished.lock().await;
+        if !unpublished.is_empty() {
+            self.log.append(unpublished.clone()).await?;
+            unpublished.clear();
+        }
         if updates.is_empty() {
             return Ok(());
         }
@@ -97,9 +107,11 @@ impl Processor for Receipts {
             })
             .collect();
         if self.publish && !events.is_empty() {
-            self.log
-                .append(event_records(&self.codec, &events, &traces)?)
-                .await?;
+            let records = event_records(&self.codec, &events, &traces)?;
+            if let Err(e) = self.log.append(records.clone()).await {
+                *unpublished = records;
+                return Err(e.into());
+            }
         }
         Ok(())
     }

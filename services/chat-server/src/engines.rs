@@ -147,6 +147,11 @@ async fn open_realtime(
     })
 }
 
+/// Whether the log is the embedded one (the one-box mode).
+pub fn log_is_embedded(config: &Config) -> bool {
+    matches!(parse(&config.engines.log), Ok(Url::Embedded(_)))
+}
+
 impl Engines {
     /// Opens every engine. `channels` replaces the configured real-time
     /// engine (tests use a lossy one).

@@ -170,8 +170,13 @@ impl Node {
         }
 
         let router = if roles.gateway {
+            let mut gateway = config.gateway.clone();
+            // Dev login defaults to on only for the one-box embedded mode.
+            gateway
+                .dev_login
+                .get_or_insert(crate::engines::log_is_embedded(&config));
             let service = Arc::new(ChatService::new(
-                config.gateway.clone(),
+                gateway,
                 engines.stores.clone(),
                 engines.log.clone(),
                 engines.channels.clone(),

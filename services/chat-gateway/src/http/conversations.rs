@@ -1,10 +1,10 @@
 //! `/v1/conversations` routes.
 
-use super::ApiJson;
+use super::{ApiJson, ApiPath};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -50,7 +50,7 @@ pub async fn list(
 pub async fn get_one(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let state = s.service.membership(&id, &caller.user).await?;
     Ok(Json(state.to_view()))
@@ -64,7 +64,7 @@ pub struct AddBody {
 pub async fn add(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let state = s.service.add_members(&caller.user, &id, body.add).await?;
@@ -74,7 +74,7 @@ pub async fn add(
 pub async fn remove(
     State(s): State<AppState>,
     caller: Caller,
-    Path((id, user)): Path<(String, String)>,
+    ApiPath((id, user)): ApiPath<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let state = s.service.remove_member(&caller.user, &id, &user).await?;
     Ok(Json(state.to_view()))

@@ -1,10 +1,10 @@
 //! Message, history and receipt routes.
 
-use super::ApiJson;
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -57,8 +57,8 @@ fn number<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<Option<
 pub async fn history(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let after = number("after", q.after)?;
     let before = number("before", q.before)?;
@@ -73,7 +73,7 @@ pub async fn history(
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,
-    Path((id, seq)): Path<(String, String)>,
+    ApiPath((id, seq)): ApiPath<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let seq: u64 = seq
         .parse()
@@ -85,7 +85,7 @@ pub async fn delete(
 pub async fn receipts(
     State(s): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let members = s.service.receipts_of(&caller.user, &id).await?;
     Ok(Json(serde_json::json!({ "members": members })))

@@ -1,10 +1,10 @@
 //! Health, readiness, dev login and presence.
 
-use super::ApiJson;
+use super::{ApiJson, ApiQuery};
 use crate::auth::Caller;
 use crate::error::{from_port, ApiError};
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
 use chat_domain::{DomainError, ErrorCode};
@@ -53,7 +53,7 @@ pub async fn dev_token(
     State(s): State<AppState>,
     ApiJson(b): ApiJson<DevLogin>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if !s.service.config.dev_login {
+    if !s.service.config.dev_login.unwrap_or(false) {
         return Err(DomainError::new(ErrorCode::Forbidden, "dev login is off").into());
     }
     let token = s.service.tokens().mint(&b.user, &b.device)?;
@@ -68,7 +68,7 @@ pub struct PresenceQuery {
 pub async fn presence(
     State(s): State<AppState>,
     _caller: Caller,
-    Query(q): Query<PresenceQuery>,
+    ApiQuery(q): ApiQuery<PresenceQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let users: Vec<String> = q
         .users

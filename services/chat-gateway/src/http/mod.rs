@@ -5,7 +5,7 @@ mod extract;
 mod messages;
 mod misc;
 
-pub use extract::ApiJson;
+pub use extract::{ApiJson, ApiPath, ApiQuery};
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -43,6 +43,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/messages", post(messages::send))
         .route("/v1/receipts", post(messages::receipt))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -61,6 +62,16 @@ pub fn ops_routes(
         )
         .fallback(not_found)
         .with_state(log)
+}
+
+async fn method_not_allowed() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut r = ApiError(DomainError::bad_request(
+        "this method is not served on this route",
+    ))
+    .into_response();
+    *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    r
 }
 
 async fn not_found() -> ApiError {

@@ -119,7 +119,19 @@ impl ChatService {
         if state.members.len() + new.len() > self.config.group_cap {
             return Err(group_full(self.config.group_cap));
         }
-        self.change(conv, user, add, Vec::new()).await
+        let after = self.change(conv, user, add.clone(), Vec::new()).await?;
+        // The sequencer has the last word (another admin may have filled
+        // the group first): the answer says what it decided.
+        if add.iter().all(|u| after.is_member(u)) {
+            Ok(after)
+        } else if !after.is_admin(user) {
+            Err(DomainError::new(
+                ErrorCode::Forbidden,
+                "only admins add members",
+            ))
+        } else {
+            Err(group_full(self.config.group_cap))
+        }
     }
 
     /// An admin removes a member, or a member leaves.
@@ -145,8 +157,18 @@ impl ChatService {
         if !state.is_member(target) {
             return Err(DomainError::new(ErrorCode::NotFound, "no such member"));
         }
-        self.change(conv, user, Vec::new(), vec![target.to_string()])
-            .await
+        let after = self
+            .change(conv, user, Vec::new(), vec![target.to_string()])
+            .await?;
+        if after.is_member(target) {
+            // Refused at its place in the log (the caller lost admin rights
+            // just before, for instance).
+            return Err(DomainError::new(
+                ErrorCode::Forbidden,
+                "the removal was refused",
+            ));
+        }
+        Ok(after)
     }
 
     async fn change(

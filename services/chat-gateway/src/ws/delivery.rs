@@ -48,6 +48,9 @@ impl Delivery {
         mut after: u64,
         upto: u64,
     ) -> Result<u64, Stop> {
+        // A client's sync may name any seq: never past what exists.
+        let last = service.conversation(conv).await?.last_seq;
+        after = after.min(last);
         while after < upto {
             let page = service
                 .stores
@@ -69,7 +72,7 @@ impl Delivery {
             }
         }
         let next = self.next.entry(conv.to_string()).or_insert(0);
-        *next = (*next).max(after + 1);
+        *next = (*next).max(after.saturating_add(1));
         Ok(after)
     }
 
@@ -83,7 +86,11 @@ impl Delivery {
         user: &str,
         watermarks: &HashMap<String, u64>,
     ) -> Result<(), Stop> {
-        for state in service.member_conversations(user).await? {
+        let states = service.member_conversations(user).await?;
+        // Forget conversations the user left, whatever this session heard.
+        self.next
+            .retain(|conv, _| states.iter().any(|s| s.id == *conv));
+        for state in states {
             let conv = state.id.clone();
             let Some(member) = state.member(user) else {
                 continue;
@@ -136,9 +143,10 @@ impl Delivery {
 
     /// The user joined `conv` after message `joined_after`.
     pub(crate) fn joined(&mut self, conv: &str, joined_after: u64) {
-        self.next
-            .entry(conv.to_string())
-            .or_insert(joined_after + 1);
+        // Never below the join point: a user removed and re-added (whose
+        // removal this session may have missed) gets nothing from between.
+        let next = self.next.entry(conv.to_string()).or_insert(0);
+        *next = (*next).max(joined_after + 1);
     }
 
     /// Whether this session delivers `conv` (the user is a member).

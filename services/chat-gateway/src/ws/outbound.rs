@@ -24,6 +24,9 @@ pub(crate) struct Outbound {
     capacity: usize,
 }
 
+/// How long one socket write may take before the peer counts as gone.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
 /// How long a backlog push waits for room before the reader counts as dead.
 const PUSH_WAIT: Duration = Duration::from_secs(10);
 
@@ -48,17 +51,23 @@ impl Outbound {
                         true,
                     ),
                 };
-                if sink.feed(msg).await.is_err() {
-                    break;
+                // A peer that stops reading (a zero TCP window) must not pin
+                // the writer and its queue forever.
+                match tokio::time::timeout(WRITE_WAIT, sink.feed(msg)).await {
+                    Ok(Ok(())) => {}
+                    _ => break,
                 }
-                if (last || rx.is_empty()) && sink.flush().await.is_err() {
-                    break;
+                if last || rx.is_empty() {
+                    match tokio::time::timeout(WRITE_WAIT, sink.flush()).await {
+                        Ok(Ok(())) => {}
+                        _ => break,
+                    }
                 }
                 if last {
                     break;
                 }
             }
-            let _ = sink.close().await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
         });
         (Self { tx, capacity }, writer)
     }

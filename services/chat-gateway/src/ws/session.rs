@@ -9,7 +9,7 @@ use crate::error::from_port;
 use crate::ChatService;
 use axum::extract::ws::{Message, WebSocket};
 use chat_domain::frames::{ClientFrame, ServerFrame};
-use chat_domain::{ids, ConversationState, DomainError, ErrorCode, ReceiptKind};
+use chat_domain::{ids, ConversationState, DomainError, ReceiptKind};
 use chat_ports::channels::{conversation_channel, presence_channel, user_channel};
 use chat_ports::{RealtimeEvent, RecvError, Subscription};
 use futures::StreamExt;
@@ -159,8 +159,13 @@ impl Session {
                             });
                         }
                         RealtimeEvent::Presence { .. } => self.service.metrics.shed("presence"),
-                        // Changes may have been lost: read them again.
-                        RealtimeEvent::Resync => self.refresh_presence().await,
+                        // Changes may have been lost: read them again, once
+                        // for every watcher that says so (and for whatever
+                        // else is queued, which the refresh supersedes).
+                        RealtimeEvent::Resync => {
+                            while self.presence_rx.try_recv().is_ok() {}
+                            self.refresh_presence().await
+                        }
                         _ => {}
                     }
                     Ok(true)
@@ -394,11 +399,13 @@ impl Session {
         for u in &users {
             ids::check_id("users", u).map_err(|e| (e, None))?;
         }
-        let new: Vec<String> = users
+        let mut new: Vec<String> = users
             .iter()
             .filter(|u| !self.watching.contains(*u))
             .cloned()
             .collect();
+        new.sort();
+        new.dedup();
         if self.watching.len() + new.len() > self.service.config.max_presence_subscriptions {
             return Err((
                 DomainError::bad_request(format!(
@@ -432,11 +439,15 @@ impl Session {
             });
             self.watching.insert(u);
         }
-        let statuses = self
-            .service
-            .presence_of(&users)
-            .await
-            .map_err(|e| (e, None))?;
+        let mut statuses = Vec::with_capacity(users.len());
+        for chunk in users.chunks(crate::service::MAX_PRESENCE_QUERY) {
+            statuses.extend(
+                self.service
+                    .presence_of(chunk)
+                    .await
+                    .map_err(|e| (e, None))?,
+            );
+        }
         for s in statuses {
             self.out
                 .push(&ServerFrame::Presence {
@@ -507,17 +518,22 @@ impl Session {
         }
     }
 
-    /// `sync`: every message above the given seqs, then `synced`.
+    /// `sync`: every message above the given seqs, then `synced`. A
+    /// conversation that cannot be synced gets an error frame (with its id
+    /// as `ref`) and the others go on; `synced` always ends it.
     async fn sync(
         &mut self,
         after: BTreeMap<String, u64>,
     ) -> Result<(), (DomainError, Option<String>)> {
+        let closing = || (DomainError::internal("connection closing"), None);
         for (conv, seq) in after {
-            let state = self
-                .service
-                .membership(&conv, &self.caller.user)
-                .await
-                .map_err(|e| (e, Some(conv.clone())))?;
+            let state = match self.service.membership(&conv, &self.caller.user).await {
+                Ok(s) => s,
+                Err(e) => {
+                    self.error(e, Some(conv)).map_err(|_| closing())?;
+                    continue;
+                }
+            };
             let floor = state
                 .member(&self.caller.user)
                 .map(|m| m.joined_after)
@@ -528,19 +544,14 @@ impl Session {
                 .await;
             match result {
                 Ok(_) => {}
-                Err(Stop::Failed(e)) => return Err((e, Some(conv))),
-                Err(Stop::Gone) => {
-                    return Err((
-                        DomainError::new(ErrorCode::Internal, "connection closing"),
-                        None,
-                    ))
-                }
+                Err(Stop::Failed(e)) => self.error(e, Some(conv)).map_err(|_| closing())?,
+                Err(Stop::Gone) => return Err(closing()),
             }
         }
         self.out
             .push(&ServerFrame::Synced {})
             .await
-            .map_err(|_| (DomainError::internal("connection closing"), None))
+            .map_err(|_| closing())
     }
 }
 

@@ -118,6 +118,26 @@ async fn bad_http_bodies_get_protocol_errors() {
     );
     let (st, e) = alice.get("/v1/nowhere").await;
     assert_eq!((st, e["error"]["code"].as_str()), (404, Some("not_found")));
+    // Bad paths, queries and methods get the protocol's error body too.
+    let (st, e) = alice
+        .get(&format!(
+            "/v1/conversations/{conv}/messages?after=1&after=2"
+        ))
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{e}"
+    );
+    let (st, e) = alice.get("/v1/conversations/%FF").await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{e}"
+    );
+    let (st, e) = alice.call(reqwest::Method::PUT, "/v1/messages", None).await;
+    assert_eq!(st, 405);
+    assert!(e["error"]["code"].is_string(), "{e}");
 }
 
 #[tokio::test]

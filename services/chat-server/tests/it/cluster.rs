@@ -80,6 +80,8 @@ impl Cluster {
             ("CHAT__KAFKA__PARTITIONS".into(), "4".into()),
             ("CHAT__REDIS__PREFIX".into(), format!("it{id}:")),
             ("CHAT__GATEWAY__JWT_SECRET".into(), "cluster-secret".into()),
+            // Off by default outside the embedded mode; the tests log in with it.
+            ("CHAT__GATEWAY__DEV_LOGIN".into(), "true".into()),
             ("CHAT__GATEWAY__SEND_RATE_PER_SEC".into(), "1000".into()),
             ("CHAT__GATEWAY__SEND_BURST".into(), "1000".into()),
             ("RUST_LOG".into(), "warn".into()),

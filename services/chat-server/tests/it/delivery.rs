@@ -122,10 +122,28 @@ async fn sync_replays_above_the_given_seqs() {
         .filter(|f| f["type"] == "message")
         .collect();
     assert_eq!(seqs(&msgs), vec![3, 4]);
-    ws.send(json!({"type": "sync", "after": {"g-nope": 0}}))
+    // A conversation that cannot be synced gets an error, the others are
+    // synced, and `synced` always comes; a seq past the end is harmless.
+    ws.send(json!({"type": "sync", "after": {"g-nope": 0, conv.clone(): 3, "x": u64::MAX}}))
         .await;
-    let e = ws.expect("error").await;
-    assert_eq!(e["code"], "unknown_conversation");
+    let frames = ws.until(|f| f["type"] == "synced").await;
+    let errors: Vec<_> = frames.iter().filter(|f| f["type"] == "error").collect();
+    assert_eq!(errors.len(), 2, "{frames:?}");
+    assert!(errors
+        .iter()
+        .any(|e| e["code"] == "unknown_conversation" && e["ref"] == "g-nope"));
+    let msgs: Vec<_> = frames
+        .into_iter()
+        .filter(|f| f["type"] == "message")
+        .collect();
+    assert_eq!(seqs(&msgs), vec![4]);
+    ws.send(json!({"type": "sync", "after": {conv.clone(): u64::MAX}}))
+        .await;
+    ws.until(|f| f["type"] == "synced").await;
+    // Live delivery on this conversation still works after that.
+    let alice = s.user("alice", "phone").await;
+    alice.send(&conv, "c5", "x").await;
+    assert_eq!(ws.messages(&conv, 1).await[0]["seq"], 5);
 }
 
 #[tokio::test]

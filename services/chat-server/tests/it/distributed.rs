@@ -17,6 +17,21 @@ async fn two_gateways_and_two_processors_serve_the_protocol() {
     let g2 = c.start(&["gateway"]);
     let (gw1, gw2) = (c.gateway(g1), c.gateway(g2));
 
+    // Outside the embedded mode dev login is off unless configured.
+    let saved = c.env.clone();
+    c.env.retain(|(k, _)| k != "CHAT__GATEWAY__DEV_LOGIN");
+    let g3 = c.start(&["gateway"]);
+    c.env = saved;
+    let r = c
+        .gateway(g3)
+        .http
+        .post(format!("{}/v1/dev/token", c.gateway(g3).base))
+        .json(&json!({"user": "mallory", "device": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
     let alice = gw1.user("alice", "phone").await;
     let conv = alice.group("g", &["bob", "carol"]).await;
     let mut a = gw1.connect("alice", "phone").await;

@@ -50,7 +50,7 @@ async fn auth_is_required_and_checked() {
 
 #[tokio::test]
 async fn dev_login_can_be_turned_off() {
-    let s = Server::start_with(|c| c.gateway.dev_login = false).await;
+    let s = Server::start_with(|c| c.gateway.dev_login = Some(false)).await;
     let r = s
         .http
         .post(format!("{}/v1/dev/token", s.base))
