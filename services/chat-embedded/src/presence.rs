@@ -71,6 +71,17 @@ impl Presence for InProcessPresence {
         if last {
             let ts = now_ms();
             self.last_seen.set_last_seen(user, ts).await?;
+            // A new connection may have come while last-seen was written:
+            // it announced online already, and a stale offline must not
+            // follow it.
+            if self
+                .online
+                .lock()
+                .expect("presence lock")
+                .contains_key(user)
+            {
+                return Ok(());
+            }
             self.announce(PresenceStatus {
                 user: user.to_string(),
                 online: false,

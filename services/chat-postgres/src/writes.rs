@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 const UPSERT_CONVERSATIONS: &str = "\
 INSERT INTO conversations (id, state)
 SELECT id, state::json FROM unnest($1::text[], $2::text[]) AS t(id, state)
-ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state";
+ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state
+WHERE (conversations.state->>'applied_offset')::numeric
+   <= (EXCLUDED.state->>'applied_offset')::numeric";
 
 const UPSERT_MESSAGES: &str = "\
 INSERT INTO messages
@@ -107,9 +109,19 @@ impl PostgresStore {
                 .prepare_cached(UPSERT_CONVERSATIONS)
                 .await
                 .map_err(error::db)?;
-            tx.execute(&statement, &[&ids, &states])
+            let written = tx
+                .execute(&statement, &[&ids, &states])
                 .await
                 .map_err(error::db)?;
+            if written < ids.len() as u64 {
+                // A sequencer that lost its partition (a zombie) wrote an
+                // older view of the log; nothing of this batch is kept, and
+                // the retry reads the newer state.
+                return Err(chat_ports::PortError::storage(
+                    "store",
+                    "stale batch: a conversation was already written from further in the log",
+                ));
+            }
         }
         if !messages.is_empty() {
             let mut c = MessageColumns::default();

@@ -249,6 +249,12 @@ impl<'a> Work<'a> {
             return Ok(());
         };
         if let Some(first) = self.find_sent(&c).await? {
+            // (The stored state already counts it; never let a stale view
+            // hand its seq out again.)
+            if state.last_seq < first.seq {
+                state.last_seq = first.seq;
+                self.save(state.clone());
+            }
             // A retried send: no second message. Its event goes out again, in
             // case the first handling crashed before publishing it; fan-out
             // drops what a device already has.

@@ -22,6 +22,20 @@ fn apply(txn: &WriteTransaction, batch: &SequencedBatch) -> Result<()> {
     {
         let mut convs = txn.open_table(CONVERSATIONS).map_err(err)?;
         for c in &batch.conversations {
+            let stored = convs.get(c.id.as_str()).map_err(err)?.map(|v| {
+                serde_json::from_slice::<chat_domain::ConversationState>(v.value())
+                    .map(|s| s.applied_offset)
+            });
+            if let Some(Ok(applied)) = stored {
+                if applied > c.applied_offset {
+                    // Written from further in the log already: the whole
+                    // transaction is dropped.
+                    return Err(PortError::storage(
+                        "store",
+                        "stale batch: a conversation was already written from further in the log",
+                    ));
+                }
+            }
             convs
                 .insert(c.id.as_str(), encode(c).as_slice())
                 .map_err(err)?;

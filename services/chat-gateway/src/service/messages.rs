@@ -167,6 +167,21 @@ impl ChatService {
         if seq == 0 {
             return Ok(());
         }
+        // A receipt that moves nothing is not worth a durable append: a
+        // client repeating its watermark costs reads, not log space.
+        let current = match kind {
+            ReceiptKind::Read => self.stores.receipts.read_seq(conv, user).await,
+            ReceiptKind::Delivered => self
+                .stores
+                .receipts
+                .device_delivered(user, device)
+                .await
+                .map(|m| m.get(conv).copied().unwrap_or(0)),
+        }
+        .map_err(from_port)?;
+        if seq <= current {
+            return Ok(());
+        }
         self.append(
             SubmitReceipt {
                 conv: conv.into(),

@@ -52,6 +52,39 @@ pub async fn run_all(stores: &Stores) {
     membership_index(stores).await;
     retention(stores).await;
     last_seen(stores).await;
+    stale_batches_are_refused(stores).await;
+}
+
+/// A batch computed from an older point of the log than what is stored (a
+/// sequencer that lost its partition) changes nothing.
+pub async fn stale_batches_are_refused(s: &Stores) {
+    let mut newer = conv("z", &["alice"], 3);
+    newer.applied_offset = 10;
+    s.sequencer
+        .apply(SequencedBatch {
+            conversations: vec![newer],
+            messages: vec![msg("z", 3, "alice", 5)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut older = conv("z", &["alice"], 2);
+    older.applied_offset = 7;
+    let mut clobber = msg("z", 3, "alice", 5);
+    clobber.body = "from a zombie".into();
+    let refused = s
+        .sequencer
+        .apply(SequencedBatch {
+            conversations: vec![older],
+            messages: vec![clobber],
+            ..Default::default()
+        })
+        .await;
+    assert!(refused.is_err(), "a stale batch is refused");
+    let state = s.conversations.conversation("z").await.unwrap().unwrap();
+    assert_eq!((state.last_seq, state.applied_offset), (3, 10));
+    let m = s.messages.message("z", 3).await.unwrap().unwrap();
+    assert_eq!(m.body, "body 3", "nothing of the stale batch was kept");
 }
 
 pub async fn batches_apply_atomically_and_idempotently(s: &Stores) {
