@@ -42,6 +42,15 @@ start() {
 start postgres DATABASE_URL
 start redis REDIS_URL
 start kafka KAFKA_BOOTSTRAP
+# A broker whose topics survive a restart, for the broker-restart test.
+if [ -z "${TANSU_SQLITE_BIN:-}" ]; then
+  if out=$(./infra/kafka/build-sqlite.sh); then
+    eval "$out"
+    export TANSU_SQLITE_BIN
+  else
+    echo "could not build tansu with sqlite; the broker-restart test will say it is skipped" >&2
+  fi
+fi
 
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all -- --check

@@ -1,6 +1,7 @@
 //! Redis engines for the real-time ports: [`RedisChannels`] implements
 //! `chat_ports::Channels` over pub/sub, [`RedisPresence`] implements
-//! `chat_ports::Presence` with sorted sets whose entries expire.
+//! `chat_ports::Presence` with sorted sets whose entries expire, swept by a
+//! task that announces the expired users offline.
 //!
 //! A process holds one pub/sub connection, whatever its number of
 //! subscribers, and one multiplexed connection per engine for commands.
@@ -16,7 +17,11 @@
 //!   publishing.
 //! - `subscriber`: the task that owns the pub/sub connection: SUBSCRIBE and
 //!   UNSUBSCRIBE in registry order, delivery, reconnection and resync.
-//! - [`presence`]: [`RedisPresence`], the sorted sets and their Lua scripts.
+//! - [`presence`]: [`RedisPresence`], the sorted sets of connections and
+//!   the index of users by their latest expiry.
+//! - `presence_lua`: the Lua scripts of presence.
+//! - `sweeper`: the task of each presence engine that announces offline the
+//!   users whose connections expired without a disconnect.
 //! - `conn`: a multiplexed connection that is replaced after a connection
 //!   error, with backoff while Redis is down.
 //! - `script`: Lua scripts run by SHA1, reloaded when Redis forgot them.
@@ -29,8 +34,10 @@ pub mod channels;
 mod conn;
 mod errors;
 pub mod presence;
+mod presence_lua;
 mod script;
 mod subscriber;
+mod sweeper;
 
 pub use channels::RedisChannels;
 pub use presence::RedisPresence;

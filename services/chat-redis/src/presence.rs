@@ -12,10 +12,16 @@
 //!
 //! The first live connection announces `online` on the user's presence
 //! channel; a disconnect that leaves no live connection writes last-seen
-//! and announces `offline`.
+//! and announces `offline`. The index `{prefix}online_index` scores each
+//! user with the latest expiry of its connections, so that the sweeper
+//! (`sweeper`), a task of each engine, finds the users whose connections
+//! all expired without a disconnect and announces them offline. The Lua
+//! scripts are in `presence_lua`.
 
 use crate::conn::Commands;
+use crate::presence_lua::{LEAVE, TOUCH};
 use crate::script::LuaScript;
+use crate::sweeper::{requeue, Sweeper};
 use async_trait::async_trait;
 use chat_domain::{time::now_ms, PresenceStatus};
 use chat_ports::channels::presence_channel;
@@ -24,53 +30,31 @@ use redis::{Client, Value};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 const WHAT: &str = "Redis presence";
 
-/// `KEYS[1]`: the user's set; `ARGV[1]`: the connection's member;
-/// `ARGV[2]`: the TTL in ms. Drops expired members, (re)scores this one,
-/// sets the key to expire with the latest member. Returns 1 when the user
-/// had no live connection before.
-const TOUCH: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ms = function(x) return string.format('%.0f', x) end
-local live = redis.call('ZCOUNT', KEYS[1], '(' .. ms(now), '+inf')
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms(now))
-redis.call('ZADD', KEYS[1], ms(now + tonumber(ARGV[2])), ARGV[1])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], last[2])
-if live == 0 then return 1 end
-return 0
-";
-
-/// `KEYS[1]`: the user's set; `ARGV[1]`: the connection's member. Removes
-/// it and the expired members; returns how many live members remain.
-const LEAVE: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
-return redis.call('ZCARD', KEYS[1])
-";
-
-/// Presence shared through Redis.
+/// Presence shared through Redis. Dropping it stops its sweeper.
 pub struct RedisPresence {
-    commands: Commands,
+    commands: Arc<Commands>,
     prefix: String,
+    index: String,
     node: String,
     ttl: Duration,
     channels: Arc<dyn Channels>,
     last_seen: Arc<dyn LastSeenStore>,
     touch: LuaScript,
     leave: LuaScript,
+    _sweeper: DropGuard,
 }
 
 impl RedisPresence {
     /// Connects to Redis at `url`. Keys start with `prefix`; a connection
     /// without a heartbeat for `ttl` counts as gone (so `ttl` must exceed
     /// the heartbeat interval, with room for one missed beat). Changes are
-    /// announced on `channels`, last-seen is written to `last_seen`.
+    /// announced on `channels`, last-seen is written to `last_seen`. Starts
+    /// the sweeper task, which announces offline the users whose
+    /// connections expired (on any gateway) about every 500 ms.
     pub async fn connect(
         url: &str,
         prefix: &str,
@@ -85,18 +69,30 @@ impl RedisPresence {
             });
         }
         let client = Client::open(url).map_err(|e| PortError::unavailable(WHAT, e))?;
-        let commands = Commands::connect(client, WHAT).await?;
+        let commands = Arc::new(Commands::connect(client, WHAT).await?);
         let node = node_id();
+        let index = index_key(prefix);
+        let stop = CancellationToken::new();
+        let sweeper = Sweeper {
+            commands: commands.clone(),
+            prefix: prefix.to_string(),
+            index: index.clone(),
+            channels: channels.clone(),
+            last_seen: last_seen.clone(),
+        };
+        tokio::spawn(sweeper.run(stop.clone()));
         tracing::info!(prefix, node = %node, ttl_ms = ttl.as_millis() as u64, "Redis presence is connected.");
         Ok(Self {
             commands,
             prefix: prefix.to_string(),
+            index,
             node,
             ttl,
             channels,
             last_seen,
             touch: LuaScript::new("presence touch", TOUCH),
             leave: LuaScript::new("presence leave", LEAVE),
+            _sweeper: stop.drop_guard(),
         })
     }
 
@@ -107,7 +103,13 @@ impl RedisPresence {
 
     /// The key of a user's set of connections.
     pub fn key(&self, user: &str) -> String {
-        format!("{}online:{}", self.prefix, user)
+        user_key(&self.prefix, user)
+    }
+
+    /// The key of the index: each user with the latest expiry of its
+    /// connections.
+    pub fn index_key(&self) -> &str {
+        &self.index
     }
 
     fn member(&self, conn: u64) -> String {
@@ -120,25 +122,28 @@ impl RedisPresence {
         let member = self.member(conn);
         let first: i64 = self
             .touch
-            .run(&self.commands, &[&self.key(user)], (member.as_str(), ttl))
+            .run(
+                &self.commands,
+                &[&self.key(user), &self.index],
+                (member.as_str(), ttl, user),
+            )
             .await?;
         Ok(first == 1)
     }
 
-    async fn announce(&self, status: PresenceStatus) -> Result<()> {
-        let channel = presence_channel(&status.user);
-        self.channels
-            .publish(&channel, RealtimeEvent::Presence { status })
-            .await
-    }
-
     async fn announce_online(&self, user: &str) -> Result<()> {
-        self.announce(PresenceStatus {
+        let status = PresenceStatus {
             user: user.to_string(),
             online: true,
             last_seen: None,
-        })
-        .await
+        };
+        announce(self.channels.as_ref(), status).await
+    }
+
+    /// Writes last-seen, then announces `offline`.
+    async fn go_offline(&self, user: &str, ts: i64) -> Result<()> {
+        self.last_seen.set_last_seen(user, ts).await?;
+        announce(self.channels.as_ref(), offline(user, ts)).await
     }
 }
 
@@ -162,24 +167,28 @@ impl Presence for RedisPresence {
         Ok(())
     }
 
-    /// When no live connection remains the user goes offline, even if this
-    /// connection's entry had already expired: an expiry announces nothing,
-    /// so this is the first moment the change can be told.
+    /// When no live connection remains the user goes offline (and leaves
+    /// the index), even if this connection's entry had already expired,
+    /// unless the sweeper announced it already. When writing last-seen or
+    /// announcing fails, the user is put back in the index so that the
+    /// sweeper announces it.
     async fn disconnected(&self, user: &str, conn: u64) -> Result<()> {
         let member = self.member(conn);
-        let live: i64 = self
+        let went: i64 = self
             .leave
-            .run(&self.commands, &[&self.key(user)], member.as_str())
+            .run(
+                &self.commands,
+                &[&self.key(user), &self.index],
+                (member.as_str(), user),
+            )
             .await?;
-        if live == 0 {
+        if went == 1 {
             let ts = now_ms();
-            self.last_seen.set_last_seen(user, ts).await?;
-            self.announce(PresenceStatus {
-                user: user.to_string(),
-                online: false,
-                last_seen: Some(ts),
-            })
-            .await?;
+            if let Err(e) = self.go_offline(user, ts).await {
+                tracing::debug!(user, error = %e, "A user could not be announced offline; the sweeper will do it.");
+                requeue(&self.commands, &self.index, user, ts).await;
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -235,6 +244,34 @@ impl Presence for RedisPresence {
             })
             .collect())
     }
+}
+
+/// The key of a user's set of connections; the sweep script builds the
+/// same name.
+pub(crate) fn user_key(prefix: &str, user: &str) -> String {
+    format!("{prefix}online:{user}")
+}
+
+/// The key of the index of users by their latest expiry.
+fn index_key(prefix: &str) -> String {
+    format!("{prefix}online_index")
+}
+
+/// The `offline` status of `user`, last seen at `ts`.
+pub(crate) fn offline(user: &str, ts: i64) -> PresenceStatus {
+    PresenceStatus {
+        user: user.to_string(),
+        online: false,
+        last_seen: Some(ts),
+    }
+}
+
+/// Publishes `status` on the user's presence channel.
+pub(crate) async fn announce(channels: &dyn Channels, status: PresenceStatus) -> Result<()> {
+    let channel = presence_channel(&status.user);
+    channels
+        .publish(&channel, RealtimeEvent::Presence { status })
+        .await
 }
 
 /// Milliseconds from a TIME reply (`[seconds, microseconds]`).

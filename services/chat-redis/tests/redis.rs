@@ -509,9 +509,16 @@ async fn heartbeats_keep_presence_and_silence_lets_it_expire() {
         p.heartbeat("hank", 1).await.unwrap();
     }
     let users = ["hank".to_string(), "ivy".to_string()];
+    // The sweeper announced ivy offline when her entry expired.
+    let expired = status_event(next(&mut ivy_changes).await);
+    assert!(
+        !expired.online && expired.last_seen.is_some(),
+        "{expired:?}"
+    );
     let seen = p.status(&users).await.unwrap();
     assert!(seen[0].online, "heartbeats keep hank online: {seen:?}");
     assert!(!seen[1].online, "ivy expired: {seen:?}");
+    assert_eq!(seen[1].last_seen, expired.last_seen, "{seen:?}");
     assert!(
         !ctx.exists(&p.key("ivy")).await,
         "the key expires with its entries"
@@ -532,4 +539,252 @@ async fn heartbeats_keep_presence_and_silence_lets_it_expire() {
     assert!(!offline.online && offline.last_seen.is_some());
     p.disconnected("hank", 1).await.unwrap();
     assert!(p.status(&users).await.unwrap().iter().all(|s| !s.online));
+}
+
+/// The next event within `within`, which must be a presence change.
+async fn change_within(sub: &mut Subscription, within: Duration) -> chat_domain::PresenceStatus {
+    let event = timeout(within, sub.recv())
+        .await
+        .unwrap_or_else(|_| panic!("a presence change within {within:?}"))
+        .expect("an event, not a lag or a close");
+    status_event((*event).clone())
+}
+
+#[tokio::test]
+async fn a_crashed_gateway_s_users_are_announced_offline_by_another() {
+    let Some(ctx) = setup().await else { return };
+    let store = Arc::new(MemLastSeen::default());
+    let ttl = Duration::from_millis(400);
+    let crashing = presence(&ctx, ttl, &store).await;
+    let survivor = presence(&ctx, ttl, &store).await;
+    let watcher = ctx.channels().await;
+    let mut changes = watcher.subscribe(&presence_channel("jack")).await.unwrap();
+
+    let before = chat_domain::time::now_ms();
+    crashing.connected("jack", 1).await.unwrap();
+    let after = chat_domain::time::now_ms();
+    assert!(
+        change_within(&mut changes, Duration::from_secs(5))
+            .await
+            .online
+    );
+    let index: f64 = redis::cmd("ZSCORE")
+        .arg(survivor.index_key())
+        .arg("jack")
+        .query_async(&mut ctx.admin.clone())
+        .await
+        .unwrap();
+    let ttl_ms = ttl.as_millis() as i64;
+    assert!(
+        (before + ttl_ms..=after + ttl_ms).contains(&(index as i64)),
+        "{index}"
+    );
+    drop(crashing);
+
+    let offline = change_within(&mut changes, ttl + Duration::from_secs(2)).await;
+    let noticed = chat_domain::time::now_ms();
+    assert_eq!((offline.user.as_str(), offline.online), ("jack", false));
+    let ts = offline.last_seen.expect("last seen with offline");
+    // Last seen is the expiry (Redis runs on this machine's clock).
+    assert!(
+        (before + ttl_ms - 20..=after + ttl_ms + 20).contains(&ts),
+        "{ts} is not the expiry {}..={}",
+        before + ttl_ms,
+        after + ttl_ms
+    );
+    assert!(
+        noticed - ts <= 2000,
+        "announced {} ms after the expiry",
+        noticed - ts
+    );
+    assert_eq!(store.last_seen("jack").await.unwrap(), Some(ts));
+    let seen = survivor.status(&["jack".to_string()]).await.unwrap();
+    assert!(!seen[0].online && seen[0].last_seen == Some(ts), "{seen:?}");
+    assert!(!ctx.exists(&survivor.key("jack")).await);
+    assert!(
+        !ctx.exists(survivor.index_key()).await,
+        "the index is empty"
+    );
+    // Announced once.
+    if let Ok(got) = timeout(Duration::from_millis(1200), changes.recv()).await {
+        panic!("expected no event, got {got:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_user_with_a_live_connection_elsewhere_is_not_swept() {
+    let Some(ctx) = setup().await else { return };
+    let store = Arc::new(MemLastSeen::default());
+    let ttl = Duration::from_millis(400);
+    let crashing = presence(&ctx, ttl, &store).await;
+    let alive = presence(&ctx, ttl, &store).await;
+    let watcher = ctx.channels().await;
+    let mut changes = watcher.subscribe(&presence_channel("kate")).await.unwrap();
+
+    crashing.connected("kate", 1).await.unwrap();
+    assert!(
+        change_within(&mut changes, Duration::from_secs(5))
+            .await
+            .online
+    );
+    alive.connected("kate", 7).await.unwrap();
+    drop(crashing);
+    let started = Instant::now();
+    while started.elapsed() < ttl + Duration::from_secs(2) {
+        alive.heartbeat("kate", 7).await.unwrap();
+        if let Ok(got) = timeout(Duration::from_millis(100), changes.recv()).await {
+            panic!("kate has a live connection, got {got:?}");
+        }
+    }
+    let seen = alive.status(&["kate".to_string()]).await.unwrap();
+    assert!(seen[0].online, "{seen:?}");
+    assert_eq!(store.last_seen("kate").await.unwrap(), None);
+    let members: i64 = redis::cmd("ZCARD")
+        .arg(alive.key("kate"))
+        .query_async(&mut ctx.admin.clone())
+        .await
+        .unwrap();
+    assert_eq!(members, 1, "the crashed gateway's entry is gone");
+
+    // The last connection closing announces offline, and only that.
+    alive.disconnected("kate", 7).await.unwrap();
+    let offline = change_within(&mut changes, Duration::from_secs(5)).await;
+    assert!(
+        !offline.online && offline.last_seen.is_some(),
+        "{offline:?}"
+    );
+    assert!(!ctx.exists(alive.index_key()).await, "kate left the index");
+    if let Ok(got) = timeout(Duration::from_millis(1200), changes.recv()).await {
+        panic!("expected no event, got {got:?}");
+    }
+}
+
+#[tokio::test]
+async fn two_sweeping_gateways_announce_each_expired_user_once() {
+    let Some(ctx) = setup().await else { return };
+    let store = Arc::new(MemLastSeen::default());
+    let ttl = Duration::from_millis(400);
+    let crashing = presence(&ctx, ttl, &store).await;
+    let first = presence(&ctx, ttl, &store).await;
+    let second = presence(&ctx, ttl, &store).await;
+    let watcher = ctx.channels().await;
+    let users: Vec<String> = (0..20).map(|i| format!("crowd{i}")).collect();
+    let mut subs = Vec::new();
+    for user in &users {
+        subs.push(watcher.subscribe(&presence_channel(user)).await.unwrap());
+    }
+    for (conn, user) in users.iter().enumerate() {
+        crashing.connected(user, conn as u64).await.unwrap();
+    }
+    for sub in &mut subs {
+        assert!(change_within(sub, Duration::from_secs(5)).await.online);
+    }
+    drop(crashing);
+
+    sleep(ttl + Duration::from_secs(2)).await;
+    // Let one more round of both sweepers go by.
+    sleep(Duration::from_millis(600)).await;
+    for (user, sub) in users.iter().zip(&mut subs) {
+        let offline = change_within(sub, Duration::from_millis(10)).await;
+        assert_eq!(
+            (offline.user.as_str(), offline.online),
+            (user.as_str(), false)
+        );
+        assert_eq!(store.last_seen(user).await.unwrap(), offline.last_seen);
+        if let Ok(got) = timeout(Duration::from_millis(10), sub.recv()).await {
+            panic!("{user} was announced again: {got:?}");
+        }
+    }
+    let seen = first.status(&users).await.unwrap();
+    assert!(seen.iter().all(|s| !s.online), "{seen:?}");
+    drop(second);
+}
+
+/// A last-seen store whose first `fail` writes fail.
+struct FlakyLastSeen {
+    fail: Mutex<usize>,
+    inner: MemLastSeen,
+}
+
+#[async_trait]
+impl LastSeenStore for FlakyLastSeen {
+    async fn set_last_seen(&self, user: &str, ts: i64) -> chat_ports::Result<()> {
+        {
+            let mut fail = self.fail.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(PortError::Unavailable {
+                    what: "test store",
+                    detail: "down for the test".into(),
+                });
+            }
+        }
+        self.inner.set_last_seen(user, ts).await
+    }
+
+    async fn last_seen(&self, user: &str) -> chat_ports::Result<Option<i64>> {
+        self.inner.last_seen(user).await
+    }
+}
+
+#[tokio::test]
+async fn a_disconnect_whose_store_failed_is_announced_by_the_sweeper() {
+    let Some(ctx) = setup().await else { return };
+    let store = Arc::new(FlakyLastSeen {
+        fail: Mutex::new(2),
+        inner: MemLastSeen::default(),
+    });
+    let channels: Arc<dyn Channels> = Arc::new(ctx.channels().await);
+    let p = RedisPresence::connect(
+        &ctx.url,
+        &ctx.prefix,
+        Duration::from_secs(30),
+        channels,
+        store.clone(),
+    )
+    .await
+    .unwrap();
+    let watcher = ctx.channels().await;
+    let mut changes = watcher.subscribe(&presence_channel("liam")).await.unwrap();
+    p.connected("liam", 1).await.unwrap();
+    assert!(
+        change_within(&mut changes, Duration::from_secs(5))
+            .await
+            .online
+    );
+
+    let before = chat_domain::time::now_ms();
+    let err = p.disconnected("liam", 1).await.unwrap_err();
+    assert!(matches!(err, PortError::Unavailable { .. }), "{err}");
+    // The sweeper's first try fails too (the store is down twice), its
+    // second one announces.
+    let offline = change_within(&mut changes, Duration::from_secs(3)).await;
+    assert!(!offline.online, "{offline:?}");
+    let ts = offline.last_seen.expect("last seen with offline");
+    assert!((before..before + 100).contains(&ts), "{ts} vs {before}");
+    assert_eq!(store.last_seen("liam").await.unwrap(), Some(ts));
+    assert!(!ctx.exists(p.index_key()).await);
+    nothing(&mut changes).await;
+}
+
+#[tokio::test]
+async fn a_late_disconnect_after_the_sweeper_announces_nothing_more() {
+    let Some(ctx) = setup().await else { return };
+    let store = Arc::new(MemLastSeen::default());
+    let ttl = Duration::from_millis(300);
+    let p = presence(&ctx, ttl, &store).await;
+    let watcher = ctx.channels().await;
+    let mut changes = watcher.subscribe(&presence_channel("mia")).await.unwrap();
+    p.connected("mia", 1).await.unwrap();
+    assert!(
+        change_within(&mut changes, Duration::from_secs(5))
+            .await
+            .online
+    );
+    let offline = change_within(&mut changes, ttl + Duration::from_secs(2)).await;
+    assert!(!offline.online, "{offline:?}");
+    // The gateway notices the dead connection only now.
+    p.disconnected("mia", 1).await.unwrap();
+    nothing(&mut changes).await;
+    assert_eq!(store.last_seen("mia").await.unwrap(), offline.last_seen);
 }

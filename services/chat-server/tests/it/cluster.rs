@@ -53,6 +53,42 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `chatctl <args…> --listen 127.0.0.1:0` with `env`, waits for its
+/// `listening on ADDR` line; returns the child and `http://ADDR`.
+pub fn spawn_chatctl(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
+    cmd.args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("chatctl starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{args:?} did not start: {line:?}"))
+        .to_string();
+    (child, format!("http://{addr}"))
+}
+
+/// Waits until something listens on the loopback `port`.
+fn wait_port(port: u16, what: &str) -> std::io::Result<()> {
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(std::io::Error::other(format!(
+        "{what} did not open its port"
+    )))
+}
+
 /// Creates a fresh database on the server of `url`; returns its URL.
 pub async fn fresh_database(url: &str) -> String {
     let name = format!("chat_it_{}", uuid::Uuid::new_v4().simple());
@@ -94,27 +130,13 @@ impl Cluster {
 
     /// Starts `chatctl <args…> --listen 127.0.0.1:0`; returns its index.
     pub fn start(&mut self, args: &[&str]) -> usize {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
-        cmd.args(args)
-            .args(["--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("chatctl starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{args:?} did not start: {line:?}"))
-            .to_string();
-        self.processes.push(Proc {
-            child,
-            base: format!("http://{addr}"),
-        });
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (child, base) = spawn_chatctl(args, &env);
+        self.processes.push(Proc { child, base });
         self.processes.len() - 1
     }
 
@@ -197,17 +219,91 @@ impl OwnRedis {
             .stderr(Stdio::null())
             .spawn()?;
         self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        Err(std::io::Error::other("redis-server did not open its port"))
+        wait_port(self.port, "redis-server")
     }
 }
 
 impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A Kafka-protocol broker of a test's own (tansu with its sqlite engine,
+/// `TANSU_SQLITE_BIN`), whose topics and offsets survive its restart.
+pub struct OwnBroker {
+    pub port: u16,
+    bin: String,
+    db: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl OwnBroker {
+    pub fn start() -> Option<Self> {
+        let Some(bin) = std::env::var("TANSU_SQLITE_BIN")
+            .ok()
+            .filter(|b| !b.is_empty())
+        else {
+            println!(
+                "skipped: TANSU_SQLITE_BIN is not set (./infra/test.sh builds tansu with its sqlite engine)"
+            );
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = Self {
+            port,
+            bin,
+            db: dir.path().join("tansu.db"),
+            _dir: dir,
+            child: None,
+        };
+        if let Err(e) = b.restart() {
+            println!("skipped: the sqlite broker cannot be started here ({e})");
+            return None;
+        }
+        Some(b)
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it (again) on the same port and file, and waits for the port.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(&self.bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .arg("--storage-engine")
+            .arg(format!("sqlite://{}", self.db.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        wait_port(self.port, "the broker")
+    }
+}
+
+impl Drop for OwnBroker {
     fn drop(&mut self) {
         self.kill();
     }

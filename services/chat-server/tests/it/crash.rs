@@ -2,8 +2,7 @@
 
 use crate::harness::*;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 struct Process {
     child: Child,
@@ -11,28 +10,16 @@ struct Process {
 }
 
 fn spawn(data_dir: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chatctl"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000")
-        .env("CHAT__GATEWAY__SEND_BURST", "1000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("chatctl starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Process {
-        child,
-        base: format!("http://{addr}"),
-    }
+    let dir = data_dir.display().to_string();
+    let (child, base) = crate::cluster::spawn_chatctl(
+        &["serve", "--data-dir", &dir],
+        &[
+            ("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000"),
+            ("CHAT__GATEWAY__SEND_BURST", "1000"),
+            ("RUST_LOG", "warn"),
+        ],
+    );
+    Process { child, base }
 }
 
 fn server_at(base: &str) -> Server {

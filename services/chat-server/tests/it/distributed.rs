@@ -275,3 +275,77 @@ async fn messages_arrive_in_order_through_a_redis_restart() {
     unique.dedup();
     assert_eq!(unique, (11..=30).collect::<Vec<_>>(), "{got:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_loses_no_acknowledged_message() {
+    let Some(s) = services() else { return };
+    let Some(mut broker) = crate::cluster::OwnBroker::start() else {
+        return;
+    };
+    let mut c = Cluster::new(&s).await;
+    c.env.retain(|(k, _)| k != "CHAT__ENGINES__LOG");
+    c.env.push((
+        "CHAT__ENGINES__LOG".into(),
+        format!("kafka://{}", broker.bootstrap()),
+    ));
+    c.env
+        .push(("CHAT__KAFKA__PRODUCE_TIMEOUT_MS".into(), "3000".into()));
+    c.start(&["processor", "--name", "all"]);
+    let g = c.start(&["gateway"]);
+    let gw = c.gateway(g);
+    let alice = gw.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        alice.send(&conv, &format!("before{i}"), "x").await;
+        acked.push(format!("before{i}"));
+    }
+
+    // The broker dies: sends are refused with `overloaded` or wait; none is
+    // acknowledged without being durable.
+    broker.kill();
+    let mut outage = Vec::new();
+    for i in 0..3 {
+        let (st, body) = alice
+            .post(
+                "/v1/messages",
+                json!({"conv": conv, "client_msg_id": format!("during{i}"), "body": "x"}),
+            )
+            .await;
+        match st {
+            200 => acked.push(format!("during{i}")),
+            503 => assert_eq!(body["error"]["code"], "overloaded"),
+            other => panic!("unexpected {other} {body}"),
+        }
+        outage.push(st);
+    }
+    broker.restart().unwrap();
+    for i in 0..10 {
+        let id = format!("after{i}");
+        eventually(|| async {
+            let (st, _) = alice
+                .post(
+                    "/v1/messages",
+                    json!({"conv": conv, "client_msg_id": id, "body": "x"}),
+                )
+                .await;
+            (st == 200).then_some(())
+        })
+        .await;
+        acked.push(id);
+    }
+    let h = eventually(|| async {
+        let h = alice.history(&conv, "limit=500").await;
+        let have: HashSet<String> = h
+            .iter()
+            .map(|m| m["client_msg_id"].as_str().unwrap().to_string())
+            .collect();
+        acked.iter().all(|a| have.contains(a)).then_some(h)
+    })
+    .await;
+    assert_eq!(
+        seqs(&h),
+        (1..=h.len() as u64).collect::<Vec<_>>(),
+        "dense: {outage:?}"
+    );
+}
