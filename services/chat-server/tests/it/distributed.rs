@@ -80,8 +80,16 @@ async fn two_gateways_and_two_processors_serve_the_protocol() {
     assert_eq!(off["online"], false);
     assert!(off["last_seen"].as_i64().is_some());
 
-    // An idempotent resend through the other gateway returns the first id.
+    // An idempotent resend through the other gateway, after the first one
+    // was killed and a new one started, returns the first id.
     let first = alice.history(&conv, "limit=1&after=0").await[0].clone();
+    drop(a);
+    c.kill(g1);
+    let g4 = c.start(&["gateway"]);
+    let gw1 = c.gateway(g4);
+    let alice = gw1.user("alice", "phone").await;
+    let mut a = gw1.connect("alice", "phone").await;
+    a.handshake().await;
     let again = gw2
         .user("alice", "laptop")
         .await
