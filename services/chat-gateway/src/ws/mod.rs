@@ -5,11 +5,13 @@
 //! - [`parse`]: client frames, with an error for everything malformed.
 //! - [`delivery`]: per-device, per-conversation in-order, gap-free delivery.
 //! - [`session`]: the connection's loop.
+//! - [`shed`]: what a busy connection drops first.
 
 mod delivery;
 mod outbound;
 mod parse;
 mod session;
+mod shed;
 
 use crate::auth::Caller;
 use crate::error::ApiError;

@@ -4,6 +4,7 @@
 use super::delivery::{Delivery, Stop};
 use super::outbound::{Gone, Outbound};
 use super::parse::parse;
+use super::shed::{admits, Kind};
 use crate::auth::Caller;
 use crate::error::from_port;
 use crate::ChatService;
@@ -21,12 +22,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
-
-/// Queue fill above which each kind of frame is shed (typing first, then
-/// presence, then receipts); messages are never shed.
-const SHED_TYPING: f64 = 0.25;
-const SHED_PRESENCE: f64 = 0.5;
-const SHED_RECEIPTS: f64 = 0.75;
 
 /// WebSocket close codes.
 const GOING_AWAY: u16 = 1001;
@@ -151,7 +146,7 @@ impl Session {
                 Some(event) = self.conv_rx.recv() => self.on_event(&event).await.map(|_| true),
                 Some(event) = self.presence_rx.recv() => {
                     match &*event {
-                        RealtimeEvent::Presence { status } if self.out.fill() < SHED_PRESENCE => {
+                        RealtimeEvent::Presence { status } if admits(Kind::Presence, self.out.fill()) => {
                             let _ = self.out.try_push(&ServerFrame::Presence {
                                 user: status.user.clone(),
                                 online: status.online,
@@ -287,7 +282,7 @@ impl Session {
             } => {
                 if !self.delivery.knows(conv) {
                     // A conversation this user left.
-                } else if self.out.fill() < SHED_RECEIPTS {
+                } else if admits(Kind::Receipt, self.out.fill()) {
                     self.out.try_push(&ServerFrame::Receipt {
                         conv: conv.clone(),
                         user: who.clone(),
@@ -300,7 +295,7 @@ impl Session {
             }
             RealtimeEvent::Typing { conv, user: who } => {
                 if who != user {
-                    if self.out.fill() < SHED_TYPING {
+                    if admits(Kind::Typing, self.out.fill()) {
                         self.out.try_push(&ServerFrame::Typing {
                             conv: conv.clone(),
                             user: who.clone(),
@@ -500,7 +495,7 @@ impl Session {
     /// Sends the current presence of every watched user (after a possible
     /// loss of changes); shed when the queue is busy.
     async fn refresh_presence(&mut self) {
-        if self.out.fill() >= SHED_PRESENCE || self.watching.is_empty() {
+        if !admits(Kind::Presence, self.out.fill()) || self.watching.is_empty() {
             return;
         }
         let users: Vec<String> = self.watching.iter().cloned().collect();
