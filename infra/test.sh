@@ -42,8 +42,11 @@ start() {
 start postgres DATABASE_URL
 start redis REDIS_URL
 start kafka KAFKA_BOOTSTRAP
-# A broker whose topics survive a restart, for the broker-restart test.
-if [ -z "${TANSU_SQLITE_BIN:-}" ]; then
+# A broker whose topics survive a restart, for the broker-restart test:
+# opt-in (CHAT_BUILD_TANSU_SQLITE=1), since building it takes about ten
+# minutes and tansu 0.6.0's sqlite engine does not come back from a kill -9
+# here (see docs/operations.md); without it the test says it is skipped.
+if [ -z "${TANSU_SQLITE_BIN:-}" ] && [ "${CHAT_BUILD_TANSU_SQLITE:-0}" = 1 ]; then
   if out=$(./infra/kafka/build-sqlite.sh); then
     eval "$out"
     export TANSU_SQLITE_BIN

@@ -270,6 +270,11 @@ impl OwnBroker {
         Some(b)
     }
 
+    /// The broker's log file.
+    pub fn log(&self) -> std::path::PathBuf {
+        self.db.with_file_name("broker.log")
+    }
+
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -285,7 +290,14 @@ impl OwnBroker {
     /// Starts it (again) on the same port and file, and waits for the port.
     pub fn restart(&mut self) -> std::io::Result<()> {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        // tansu reads a sqlite:// path relative to its working directory.
+        let dir = self.db.parent().expect("the database is in a folder");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("broker.log"))?;
         let child = Command::new(&self.bin)
+            .current_dir(dir)
             .args([
                 "broker",
                 "--listener-url",
@@ -293,10 +305,9 @@ impl OwnBroker {
                 "--advertised-listener-url",
                 &url,
             ])
-            .arg("--storage-engine")
-            .arg(format!("sqlite://{}", self.db.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
             .spawn()?;
         self.child = Some(child);
         wait_port(self.port, "the broker")
