@@ -71,12 +71,15 @@ impl Processor for Sequencer {
             let trace = r.traceparent();
             match self.codec.decode(&r.payload) {
                 Ok(cmd) => {
-                    let span = tracing::debug_span!(
+                    let span = tracing::info_span!(
                         "sequence",
-                        traceparent = trace.as_deref().unwrap_or(""),
+                        command = cmd.name(),
                         partition = r.partition,
                         offset = r.offset,
                     );
+                    if let Some(t) = &trace {
+                        chat_telemetry::trace::follow(&span, t);
+                    }
                     work.command(cmd, r.offset).instrument(span).await?;
                     // Events derived from this command carry its trace.
                     traces.resize(work.events.len(), trace);

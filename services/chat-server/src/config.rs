@@ -18,6 +18,27 @@ pub struct Config {
     pub redis: RedisConfig,
     pub retention: RetentionConfig,
     pub gateway: GatewayConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// Where traces go.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP (JSON) traces endpoint, e.g.
+    /// `http://collector:4318/v1/traces`; empty: no export.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: String::new(),
+            service_name: "chat".into(),
+        }
+    }
 }
 
 /// Which engine serves each port, by URL scheme.

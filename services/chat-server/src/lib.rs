@@ -6,12 +6,14 @@
 //! - [`config`]: defaults, TOML file, `CHAT__…` environment variables.
 //! - [`engines`]: opens the engine of each port from its URL.
 //! - [`tools`]: `replay` and `tail`.
+//! - [`telemetry`]: logs, and OpenTelemetry export of spans.
 //! - [`node`]: starts the roles of this process (gateway, processors,
 //!   retention) and stops them.
 
 pub mod config;
 pub mod engines;
 pub mod node;
+pub mod telemetry;
 pub mod tools;
 
 pub use config::Config;

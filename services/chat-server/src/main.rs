@@ -71,17 +71,20 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    // Before the runtime: the OTLP exporter's client blocks on its own thread.
+    let telemetry = chat_server::telemetry::init(&config.telemetry)?;
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli, config));
+    telemetry.shutdown();
+    outcome
+}
+
+async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
     let roles = match cli.command {
         Command::Serve { data_dir, listen } => {
             if let Some(d) = data_dir {

@@ -5,6 +5,9 @@
 //!
 //! # Layout
 //! - [`Metrics`]: every metric, and [`Metrics::render`].
+//! - [`trace`]: trace context across the log (`traceparent`).
+
+pub mod trace;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;

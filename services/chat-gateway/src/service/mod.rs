@@ -18,6 +18,7 @@ use chat_events::{topics::COMMANDS, Codec, Record};
 use chat_ports::{Channels, EventLog, OutRecord, Position, Presence, Stores};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The gateway's view of the ports, and its settings.
 pub struct ChatService {
@@ -67,7 +68,16 @@ impl ChatService {
 
     /// Appends one command to the commands topic; returns once durable.
     pub(crate) async fn append(&self, command: Record) -> Result<Position, DomainError> {
-        let traceparent = new_traceparent();
+        let span = tracing::info_span!("append", command = command.name());
+        self.append_in(command, span.clone()).instrument(span).await
+    }
+
+    async fn append_in(
+        &self,
+        command: Record,
+        span: tracing::Span,
+    ) -> Result<Position, DomainError> {
+        let traceparent = chat_telemetry::trace::traceparent_of(&span);
         let record = OutRecord {
             topic: COMMANDS.to_string(),
             key: command.conv().to_string(),
@@ -170,12 +180,4 @@ impl ChatService {
             pause = (pause * 2).min(Duration::from_millis(25));
         }
     }
-}
-
-/// A fresh W3C trace context for a command: the trace starts at the gateway
-/// and travels in record headers through every processor.
-fn new_traceparent() -> String {
-    let trace = uuid::Uuid::new_v4().simple().to_string();
-    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-    format!("00-{trace}-{span}-01")
 }

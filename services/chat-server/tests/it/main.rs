@@ -11,6 +11,7 @@ mod harness;
 mod http_api;
 mod limits;
 mod membership;
+mod otel;
 mod presence;
 mod receipts;
 mod retention;
