@@ -5,7 +5,7 @@
 #
 # Local services are installed and started from infra/ unless the
 # environment already points at some: KAFKA_BOOTSTRAP, DATABASE_URL,
-# REDIS_URL. A service that cannot be had makes its tests print why they
+# REDIS_URL, S3_ENDPOINT. A service that cannot be had makes its tests print why they
 # are skipped; it does not fail the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,7 @@ start() {
 start postgres DATABASE_URL
 start redis REDIS_URL
 start kafka KAFKA_BOOTSTRAP
+start s3 S3_ENDPOINT
 # A broker whose topics survive a restart, for the broker-restart test:
 # opt-in (CHAT_BUILD_TANSU_SQLITE=1), since building it takes about ten
 # minutes and tansu 0.6.0's sqlite engine does not come back from a kill -9
@@ -57,7 +58,7 @@ fi
 
 # Tests that lack a service skip with a reason (shown with
 # `cargo test -- --nocapture`); the summary here says which will.
-for var in DATABASE_URL REDIS_URL KAFKA_BOOTSTRAP TANSU_SQLITE_BIN; do
+for var in DATABASE_URL REDIS_URL KAFKA_BOOTSTRAP S3_ENDPOINT TANSU_SQLITE_BIN; do
   if [ -z "${!var:-}" ]; then
     echo "note: $var is not set; the tests that need it print 'skipped: …' and pass without checking"
   fi

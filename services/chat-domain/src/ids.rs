@@ -70,6 +70,25 @@ pub fn new_group_id() -> String {
     format!("g-{}", Uuid::now_v7().simple())
 }
 
+/// A fresh attachment id: random, so one cannot be derived from another
+/// (access is still checked on every download).
+pub fn new_attachment_id() -> String {
+    format!("a-{}", Uuid::new_v4().simple())
+}
+
+/// Checks an attachment id: `a-` and 32 lowercase hex digits, as
+/// [`new_attachment_id`] makes them.
+pub fn check_attachment_id(s: &str) -> Result<(), DomainError> {
+    let hex = s.strip_prefix("a-").unwrap_or("");
+    if hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(DomainError::bad_request(format!(
+            "{s:?} is not an attachment id"
+        )))
+    }
+}
+
 /// The message id of a send, derived from its idempotency key
 /// (conversation, sender, client_msg_id): a retry through any gateway gets
 /// the id of the first send.

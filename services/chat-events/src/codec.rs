@@ -260,6 +260,18 @@ mod tests {
                 ts: 4,
             }
             .into(),
+            PushDeadLettered {
+                conv: "g".into(),
+                user: "u".into(),
+                device: "d".into(),
+                seq: 12,
+                sender: "alice".into(),
+                count: 3,
+                attempts: 5,
+                error: "HTTP 500".into(),
+                ts: 6,
+            }
+            .into(),
         ]
     }
 

@@ -118,6 +118,20 @@ pub struct CommandRejected {
     pub ts: i64,
 }
 
+/// `schemas/PushDeadLettered.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushDeadLettered {
+    pub conv: String,
+    pub user: String,
+    pub device: String,
+    pub seq: i64,
+    pub sender: String,
+    pub count: i64,
+    pub attempts: i32,
+    pub error: String,
+    pub ts: i64,
+}
+
 macro_rules! records {
     ($($name:ident),* $(,)?) => {
         /// Any record of the log.
@@ -134,7 +148,8 @@ macro_rules! records {
                 }
             }
 
-            /// The conversation the record belongs to: its log key.
+            /// The conversation the record belongs to: its log key, except
+            /// for [`PushDeadLettered`], which is keyed by its user.
             pub fn conv(&self) -> &str {
                 match self {
                     $(Record::$name(r) => &r.conv,)*
@@ -191,4 +206,5 @@ records!(
     MessageDeleted,
     ReceiptAdvanced,
     CommandRejected,
+    PushDeadLettered,
 );

@@ -5,6 +5,8 @@ pub const COMMANDS: &str = "chat.commands";
 /// Events derived by processors (sequenced messages, membership, deletes,
 /// receipts), keyed by conversation id.
 pub const EVENTS: &str = "chat.events";
+/// Push notifications given up on after their retries, keyed by user id.
+pub const PUSH_DEADLETTER: &str = "chat.push.deadletter";
 
 /// A topic as `kafka/topics.toml` declares it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -110,7 +112,10 @@ mod declared {
     fn the_topic_file_matches_the_code() {
         let topics = super::declared();
         let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, vec![super::COMMANDS, super::EVENTS]);
+        assert_eq!(
+            names,
+            vec![super::COMMANDS, super::EVENTS, super::PUSH_DEADLETTER]
+        );
         let mut listed = 0;
         for t in &topics {
             assert!(t.partitions > 0 && t.retention_ms > 0);

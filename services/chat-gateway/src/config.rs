@@ -44,6 +44,47 @@ pub struct GatewayConfig {
     /// conversation channel that members' gateways subscribe to, instead of
     /// once per member (read by the fan-out processor too).
     pub conversation_channel_above: usize,
+    /// Attachment uploads and downloads.
+    pub attachments: AttachmentLimits,
+}
+
+/// Settings of the attachment API (PROTOCOL.md, "Attachments").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentLimits {
+    /// Largest attachment, bytes (`too_large` past it).
+    pub max_bytes: u64,
+    /// How long signed upload and download URLs stay valid, seconds.
+    pub url_ttl_secs: u64,
+    /// An attachment no message carries is removed this long after its
+    /// upload URL was issued, seconds. A send must name it within half of
+    /// this, so that a send in flight never races the collector.
+    pub unsent_grace_secs: u64,
+    /// The base of the URLs the gateway signs for the local blob engine,
+    /// e.g. `https://chat.example.com`. Unset: the scheme and `Host` of the
+    /// request that asked for the URL.
+    pub public_url: Option<String>,
+}
+
+impl Default for AttachmentLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            url_ttl_secs: 15 * 60,
+            unsent_grace_secs: 24 * 3600,
+            public_url: None,
+        }
+    }
+}
+
+impl AttachmentLimits {
+    pub fn url_ttl(&self) -> Duration {
+        Duration::from_secs(self.url_ttl_secs.max(1))
+    }
+
+    pub fn unsent_grace(&self) -> Duration {
+        Duration::from_secs(self.unsent_grace_secs.max(1))
+    }
 }
 
 impl Default for GatewayConfig {
@@ -64,6 +105,7 @@ impl Default for GatewayConfig {
             apply_timeout_ms: 5_000,
             max_presence_subscriptions: 1000,
             conversation_channel_above: 32,
+            attachments: AttachmentLimits::default(),
         }
     }
 }

@@ -20,8 +20,8 @@ pub mod limits;
 pub mod service;
 pub mod ws;
 
-pub use config::GatewayConfig;
-pub use service::ChatService;
+pub use config::{AttachmentLimits, GatewayConfig};
+pub use service::{Backends, ChatService};
 
 use std::sync::Arc;
 
@@ -29,6 +29,9 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<ChatService>,
+    /// The local blob engine, whose signed URLs this gateway serves; `None`
+    /// when attachments live in an object store.
+    pub local_blobs: Option<Arc<chat_blobs::local::LocalBlobs>>,
 }
 
 /// The gateway's routes.

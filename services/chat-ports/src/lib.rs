@@ -7,18 +7,27 @@
 //! - [`error`]: the one error type every port returns.
 //! - [`log`]: the event log: topics, partitions, offsets, consumer groups.
 //! - [`store`]: conversations, messages, receipts, last-seen.
+//! - [`attachments`]: attachment records and the messages that carry them.
+//! - [`devices`]: users' devices and push settings.
+//! - [`blobs`]: attachment bytes behind signed URLs.
 //! - [`channels`]: best-effort real-time channels per user.
 //! - [`presence`]: who is online (soft state).
 //! - [`conformance`]: the store conformance suite every engine runs.
 
+pub mod attachments;
+pub mod blobs;
 pub mod channels;
 pub mod conformance;
+pub mod devices;
 pub mod error;
 pub mod log;
 pub mod presence;
 pub mod store;
 
+pub use attachments::{Attachment, AttachmentStore};
+pub use blobs::BlobStore;
 pub use channels::{Channels, RealtimeEvent, RecvError, Subscription};
+pub use devices::{DeviceStore, PushSettings};
 pub use error::{PortError, Result};
 pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
 pub use presence::Presence;

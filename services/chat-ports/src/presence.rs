@@ -8,8 +8,9 @@ use chat_domain::PresenceStatus;
 /// users' presence channels.
 #[async_trait]
 pub trait Presence: Send + Sync + 'static {
-    /// A connection of `user` opened (`conn` is unique per process).
-    async fn connected(&self, user: &str, conn: u64) -> Result<()>;
+    /// A connection of `device` of `user` opened (`conn` is unique per
+    /// process).
+    async fn connected(&self, user: &str, device: &str, conn: u64) -> Result<()>;
     /// The connection answered a heartbeat; engines whose presence expires
     /// (keys with a TTL) refresh it here.
     async fn heartbeat(&self, _user: &str, _conn: u64) -> Result<()> {
@@ -20,4 +21,7 @@ pub trait Presence: Send + Sync + 'static {
     async fn disconnected(&self, user: &str, conn: u64) -> Result<()>;
     /// Current presence of each user, in the order asked.
     async fn status(&self, users: &[String]) -> Result<Vec<PresenceStatus>>;
+    /// The devices of `user` that hold a live connection, ascending and
+    /// without repeats.
+    async fn online_devices(&self, user: &str) -> Result<Vec<String>>;
 }

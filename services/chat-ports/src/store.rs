@@ -2,7 +2,7 @@
 //! gateways read. One trait per aggregate; an engine usually implements all
 //! of them on one type, and [`Stores`] bundles them.
 
-use crate::Result;
+use crate::{AttachmentStore, DeviceStore, Result};
 use async_trait::async_trait;
 use chat_domain::{ConversationState, MemberReceipts, Message, ReceiptKind};
 use std::collections::HashMap;
@@ -101,20 +101,30 @@ pub struct Stores {
     pub sequencer: Arc<dyn SequencerStore>,
     pub receipts: Arc<dyn ReceiptStore>,
     pub last_seen: Arc<dyn LastSeenStore>,
+    pub attachments: Arc<dyn AttachmentStore>,
+    pub devices: Arc<dyn DeviceStore>,
 }
 
 impl Stores {
     /// Bundles an engine that implements every store port.
     pub fn from_engine<E>(engine: Arc<E>) -> Self
     where
-        E: ConversationStore + MessageStore + SequencerStore + ReceiptStore + LastSeenStore,
+        E: ConversationStore
+            + MessageStore
+            + SequencerStore
+            + ReceiptStore
+            + LastSeenStore
+            + AttachmentStore
+            + DeviceStore,
     {
         Self {
             conversations: engine.clone(),
             messages: engine.clone(),
             sequencer: engine.clone(),
             receipts: engine.clone(),
-            last_seen: engine,
+            last_seen: engine.clone(),
+            attachments: engine.clone(),
+            devices: engine,
         }
     }
 }

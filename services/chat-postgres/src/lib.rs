@@ -1,7 +1,8 @@
 //! The PostgreSQL store engine: every store port of `chat-ports`
 //! (`ConversationStore`, `MessageStore`, `SequencerStore`, `ReceiptStore`,
-//! `LastSeenStore`) on one [`PostgresStore`], with the semantics of the
-//! embedded engine (`chat-embedded`'s `store`), over a deadpool-postgres pool.
+//! `LastSeenStore`, `AttachmentStore`, `DeviceStore`) on one
+//! [`PostgresStore`], with the semantics of the embedded engine
+//! (`chat-embedded`'s `store`), over a deadpool-postgres pool.
 //!
 //! [`PostgresStore::connect`] parses a URL, applies the schema migrations of
 //! `infra/postgres/migrations/` (compiled in; in order; under an advisory
@@ -11,9 +12,14 @@
 //!
 //! Every u64 of the ports (seqs, watermarks) is stored in a bigint: a value
 //! above `i64::MAX` is refused on write, and a read bound above it means "no
-//! bound". Message bodies are stored as their UTF-8 bytes and serialized
-//! values as `json` (not `jsonb`), because both may hold U+0000, which
-//! PostgreSQL's `text` and `jsonb` cannot.
+//! bound". Message bodies, attachment ids and content types are stored as
+//! their UTF-8 bytes and serialized values as `json` (not `jsonb`), because
+//! all may hold U+0000, which PostgreSQL's `text` and `jsonb` cannot.
+//!
+//! The index of attachment references (which messages carry an attachment)
+//! is kept by the engine: the batch that writes a message replaces its
+//! references in the same transaction, and retention's deletes cascade to
+//! them.
 //!
 //! # Layout
 //! - `lib.rs`: [`PostgresStore`]: connect, pool, health.
@@ -22,14 +28,20 @@
 //! - `rows.rs`: conversions between port values and columns.
 //! - `reads.rs`: the read queries.
 //! - `writes.rs`: the sequencer's batches, retention, last-seen.
+//! - `refs.rs`: a batch's attachment references.
 //! - `receipts.rs`: the receipts' max-merge.
-//! - `ports.rs`: the port traits, on top of `reads`, `writes` and `receipts`.
+//! - `attachments.rs`: attachment records and reference reads.
+//! - `devices.rs`: devices and push settings.
+//! - `ports.rs`: the port traits, on top of the modules above.
 
+mod attachments;
+mod devices;
 mod error;
 mod migrate;
 mod ports;
 mod reads;
 mod receipts;
+mod refs;
 mod rows;
 mod writes;
 

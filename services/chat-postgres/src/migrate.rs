@@ -21,11 +21,18 @@ struct Migration {
 }
 
 /// Every migration, in order; versions are 1, 2, 3, ….
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init.sql",
-    sql: include_str!("../../../infra/postgres/migrations/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_attachments_devices.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0002_attachments_devices.sql"),
+    },
+];
 
 /// The schema version this build writes: the last migration's.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -132,5 +139,22 @@ mod tests {
             assert!(!m.sql.trim().is_empty());
         }
         assert_eq!(SCHEMA_VERSION as usize, MIGRATIONS.len());
+    }
+
+    #[test]
+    fn every_file_of_the_migrations_folder_is_listed() {
+        let folder = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/postgres/migrations"
+        );
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .expect("the migrations folder")
+            .map(|entry| entry.expect("a folder entry").file_name())
+            .map(|name| name.to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let listed: Vec<&str> = MIGRATIONS.iter().map(|m| m.name).collect();
+        assert_eq!(files, listed);
     }
 }

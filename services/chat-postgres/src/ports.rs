@@ -1,12 +1,12 @@
-//! The store ports on [`PostgresStore`]: thin calls into `reads` and
-//! `writes`.
+//! The store ports on [`PostgresStore`]: thin calls into `reads`,
+//! `writes`, `receipts`, `attachments` and `devices`.
 
 use crate::PostgresStore;
 use async_trait::async_trait;
 use chat_domain::{ConversationState, MemberReceipts, Message};
 use chat_ports::{
-    ConversationStore, LastSeenStore, MessageStore, ReceiptStore, ReceiptUpdate, Result,
-    SequencedBatch, SequencerStore,
+    Attachment, AttachmentStore, ConversationStore, DeviceStore, LastSeenStore, MessageStore,
+    PushSettings, ReceiptStore, ReceiptUpdate, Result, SequencedBatch, SequencerStore,
 };
 use std::collections::HashMap;
 
@@ -87,5 +87,63 @@ impl LastSeenStore for PostgresStore {
 
     async fn last_seen(&self, user: &str) -> Result<Option<i64>> {
         self.read_last_seen(user).await
+    }
+}
+
+#[async_trait]
+impl AttachmentStore for PostgresStore {
+    async fn put_attachment(&self, attachment: &Attachment) -> Result<()> {
+        self.write_attachment(attachment).await
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<Attachment>> {
+        self.read_attachment(id).await
+    }
+
+    async fn set_uploaded(&self, id: &str, size: u64) -> Result<()> {
+        self.write_uploaded(id, size).await
+    }
+
+    async fn set_thumbnail(&self, id: &str, content_type: &str) -> Result<()> {
+        self.write_thumbnail(id, content_type).await
+    }
+
+    async fn attachment_refs(&self, id: &str) -> Result<Vec<(String, u64)>> {
+        self.read_attachment_refs(id).await
+    }
+
+    async fn unreferenced_attachments(
+        &self,
+        created_before: i64,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        self.read_unreferenced(created_before, limit).await
+    }
+
+    async fn delete_attachment(&self, id: &str) -> Result<()> {
+        self.delete_attachment_record(id).await
+    }
+}
+
+#[async_trait]
+impl DeviceStore for PostgresStore {
+    async fn register_device(&self, user: &str, device: &str, ts: i64) -> Result<()> {
+        self.write_device(user, device, ts).await
+    }
+
+    async fn devices(&self, user: &str) -> Result<Vec<String>> {
+        self.read_devices(user).await
+    }
+
+    async fn set_previews(&self, user: &str, on: bool) -> Result<()> {
+        self.write_previews(user, on).await
+    }
+
+    async fn set_muted(&self, user: &str, conv: &str, muted: bool) -> Result<()> {
+        self.write_muted(user, conv, muted).await
+    }
+
+    async fn push_settings(&self, user: &str) -> Result<PushSettings> {
+        self.read_push_settings(user).await
     }
 }

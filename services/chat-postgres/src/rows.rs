@@ -1,9 +1,10 @@
 //! Conversions between port values and columns: u64 and bigint, messages
-//! and their rows, conversation states and their json.
+//! and their rows, attachment records and their rows, conversation states
+//! and their json.
 
 use crate::error;
 use chat_domain::{ConversationState, Message};
-use chat_ports::{PortError, Result};
+use chat_ports::{Attachment, PortError, Result};
 use tokio_postgres::Row;
 
 /// The columns [`message`] reads, in its order.
@@ -13,6 +14,14 @@ macro_rules! message_columns {
     };
 }
 pub(crate) use message_columns;
+
+/// The columns [`attachment`] reads, in its order.
+macro_rules! attachment_columns {
+    () => {
+        "id, owner, content_type, size, created_at, uploaded_size, thumbnail"
+    };
+}
+pub(crate) use attachment_columns;
 
 /// A u64 to write: refused above `i64::MAX` rather than wrapped, which would
 /// store a negative number and break the order.
@@ -37,7 +46,11 @@ pub(crate) fn from_db(what: &str, v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| error::corrupt(format!("{what} {v} is negative")))
 }
 
-fn column<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T> {
+/// One column of any type.
+pub(crate) fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    i: usize,
+) -> Result<T> {
     row.try_get(i)
         .map_err(|e| error::corrupt(error::describe(&e)))
 }
@@ -58,6 +71,31 @@ pub(crate) fn message(row: &Row) -> Result<Message> {
         ts: column(row, 8)?,
         deleted: column(row, 9)?,
     })
+}
+
+/// An attachment record from the columns of [`attachment_columns`].
+pub(crate) fn attachment(row: &Row) -> Result<Attachment> {
+    let uploaded_size: Option<i64> = column(row, 5)?;
+    let thumbnail: Option<Vec<u8>> = column(row, 6)?;
+    Ok(Attachment {
+        id: utf8(row, 0)?,
+        owner: column(row, 1)?,
+        content_type: utf8(row, 2)?,
+        size: from_db("size", column(row, 3)?)?,
+        created_at: column(row, 4)?,
+        uploaded_size: uploaded_size
+            .map(|v| from_db("uploaded_size", v))
+            .transpose()?,
+        thumbnail: thumbnail
+            .map(|bytes| String::from_utf8(bytes).map_err(error::corrupt))
+            .transpose()?,
+    })
+}
+
+/// One bytea column that holds UTF-8 text.
+pub(crate) fn utf8(row: &Row, i: usize) -> Result<String> {
+    let bytes: Vec<u8> = column(row, i)?;
+    String::from_utf8(bytes).map_err(error::corrupt)
 }
 
 /// A conversation state from its json text.

@@ -1,14 +1,16 @@
-//! The write side: the sequencer's batches, retention, last-seen.
+//! The write side: the sequencer's batches (with their messages'
+//! attachment references, `refs`), retention, last-seen.
 //!
 //! A batch is one transaction; rows go in with one `unnest` statement per
 //! table, in key order, so that two transactions that touch the same rows
 //! take their locks in the same order.
 
 use crate::rows::{self, to_db};
-use crate::{error, PostgresStore};
+use crate::{error, refs, PostgresStore};
 use chat_domain::{ConversationState, Message};
 use chat_ports::{Result, SequencedBatch};
 use std::collections::BTreeMap;
+use tokio_postgres::types::ToSql;
 
 const UPSERT_CONVERSATIONS: &str = "\
 INSERT INTO conversations (id, state)
@@ -82,6 +84,13 @@ impl<'a> MessageColumns<'a> {
 }
 
 impl PostgresStore {
+    /// Runs one cached statement and returns how many rows it changed.
+    pub(crate) async fn change(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(error::db)?;
+        client.execute(&statement, params).await.map_err(error::db)
+    }
+
     /// Writes the batch in one transaction. As with the embedded engine's
     /// one insert after another, the last of two writes to one key wins, and
     /// `left` is removed from the member index before `joined` is added.
@@ -150,6 +159,7 @@ impl PostgresStore {
             .await
             .map_err(error::db)?;
         }
+        refs::replace(&tx, &messages).await?;
         for (sql, pairs) in [
             (DELETE_MEMBERS, &batch.left),
             (INSERT_MEMBERS, &batch.joined),
@@ -167,7 +177,8 @@ impl PostgresStore {
     }
 
     /// Deletes every message older than `cutoff_ms`; their idempotency keys
-    /// are columns of their rows and go with them.
+    /// are columns of their rows and go with them, and their attachment
+    /// references go by the foreign key's `ON DELETE CASCADE`.
     pub(crate) async fn write_expire(&self, cutoff_ms: i64) -> Result<u64> {
         let client = self.client().await?;
         let statement = client

@@ -13,68 +13,10 @@ use chat_ports::{
     Stores,
 };
 use chat_postgres::PostgresStore;
-use std::future::Future;
 use std::sync::Arc;
-use tokio_postgres::NoTls;
+use support::{admin, with_database};
 
-const SKIP: &str = "skipped: DATABASE_URL is not set (./infra/test.sh starts a local PostgreSQL)";
-
-/// An admin connection to the server of `DATABASE_URL`.
-async fn admin(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("DATABASE_URL accepts connections");
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    client
-}
-
-/// `url` with its database name replaced by `name`, for both the URL form
-/// (`postgres://…/db?…`) and the key=value form.
-fn with_dbname(url: &str, name: &str) -> String {
-    for scheme in ["postgres://", "postgresql://"] {
-        if let Some(rest) = url.strip_prefix(scheme) {
-            let (main, query) = match rest.split_once('?') {
-                Some((m, q)) => (m, format!("?{q}")),
-                None => (rest, String::new()),
-            };
-            let authority = main.split_once('/').map_or(main, |(a, _)| a);
-            return format!("{scheme}{authority}/{name}{query}");
-        }
-    }
-    format!("{url} dbname={name}")
-}
-
-/// Runs `body` with the URL of a fresh, empty database, then drops that
-/// database (also when `body` panics, whose panic then goes on).
-async fn with_database<F, Fut>(body: F)
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let Ok(server) = std::env::var("DATABASE_URL") else {
-        println!("{SKIP}");
-        return;
-    };
-    let name = format!("chat_test_{}", uuid::Uuid::new_v4().simple());
-    let client = admin(&server).await;
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create the test database");
-    let outcome = tokio::spawn(body(with_dbname(&server, &name))).await;
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("drop the test database");
-    if let Err(e) = outcome {
-        if e.is_panic() {
-            std::panic::resume_unwind(e.into_panic());
-        }
-        panic!("the test task failed: {e}");
-    }
-}
+mod support;
 
 fn conv(id: &str, title: &str) -> ConversationState {
     ConversationState {
@@ -250,8 +192,7 @@ async fn the_last_write_to_a_key_in_a_batch_wins() {
 
 #[tokio::test]
 async fn a_bad_url_or_an_unreachable_server_is_unavailable() {
-    if std::env::var("DATABASE_URL").is_err() {
-        println!("{SKIP}");
+    if support::database_url().is_none() {
         return;
     }
     for url in [

@@ -9,11 +9,18 @@
 //!   sequenced events.
 //! - [`receipts`]: receipt commands → watermarks; publishes advances.
 //! - [`fanout`]: events → per-user real-time channels.
+//! - [`push`]: events → notifications for offline devices, through the
+//!   operator's push gateway (a webhook), collapsed and retried.
+//! - [`media`]: thumbnails of the images that sequenced messages carry.
+//! - [`blob_gc`]: removes attachments no stored message carries.
 //! - [`retention`]: removes what is older than the retention period.
 //! - [`replay`]: runs processors over the whole log until it is idle, to
 //!   rebuild a store.
 
+pub mod blob_gc;
 pub mod fanout;
+pub mod media;
+pub mod push;
 pub mod receipts;
 pub mod replay;
 pub mod retention;

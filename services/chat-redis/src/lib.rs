@@ -20,6 +20,8 @@
 //! - [`presence`]: [`RedisPresence`], the sorted sets of connections and
 //!   the index of users by their latest expiry.
 //! - `presence_lua`: the Lua scripts of presence.
+//! - `members`: the members of the users' sets (`{node}:{conn}:{device}`)
+//!   and the device of each of the engine's connections.
 //! - `sweeper`: the task of each presence engine that announces offline the
 //!   users whose connections expired without a disconnect.
 //! - `conn`: a multiplexed connection that is replaced after a connection
@@ -33,6 +35,7 @@
 pub mod channels;
 mod conn;
 mod errors;
+mod members;
 pub mod presence;
 mod presence_lua;
 mod script;

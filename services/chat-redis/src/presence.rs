@@ -1,14 +1,15 @@
 //! Presence in Redis: soft state with a TTL, shared by every gateway.
 //!
 //! Each user has a sorted set `{prefix}online:{user}` whose members are the
-//! user's connections, `{node}:{conn}` (`node` is random per engine, since
-//! `conn` is only unique per process), scored with their expiry time in
-//! milliseconds (now + TTL). A user is online while a member's score is in
-//! the future. `connected` and `heartbeat` push a member's expiry forward,
-//! `disconnected` removes it; the set's own key TTL follows its latest
-//! expiry, so the entries of a gateway that crashed disappear by
-//! themselves. The scripts read the clock of Redis (`TIME`), so gateways
-//! with skewed clocks agree on who is online.
+//! user's connections, `{node}:{conn}:{device}` (`node` is random per
+//! engine, since `conn` is only unique per process; see `members`), scored
+//! with their expiry time in milliseconds (now + TTL). A user is online
+//! while a member's score is in the future. `connected` and `heartbeat`
+//! push a member's expiry forward, `disconnected` removes it; the set's own
+//! key TTL follows its latest expiry, so the entries of a gateway that
+//! crashed disappear by themselves. The scripts read the clock of Redis (`TIME`), so gateways
+//! with skewed clocks agree on who is online. The devices online are those
+//! of the live members, whichever gateway wrote them.
 //!
 //! The first live connection announces `online` on the user's presence
 //! channel; a disconnect that leaves no live connection writes last-seen
@@ -19,7 +20,8 @@
 //! scripts are in `presence_lua`.
 
 use crate::conn::Commands;
-use crate::presence_lua::{LEAVE, TOUCH};
+use crate::members::{self, Connections};
+use crate::presence_lua::{LEAVE, LIVE_MEMBERS, TOUCH};
 use crate::script::LuaScript;
 use crate::sweeper::{requeue, Sweeper};
 use async_trait::async_trait;
@@ -27,6 +29,7 @@ use chat_domain::{time::now_ms, PresenceStatus};
 use chat_ports::channels::presence_channel;
 use chat_ports::{Channels, LastSeenStore, PortError, Presence, RealtimeEvent, Result};
 use redis::{Client, Value};
+use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,6 +48,9 @@ pub struct RedisPresence {
     last_seen: Arc<dyn LastSeenStore>,
     touch: LuaScript,
     leave: LuaScript,
+    live_members: LuaScript,
+    /// The device of each connection this engine was told about.
+    connections: Connections,
     _sweeper: DropGuard,
 }
 
@@ -92,6 +98,8 @@ impl RedisPresence {
             last_seen,
             touch: LuaScript::new("presence touch", TOUCH),
             leave: LuaScript::new("presence leave", LEAVE),
+            live_members: LuaScript::new("presence live members", LIVE_MEMBERS),
+            connections: Connections::default(),
             _sweeper: stop.drop_guard(),
         })
     }
@@ -112,14 +120,11 @@ impl RedisPresence {
         &self.index
     }
 
-    fn member(&self, conn: u64) -> String {
-        format!("{}:{}", self.node, conn)
-    }
-
-    /// Scores the connection; true when it made the user online.
-    async fn touch(&self, user: &str, conn: u64) -> Result<bool> {
+    /// Scores the connection of `device`; true when it made the user
+    /// online.
+    async fn touch(&self, user: &str, conn: u64, device: &str) -> Result<bool> {
         let ttl = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
-        let member = self.member(conn);
+        let member = members::member(&self.node, conn, device);
         let first: i64 = self
             .touch
             .run(
@@ -149,8 +154,11 @@ impl RedisPresence {
 
 #[async_trait]
 impl Presence for RedisPresence {
-    async fn connected(&self, user: &str, conn: u64) -> Result<()> {
-        if self.touch(user, conn).await? {
+    /// Remembers the connection's device before anything else, so that a
+    /// heartbeat brings the entry back if writing it now fails.
+    async fn connected(&self, user: &str, device: &str, conn: u64) -> Result<()> {
+        self.connections.open(user, conn, device);
+        if self.touch(user, conn, device).await? {
             self.announce_online(user).await?;
         }
         Ok(())
@@ -158,9 +166,19 @@ impl Presence for RedisPresence {
 
     /// Pushes the connection's expiry forward. When its entry had expired
     /// (Redis was unreachable for longer than the TTL) and it was the
-    /// user's only one, the user is announced online again.
+    /// user's only one, the user is announced online again. A connection
+    /// this engine was not told about (no `connected`) has no device to
+    /// record, and is left alone.
     async fn heartbeat(&self, user: &str, conn: u64) -> Result<()> {
-        if self.touch(user, conn).await? {
+        let Some(device) = self.connections.device(user, conn) else {
+            tracing::debug!(
+                user,
+                conn,
+                "A heartbeat of a connection this engine was not told about."
+            );
+            return Ok(());
+        };
+        if self.touch(user, conn, &device).await? {
             tracing::debug!(user, "A heartbeat brought back an expired presence.");
             self.announce_online(user).await?;
         }
@@ -173,7 +191,10 @@ impl Presence for RedisPresence {
     /// announcing fails, the user is put back in the index so that the
     /// sweeper announces it.
     async fn disconnected(&self, user: &str, conn: u64) -> Result<()> {
-        let member = self.member(conn);
+        // Unknown, the connection has no member to remove; the user still
+        // goes offline if none of its connections is live.
+        let device = self.connections.close(user, conn).unwrap_or_default();
+        let member = members::member(&self.node, conn, &device);
         let went: i64 = self
             .leave
             .run(
@@ -243,6 +264,17 @@ impl Presence for RedisPresence {
                 last_seen,
             })
             .collect())
+    }
+
+    /// The devices of the live members of the user's set, wherever they
+    /// were written (one script: Redis's clock, then the members).
+    async fn online_devices(&self, user: &str) -> Result<Vec<String>> {
+        let live: Vec<String> = self
+            .live_members
+            .run(&self.commands, &[&self.key(user)], &[] as &[&str])
+            .await?;
+        let devices: BTreeSet<&str> = live.iter().filter_map(|m| members::device_of(m)).collect();
+        Ok(devices.into_iter().map(str::to_string).collect())
     }
 }
 

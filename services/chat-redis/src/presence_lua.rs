@@ -2,7 +2,7 @@
 //! clock of Redis (`TIME`), in milliseconds.
 //!
 //! Keys: a user's set of connections is `{prefix}online:{user}` (members
-//! `{node}:{conn}` scored with their expiry), and the index
+//! `{node}:{conn}:{device}` scored with their expiry), and the index
 //! `{prefix}online_index` scores each user with the latest expiry of its
 //! members. The sweep script builds the users' keys itself from the prefix,
 //! so the keys of one deployment must live on one Redis node (no cluster).
@@ -85,4 +85,11 @@ pub(crate) const LIVE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.0f', now), '+inf')
+";
+
+/// `KEYS[1]`: the user's set. Returns its live members, in score order.
+pub(crate) const LIVE_MEMBERS: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. string.format('%.0f', now), '+inf')
 ";

@@ -454,7 +454,7 @@ async fn presence_is_shared_by_gateways_until_the_last_connection_goes() {
     let mut changes = watcher.subscribe(&presence_channel("gina")).await.unwrap();
     let users = ["gina".to_string(), "nobody".to_string()];
 
-    a.connected("gina", 1).await.unwrap();
+    a.connected("gina", "phone", 1).await.unwrap();
     // Scripts that Redis forgot (a restart, SCRIPT FLUSH) are loaded again.
     let () = redis::cmd("SCRIPT")
         .arg("FLUSH")
@@ -468,7 +468,7 @@ async fn presence_is_shared_by_gateways_until_the_last_connection_goes() {
         ("gina", true, None)
     );
     // The same connection number on another gateway is another connection.
-    b.connected("gina", 1).await.unwrap();
+    b.connected("gina", "laptop", 1).await.unwrap();
     b.heartbeat("gina", 1).await.unwrap();
     nothing(&mut changes).await;
     let seen = b.status(&users).await.unwrap();
@@ -500,8 +500,8 @@ async fn heartbeats_keep_presence_and_silence_lets_it_expire() {
     let p = presence(&ctx, ttl, &store).await;
     let watcher = ctx.channels().await;
     let mut ivy_changes = watcher.subscribe(&presence_channel("ivy")).await.unwrap();
-    p.connected("hank", 1).await.unwrap();
-    p.connected("ivy", 1).await.unwrap();
+    p.connected("hank", "phone", 1).await.unwrap();
+    p.connected("ivy", "phone", 1).await.unwrap();
     assert!(status_event(next(&mut ivy_changes).await).online);
     let started = Instant::now();
     while started.elapsed() < ttl * 2 {
@@ -561,7 +561,7 @@ async fn a_crashed_gateway_s_users_are_announced_offline_by_another() {
     let mut changes = watcher.subscribe(&presence_channel("jack")).await.unwrap();
 
     let before = chat_domain::time::now_ms();
-    crashing.connected("jack", 1).await.unwrap();
+    crashing.connected("jack", "phone", 1).await.unwrap();
     let after = chat_domain::time::now_ms();
     assert!(
         change_within(&mut changes, Duration::from_secs(5))
@@ -621,13 +621,13 @@ async fn a_user_with_a_live_connection_elsewhere_is_not_swept() {
     let watcher = ctx.channels().await;
     let mut changes = watcher.subscribe(&presence_channel("kate")).await.unwrap();
 
-    crashing.connected("kate", 1).await.unwrap();
+    crashing.connected("kate", "phone", 1).await.unwrap();
     assert!(
         change_within(&mut changes, Duration::from_secs(5))
             .await
             .online
     );
-    alive.connected("kate", 7).await.unwrap();
+    alive.connected("kate", "laptop", 7).await.unwrap();
     drop(crashing);
     let started = Instant::now();
     while started.elapsed() < ttl + Duration::from_secs(2) {
@@ -674,7 +674,10 @@ async fn two_sweeping_gateways_announce_each_expired_user_once() {
         subs.push(watcher.subscribe(&presence_channel(user)).await.unwrap());
     }
     for (conn, user) in users.iter().enumerate() {
-        crashing.connected(user, conn as u64).await.unwrap();
+        crashing
+            .connected(user, "phone", conn as u64)
+            .await
+            .unwrap();
     }
     for sub in &mut subs {
         assert!(change_within(sub, Duration::from_secs(5)).await.online);
@@ -746,7 +749,7 @@ async fn a_disconnect_whose_store_failed_is_announced_by_the_sweeper() {
     .unwrap();
     let watcher = ctx.channels().await;
     let mut changes = watcher.subscribe(&presence_channel("liam")).await.unwrap();
-    p.connected("liam", 1).await.unwrap();
+    p.connected("liam", "phone", 1).await.unwrap();
     assert!(
         change_within(&mut changes, Duration::from_secs(5))
             .await
@@ -775,7 +778,7 @@ async fn a_late_disconnect_after_the_sweeper_announces_nothing_more() {
     let p = presence(&ctx, ttl, &store).await;
     let watcher = ctx.channels().await;
     let mut changes = watcher.subscribe(&presence_channel("mia")).await.unwrap();
-    p.connected("mia", 1).await.unwrap();
+    p.connected("mia", "phone", 1).await.unwrap();
     assert!(
         change_within(&mut changes, Duration::from_secs(5))
             .await
@@ -787,4 +790,63 @@ async fn a_late_disconnect_after_the_sweeper_announces_nothing_more() {
     p.disconnected("mia", 1).await.unwrap();
     nothing(&mut changes).await;
     assert_eq!(store.last_seen("mia").await.unwrap(), offline.last_seen);
+}
+
+#[tokio::test]
+async fn online_devices_span_gateways_and_a_crashed_one_s_expire() {
+    let Some(ctx) = setup().await else { return };
+    let store = Arc::new(MemLastSeen::default());
+    let ttl = Duration::from_millis(400);
+    let crashing = presence(&ctx, ttl, &store).await;
+    let alive = presence(&ctx, ttl, &store).await;
+    assert!(alive.online_devices("nora").await.unwrap().is_empty());
+
+    crashing.connected("nora", "tablet", 1).await.unwrap();
+    crashing.connected("nora", "phone", 2).await.unwrap();
+    // The same device on both gateways is listed once.
+    alive.connected("nora", "phone", 1).await.unwrap();
+    alive.connected("nora", "laptop", 2).await.unwrap();
+    alive.connected("omar", "watch", 3).await.unwrap();
+    for p in [&crashing, &alive] {
+        assert_eq!(
+            p.online_devices("nora").await.unwrap(),
+            vec!["laptop", "phone", "tablet"]
+        );
+    }
+    assert_eq!(alive.online_devices("omar").await.unwrap(), vec!["watch"]);
+
+    // A closed connection takes its device along, unless the device holds
+    // another live connection.
+    alive.disconnected("nora", 2).await.unwrap();
+    crashing.disconnected("nora", 2).await.unwrap();
+    assert_eq!(
+        alive.online_devices("nora").await.unwrap(),
+        vec!["phone", "tablet"]
+    );
+
+    // The crashed gateway's entries expire; the heartbeats keep the others.
+    drop(crashing);
+    let started = Instant::now();
+    while started.elapsed() < ttl * 3 {
+        alive.heartbeat("nora", 1).await.unwrap();
+        alive.heartbeat("omar", 3).await.unwrap();
+        // A connection the engine was not told about records nothing.
+        alive.heartbeat("nora", 99).await.unwrap();
+        sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(alive.online_devices("nora").await.unwrap(), vec!["phone"]);
+    assert_eq!(alive.online_devices("omar").await.unwrap(), vec!["watch"]);
+
+    // Silence: an expired entry is not online, swept or not; a heartbeat
+    // after the expiry brings the device back.
+    sleep(ttl + Duration::from_millis(100)).await;
+    assert!(alive.online_devices("nora").await.unwrap().is_empty());
+    alive.heartbeat("nora", 1).await.unwrap();
+    assert_eq!(alive.online_devices("nora").await.unwrap(), vec!["phone"]);
+
+    alive.disconnected("nora", 1).await.unwrap();
+    alive.disconnected("omar", 3).await.unwrap();
+    assert!(alive.online_devices("nora").await.unwrap().is_empty());
+    assert!(alive.online_devices("omar").await.unwrap().is_empty());
+    assert!(!ctx.exists(&alive.key("nora")).await);
 }

@@ -19,6 +19,12 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub gateway: GatewayConfig,
     pub telemetry: TelemetryConfig,
+    /// The S3-compatible object store, when `engines.blobs` is `s3://…`.
+    pub s3: chat_blobs::s3::S3Config,
+    /// Thumbnails of image attachments.
+    pub media: chat_processors::media::MediaConfig,
+    /// Push notifications for offline devices.
+    pub push: chat_processors::push::PushConfig,
 }
 
 /// Where traces go.
@@ -54,6 +60,11 @@ pub struct EnginesConfig {
     /// Real-time channels and presence: `memory` (in-process; one process
     /// only) or `redis://host:port/`.
     pub realtime: String,
+    /// Attachment bytes: `embedded` (a `blobs` folder under
+    /// `server.data_dir`, or `embedded:///path`; the gateway serves the
+    /// signed URLs) or `s3://bucket[/prefix]` (settings in `[s3]`; clients
+    /// use presigned URLs of the store).
+    pub blobs: String,
 }
 
 impl Default for EnginesConfig {
@@ -62,6 +73,7 @@ impl Default for EnginesConfig {
             log: "embedded".into(),
             store: "embedded".into(),
             realtime: "memory".into(),
+            blobs: "embedded".into(),
         }
     }
 }

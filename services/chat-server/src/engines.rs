@@ -2,9 +2,10 @@
 
 use crate::Config;
 use anyhow::{bail, Context};
+use chat_blobs::local::LocalBlobs;
 use chat_embedded::{EmbeddedLog, EmbeddedStore, InProcessChannels, InProcessPresence, LogOptions};
 use chat_kafka::{KafkaLog, KafkaOptions};
-use chat_ports::{Channels, EventLog, Presence, Stores};
+use chat_ports::{BlobStore, Channels, EventLog, Presence, Stores};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,11 @@ pub struct Engines {
     pub stores: Stores,
     pub channels: Arc<dyn Channels>,
     pub presence: Arc<dyn Presence>,
+    /// Attachment bytes.
+    pub blobs: Arc<dyn BlobStore>,
+    /// The local blob engine, when it is the blob engine: the gateway
+    /// serves its signed URLs.
+    pub local_blobs: Option<Arc<LocalBlobs>>,
     /// The embedded log, when it is the log: closed on stop so its writer
     /// finishes what is queued.
     embedded_log: Option<EmbeddedLog>,
@@ -28,6 +34,8 @@ enum Url<'a> {
     Kafka(&'a str),
     Postgres(&'a str),
     Redis(&'a str),
+    /// A bucket, and a key prefix in it, when the URL names them.
+    S3(&'a str),
 }
 
 fn parse(url: &str) -> anyhow::Result<Url<'_>> {
@@ -40,8 +48,10 @@ fn parse(url: &str) -> anyhow::Result<Url<'_>> {
         Some(("kafka", rest)) => Url::Kafka(rest.trim_end_matches('/')),
         Some(("postgres" | "postgresql", _)) => Url::Postgres(url),
         Some(("redis", _)) => Url::Redis(url),
+        None if url == "s3" => Url::S3(""),
+        Some(("s3", rest)) => Url::S3(rest.trim_end_matches('/')),
         _ => bail!(
-            "unknown engine URL {url:?}: use embedded, memory, kafka://, postgres:// or redis://"
+            "unknown engine URL {url:?}: use embedded, memory, kafka://, postgres://, redis:// or s3://"
         ),
     })
 }
@@ -147,6 +157,53 @@ async fn open_realtime(
     })
 }
 
+/// A blob engine, and the local engine itself when it is that one.
+type OpenedBlobs = (Arc<dyn BlobStore>, Option<Arc<LocalBlobs>>);
+
+/// The blob engine of `[engines] blobs`, and the local engine itself when
+/// it is that one (the gateway serves its URLs).
+pub fn open_blobs(config: &Config) -> anyhow::Result<OpenedBlobs> {
+    Ok(match parse(&config.engines.blobs)? {
+        Url::Embedded(path) => {
+            let dir = match path {
+                Some(p) => std::path::PathBuf::from(p),
+                None => config.server.data_dir.join("blobs"),
+            };
+            let base = config
+                .gateway
+                .attachments
+                .public_url
+                .clone()
+                .unwrap_or_default();
+            let local = Arc::new(
+                LocalBlobs::open(dir, base.trim_end_matches('/'), &blob_url_secret(config))
+                    .context("cannot open the blob directory")?,
+            );
+            (local.clone(), Some(local))
+        }
+        Url::S3(location) => {
+            let mut s3 = config.s3.clone();
+            if let Some((bucket, prefix)) = location.split_once('/') {
+                s3.bucket = bucket.to_string();
+                s3.prefix = Some(prefix.to_string());
+            } else if !location.is_empty() {
+                s3.bucket = location.to_string();
+            }
+            let blobs = chat_blobs::s3::S3Blobs::new(&s3).context("cannot open the S3 bucket")?;
+            (Arc::new(blobs), None)
+        }
+        other => bail!("{other:?} is not a blob engine: use embedded or s3://bucket"),
+    })
+}
+
+/// The key of the local engine's URL signatures, derived from the token
+/// secret (a different purpose gets a different key).
+fn blob_url_secret(config: &Config) -> Vec<u8> {
+    let mut secret = b"chat blob urls\0".to_vec();
+    secret.extend_from_slice(config.gateway.jwt_secret.as_bytes());
+    secret
+}
+
 /// Whether the log is the embedded one (the one-box mode).
 pub fn log_is_embedded(config: &Config) -> bool {
     matches!(parse(&config.engines.log), Ok(Url::Embedded(_)))
@@ -162,13 +219,22 @@ impl Engines {
         let (log, embedded_log) = open_log(config).await?;
         let stores = open_store(config).await?;
         let (channels, presence) = open_realtime(config, &stores, channels).await?;
+        let (blobs, local_blobs) = open_blobs(config)?;
         Ok(Self {
             log,
             stores,
             channels,
             presence,
+            blobs,
+            local_blobs,
             embedded_log,
         })
+    }
+
+    /// Whether the blob engine can be shared by several processes on
+    /// several machines (an object store).
+    pub fn blobs_shareable(config: &Config) -> bool {
+        matches!(parse(&config.engines.blobs), Ok(Url::S3(_)))
     }
 
     /// Whether several processes may share these engines.
@@ -206,6 +272,8 @@ mod tests {
             parse("postgres://u@h/db").unwrap(),
             Url::Postgres(_)
         ));
+        assert_eq!(parse("s3://media/chat").unwrap(), Url::S3("media/chat"));
+        assert_eq!(parse("s3").unwrap(), Url::S3(""));
         let e = parse("mongodb://x").unwrap_err().to_string();
         assert!(e.contains("unknown engine URL"), "{e}");
     }

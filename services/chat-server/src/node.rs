@@ -7,9 +7,11 @@ use crate::engines::Engines;
 use crate::Config;
 use anyhow::{bail, Context};
 use chat_events::Codec;
-use chat_gateway::{AppState, ChatService};
+use chat_gateway::{AppState, Backends, ChatService};
 use chat_ports::Channels;
 use chat_processors::fanout::Fanout;
+use chat_processors::media::Media;
+use chat_processors::push::Push;
 use chat_processors::receipts::Receipts;
 use chat_processors::sequencer::Sequencer;
 use chat_processors::Processor;
@@ -25,10 +27,20 @@ pub enum ProcessorKind {
     Sequencer,
     Receipts,
     Fanout,
+    /// Thumbnails of image attachments.
+    Media,
+    /// Push notifications for offline devices (when `push.webhook_url` is set).
+    Push,
 }
 
 impl ProcessorKind {
-    pub const ALL: [ProcessorKind; 3] = [Self::Sequencer, Self::Receipts, Self::Fanout];
+    pub const ALL: [ProcessorKind; 5] = [
+        Self::Sequencer,
+        Self::Receipts,
+        Self::Fanout,
+        Self::Media,
+        Self::Push,
+    ];
 
     pub fn parse(name: &str) -> anyhow::Result<Vec<Self>> {
         Ok(match name {
@@ -36,7 +48,11 @@ impl ProcessorKind {
             "sequencer" => vec![Self::Sequencer],
             "receipts" => vec![Self::Receipts],
             "fanout" => vec![Self::Fanout],
-            other => bail!("unknown processor {other:?}: sequencer, receipts, fanout or all"),
+            "media" => vec![Self::Media],
+            "push" => vec![Self::Push],
+            other => bail!(
+                "unknown processor {other:?}: sequencer, receipts, fanout, media, push or all"
+            ),
         })
     }
 }
@@ -68,7 +84,8 @@ impl Roles {
         }
     }
 
-    /// Some processors; the retention sweep runs with the sequencer.
+    /// Some processors; the retention sweep (messages, log records and
+    /// unsent or expired attachments) runs with the sequencer.
     pub fn processors(kinds: Vec<ProcessorKind>) -> Self {
         let retention = kinds.contains(&ProcessorKind::Sequencer);
         Self {
@@ -125,6 +142,13 @@ impl Node {
         {
             tracing::warn!("The token secret is the built-in development one; set gateway.jwt_secret before exposing this server.");
         }
+        if !roles.is_all() && !Engines::blobs_shareable(&config) {
+            tracing::warn!(
+                "Attachments live in a local folder while roles run in several processes: \
+                 uploads work only where gateways and processors share that folder; \
+                 set engines.blobs = s3://bucket for a fleet."
+            );
+        }
         let engines = Engines::open(&config, channels).await?;
         let metrics = chat_telemetry::Metrics::new();
         let codec = Arc::new(Codec::new());
@@ -133,6 +157,31 @@ impl Node {
 
         for kind in &roles.processors {
             let p: Arc<dyn Processor> = match kind {
+                ProcessorKind::Media => Arc::new(Media::new(
+                    engines.stores.clone(),
+                    engines.blobs.clone(),
+                    codec.clone(),
+                    config.media.clone(),
+                )),
+                ProcessorKind::Push => {
+                    if !config.push.enabled() {
+                        tracing::info!("Push is off: push.webhook_url is not set.");
+                        continue;
+                    }
+                    let push = Arc::new(
+                        Push::new(
+                            config.push.clone(),
+                            engines.stores.clone(),
+                            engines.presence.clone(),
+                            engines.log.clone(),
+                            codec.clone(),
+                            metrics.clone(),
+                        )
+                        .context("the push settings are not usable")?,
+                    );
+                    tasks.spawn(push.clone().run(shutdown.clone()));
+                    push
+                }
                 ProcessorKind::Sequencer => Arc::new(Sequencer::new(
                     engines.stores.clone(),
                     engines.log.clone(),
@@ -167,6 +216,13 @@ impl Node {
                 Duration::from_secs(config.retention.sweep_interval_secs.max(1)),
                 shutdown.clone(),
             ));
+            tasks.spawn(chat_processors::blob_gc::run(
+                engines.stores.attachments.clone(),
+                engines.blobs.clone(),
+                config.gateway.attachments.unsent_grace(),
+                Duration::from_secs(config.retention.sweep_interval_secs.max(1)),
+                shutdown.clone(),
+            ));
         }
 
         let router = if roles.gateway {
@@ -177,10 +233,13 @@ impl Node {
                 .get_or_insert(crate::engines::log_is_embedded(&config));
             let service = Arc::new(ChatService::new(
                 gateway,
-                engines.stores.clone(),
-                engines.log.clone(),
-                engines.channels.clone(),
-                engines.presence.clone(),
+                Backends {
+                    stores: engines.stores.clone(),
+                    log: engines.log.clone(),
+                    channels: engines.channels.clone(),
+                    presence: engines.presence.clone(),
+                    blobs: engines.blobs.clone(),
+                },
                 codec,
                 metrics.clone(),
             ));
@@ -193,7 +252,10 @@ impl Node {
                     }
                 }
             });
-            chat_gateway::router(AppState { service })
+            chat_gateway::router(AppState {
+                service,
+                local_blobs: engines.local_blobs.clone(),
+            })
         } else {
             chat_gateway::http::ops_routes(engines.log.clone(), metrics.clone())
         };

@@ -58,6 +58,12 @@ pub struct Metrics {
     pub record_age_seconds: HistogramFamily,
     /// Time of store reads on the gateway's request path.
     pub store_read_seconds: Histogram,
+    /// Push notifications by outcome: `sent`, `skipped_online`,
+    /// `skipped_delivered`, `retried` (one per request repeated),
+    /// `dead_lettered`, `lost` (not even dead-lettered), `dropped` (the
+    /// queue was full), `stale` (a message too old to push, counted once
+    /// per message).
+    pub pushes: Family<Label, Counter>,
 }
 
 impl Metrics {
@@ -74,6 +80,7 @@ impl Metrics {
             batch_seconds: Family::new_with_constructor(latency as fn() -> Histogram),
             record_age_seconds: Family::new_with_constructor(age as fn() -> Histogram),
             store_read_seconds: latency(),
+            pushes: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -126,6 +133,11 @@ impl Metrics {
             "Store reads on the request path",
             m.store_read_seconds.clone(),
         );
+        registry.register(
+            "pushes",
+            "Push notifications to offline devices, by outcome",
+            m.pushes.clone(),
+        );
         Arc::new(Self { registry, ..m })
     }
 
@@ -159,6 +171,11 @@ impl Metrics {
         }
     }
 
+    /// Counts a push notification's outcome.
+    pub fn push(&self, outcome: &'static str) {
+        self.pushes.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
     /// Counts a failed batch.
     pub fn processor_failure(&self, group: &'static str) {
         self.processor_failures
@@ -178,6 +195,7 @@ mod tests {
         m.send("acked");
         m.send("rate_limited");
         m.shed("typing");
+        m.push("sent");
         m.batch(
             "sequencer",
             3,
@@ -199,5 +217,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("chat_record_age_seconds_bucket"), "{text}");
+        assert!(
+            text.contains("chat_pushes_total{outcome=\"sent\"} 1"),
+            "{text}"
+        );
     }
 }

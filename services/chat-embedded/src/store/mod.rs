@@ -9,8 +9,20 @@
 //! - `device_delivered`: (user, device, conv) → seq
 //! - `user_receipts`: (conv, user) → (delivered, read)
 //! - `last_seen`: user → ms
+//! - `attachments`: id → JSON [`Attachment`](chat_ports::Attachment)
+//! - `attachment_refs`: (attachment, conv, seq) → (), one row per stored
+//!   message that carries the attachment; kept by the message writes
+//!   themselves, in their transaction (see `refs`)
+//! - `unreferenced`: attachment → created_at, the records no stored message
+//!   carries: what the collector scans
+//! - `devices`: (user, device) → last registration ms
+//! - `push_previews`: user → whether previews are on (absent: on)
+//! - `muted`: (user, conv) → ()
 
+mod attachments;
+mod devices;
 mod reads;
+mod refs;
 mod writes;
 
 use crate::FsyncPolicy;
@@ -30,6 +42,13 @@ pub(crate) const DEVICE_DELIVERED: TableDefinition<(&str, &str, &str), u64> =
 pub(crate) const USER_RECEIPTS: TableDefinition<(&str, &str), (u64, u64)> =
     TableDefinition::new("user_receipts");
 pub(crate) const LAST_SEEN: TableDefinition<&str, i64> = TableDefinition::new("last_seen");
+pub(crate) const ATTACHMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("attachments");
+pub(crate) const ATTACHMENT_REFS: TableDefinition<(&str, &str, u64), ()> =
+    TableDefinition::new("attachment_refs");
+pub(crate) const UNREFERENCED: TableDefinition<&str, i64> = TableDefinition::new("unreferenced");
+pub(crate) const DEVICES: TableDefinition<(&str, &str), i64> = TableDefinition::new("devices");
+pub(crate) const PUSH_PREVIEWS: TableDefinition<&str, bool> = TableDefinition::new("push_previews");
+pub(crate) const MUTED: TableDefinition<(&str, &str), ()> = TableDefinition::new("muted");
 
 /// The embedded store; cheap to clone.
 #[derive(Clone)]
@@ -40,6 +59,16 @@ pub struct EmbeddedStore {
 
 pub(crate) fn err(e: impl std::fmt::Display) -> PortError {
     PortError::storage("store", e)
+}
+
+/// The JSON of a stored value.
+pub(crate) fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("store values always serialize")
+}
+
+/// A stored value back from its JSON.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| PortError::corrupt("store", e))
 }
 
 impl EmbeddedStore {
@@ -56,6 +85,12 @@ impl EmbeddedStore {
             txn.open_table(DEVICE_DELIVERED).map_err(err)?;
             txn.open_table(USER_RECEIPTS).map_err(err)?;
             txn.open_table(LAST_SEEN).map_err(err)?;
+            txn.open_table(ATTACHMENTS).map_err(err)?;
+            txn.open_table(ATTACHMENT_REFS).map_err(err)?;
+            txn.open_table(UNREFERENCED).map_err(err)?;
+            txn.open_table(DEVICES).map_err(err)?;
+            txn.open_table(PUSH_PREVIEWS).map_err(err)?;
+            txn.open_table(MUTED).map_err(err)?;
         }
         txn.commit().map_err(err)?;
         Ok(Self {
@@ -92,5 +127,7 @@ impl EmbeddedStore {
     }
 }
 
+#[cfg(test)]
+mod refs_tests;
 #[cfg(test)]
 mod tests;

@@ -7,12 +7,9 @@ use chat_ports::{ConversationStore, LastSeenStore, MessageStore, ReceiptStore};
 use redb::{ReadTransaction, ReadableDatabase};
 use std::collections::HashMap;
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| PortError::corrupt("store", e))
-}
-
 impl EmbeddedStore {
-    fn read(&self) -> Result<ReadTransaction> {
+    /// A read transaction on the current committed state.
+    pub(super) fn read(&self) -> Result<ReadTransaction> {
         self.db().begin_read().map_err(err)
     }
 

@@ -1,15 +1,13 @@
 //! The write side of the embedded store: the sequencer's batches, receipts,
-//! retention.
+//! retention. Message writes keep the attachment references in step (see
+//! `refs`).
 
+use super::refs::RefIndex;
 use super::*;
 use async_trait::async_trait;
 use chat_domain::{Message, ReceiptKind};
 use chat_ports::{ReceiptUpdate, SequencedBatch, SequencerStore};
 use redb::ReadableTable;
-
-fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
-    serde_json::to_vec(v).expect("store values always serialize")
-}
 
 #[async_trait]
 impl SequencerStore for EmbeddedStore {
@@ -45,7 +43,15 @@ fn apply(txn: &WriteTransaction, batch: &SequencedBatch) -> Result<()> {
         let mut messages = txn.open_table(MESSAGES).map_err(err)?;
         let mut senders = txn.open_table(SENDERS).map_err(err)?;
         let mut sent = txn.open_table(SENT).map_err(err)?;
+        let mut refs = RefIndex::open(txn)?;
         for m in &batch.messages {
+            // A message written again at its (conv, seq) replaces the
+            // references of the one stored there.
+            let old = match messages.get((m.conv.as_str(), m.seq)).map_err(err)? {
+                Some(v) => decode::<Message>(v.value())?.attachments,
+                None => Vec::new(),
+            };
+            refs.replace(&m.conv, m.seq, &old, &m.attachments)?;
             messages
                 .insert((m.conv.as_str(), m.seq), encode(m).as_slice())
                 .map_err(err)?;
@@ -124,6 +130,7 @@ pub(super) fn expire(txn: &WriteTransaction, cutoff_ms: i64) -> Result<u64> {
     let mut messages = txn.open_table(MESSAGES).map_err(err)?;
     let mut senders = txn.open_table(SENDERS).map_err(err)?;
     let mut sent = txn.open_table(SENT).map_err(err)?;
+    let mut refs = RefIndex::open(txn)?;
     let mut removed = 0;
     for conv in convs {
         let mut doomed: Vec<Message> = Vec::new();
@@ -132,8 +139,7 @@ pub(super) fn expire(txn: &WriteTransaction, cutoff_ms: i64) -> Result<u64> {
             .map_err(err)?
         {
             let (_, v) = row.map_err(err)?;
-            let m: Message =
-                serde_json::from_slice(v.value()).map_err(|e| PortError::corrupt("store", e))?;
+            let m: Message = decode(v.value())?;
             if m.ts >= cutoff_ms {
                 break;
             }
@@ -144,6 +150,7 @@ pub(super) fn expire(txn: &WriteTransaction, cutoff_ms: i64) -> Result<u64> {
             senders.remove((conv.as_str(), m.seq)).map_err(err)?;
             sent.remove((conv.as_str(), m.sender.as_str(), m.client_msg_id.as_str()))
                 .map_err(err)?;
+            refs.replace(&conv, m.seq, &m.attachments, &[])?;
             removed += 1;
         }
     }

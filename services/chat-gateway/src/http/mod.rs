@@ -1,16 +1,19 @@
 //! The REST routes of PROTOCOL.md.
 
+mod attachments;
+mod blobs;
 mod conversations;
 mod extract;
 mod messages;
 mod misc;
+mod settings;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use chat_domain::{DomainError, ErrorCode};
 
@@ -42,9 +45,19 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/conversations/{id}/receipts", get(messages::receipts))
         .route("/v1/messages", post(messages::send))
         .route("/v1/receipts", post(messages::receipt))
+        .route("/v1/attachments", post(attachments::create))
+        .route("/v1/attachments/{id}", get(attachments::download))
+        .route(
+            "/v1/attachments/{id}/thumbnail",
+            get(attachments::thumbnail),
+        )
+        .route("/v1/attachments/{id}/info", get(attachments::info))
+        .route("/v1/conversations/{id}/mute", put(settings::mute))
+        .route("/v1/push/settings", get(settings::get).put(settings::put))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .merge(blobs::routes())
         .with_state(state)
 }
 

@@ -68,11 +68,6 @@ impl ChatService {
                 "at most {MAX_ATTACHMENTS} attachments"
             )));
         }
-        if let Some(id) = attachments.first() {
-            // No attachment has been uploaded through this server (the
-            // attachment API is not served yet), so no id can be valid.
-            return Err(DomainError::bad_request(format!("unknown attachment {id}")));
-        }
         self.limiter.check(user, device)?;
         self.membership(conv, user).await?;
         if let Some(first) = self
@@ -89,6 +84,7 @@ impl ChatService {
                 ts: first.ts,
             });
         }
+        self.check_attachments(user, &attachments).await?;
         let msg_id = ids::message_id(conv, user, client_msg_id);
         let ts = chat_domain::time::now_ms();
         self.append(

@@ -2,10 +2,13 @@
 //! WebSocket session. Writes are validated against the store, then appended
 //! to the log as commands; the sequencer decides their final effect.
 
+mod attachments;
 mod conversations;
 mod messages;
 mod reads;
+mod settings;
 
+pub use attachments::{AttachmentInfo, UploadTicket, Variant};
 pub use messages::SentAck;
 pub use reads::{ConversationListItem, HistoryPage, MAX_PRESENCE_QUERY};
 
@@ -15,7 +18,7 @@ use crate::limits::SendLimiter;
 use crate::GatewayConfig;
 use chat_domain::{ConversationState, DomainError};
 use chat_events::{topics::COMMANDS, Codec, Record};
-use chat_ports::{Channels, EventLog, OutRecord, Position, Presence, Stores};
+use chat_ports::{BlobStore, Channels, EventLog, OutRecord, Position, Presence, Stores};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -27,30 +30,46 @@ pub struct ChatService {
     pub log: Arc<dyn EventLog>,
     pub channels: Arc<dyn Channels>,
     pub presence: Arc<dyn Presence>,
+    pub blobs: Arc<dyn BlobStore>,
     pub metrics: Arc<chat_telemetry::Metrics>,
     codec: Arc<Codec>,
     tokens: Tokens,
     limiter: SendLimiter,
 }
 
+/// The ports a gateway works on.
+#[derive(Clone)]
+pub struct Backends {
+    pub stores: Stores,
+    pub log: Arc<dyn EventLog>,
+    pub channels: Arc<dyn Channels>,
+    pub presence: Arc<dyn Presence>,
+    pub blobs: Arc<dyn BlobStore>,
+}
+
 impl ChatService {
     pub fn new(
         config: GatewayConfig,
-        stores: Stores,
-        log: Arc<dyn EventLog>,
-        channels: Arc<dyn Channels>,
-        presence: Arc<dyn Presence>,
+        backends: Backends,
         codec: Arc<Codec>,
         metrics: Arc<chat_telemetry::Metrics>,
     ) -> Self {
         let tokens = Tokens::new(&config.jwt_secret, config.token_ttl_secs);
         let limiter = SendLimiter::new(config.send_rate_per_sec, config.send_burst);
+        let Backends {
+            stores,
+            log,
+            channels,
+            presence,
+            blobs,
+        } = backends;
         Self {
             config,
             stores,
             log,
             channels,
             presence,
+            blobs,
             metrics,
             codec,
             tokens,

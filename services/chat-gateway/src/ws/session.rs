@@ -45,9 +45,14 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
         }
     };
     service.metrics.connections.inc();
-    if let Err(e) = service.presence.connected(&caller.user, conn).await {
+    if let Err(e) = service
+        .presence
+        .connected(&caller.user, &caller.device, conn)
+        .await
+    {
         tracing::warn!(error = %e, "Presence could not record a connection.");
     }
+    service.register_device(&caller.user, &caller.device).await;
     let (presence_tx, presence_rx) = mpsc::channel(256);
     let (conv_tx, conv_rx) = mpsc::channel(1024);
     let mut session = Session {

@@ -2,6 +2,7 @@
 //! store ports, run by every engine's tests against a fresh, empty store
 //! (`run_all`). A new engine is done when it passes all of it.
 
+pub mod attachments;
 pub mod log;
 
 use crate::{ReceiptUpdate, SequencedBatch, Stores};
@@ -53,6 +54,7 @@ pub async fn run_all(stores: &Stores) {
     retention(stores).await;
     last_seen(stores).await;
     stale_batches_are_refused(stores).await;
+    attachments::run_all(stores).await;
 }
 
 /// A batch computed from an older point of the log than what is stored (a

@@ -1,22 +1,28 @@
-//! In-process presence: a count of live connections per user. The first
-//! connection makes a user online, the last one closing makes it offline
-//! with last-seen persisted; each change is published on the user's
-//! presence channel at once.
+//! In-process presence: the live connections of each user, with the device
+//! each belongs to. The first connection makes a user online, the last one
+//! closing makes it offline with last-seen persisted; each change is
+//! published on the user's presence channel at once.
 
 use async_trait::async_trait;
 use chat_domain::{time::now_ms, PresenceStatus};
 use chat_ports::channels::presence_channel;
 use chat_ports::{Channels, LastSeenStore, Presence, RealtimeEvent, Result};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+/// Live connections of each online user: connection id → device.
+type Online = HashMap<String, HashMap<u64, String>>;
+
+/// The in-process presence engine.
 pub struct InProcessPresence {
-    online: Mutex<HashMap<String, HashSet<u64>>>,
+    online: Mutex<Online>,
     channels: Arc<dyn Channels>,
     last_seen: Arc<dyn LastSeenStore>,
 }
 
 impl InProcessPresence {
+    /// Presence announced on `channels`, persisting last-seen in
+    /// `last_seen`.
     pub fn new(channels: Arc<dyn Channels>, last_seen: Arc<dyn LastSeenStore>) -> Self {
         Self {
             online: Mutex::new(HashMap::new()),
@@ -35,11 +41,11 @@ impl InProcessPresence {
 
 #[async_trait]
 impl Presence for InProcessPresence {
-    async fn connected(&self, user: &str, conn: u64) -> Result<()> {
+    async fn connected(&self, user: &str, device: &str, conn: u64) -> Result<()> {
         let first = {
             let mut map = self.online.lock().expect("presence lock");
             let conns = map.entry(user.to_string()).or_default();
-            conns.insert(conn);
+            conns.insert(conn, device.to_string());
             conns.len() == 1
         };
         if first {
@@ -58,7 +64,7 @@ impl Presence for InProcessPresence {
             let mut map = self.online.lock().expect("presence lock");
             match map.get_mut(user) {
                 Some(conns) => {
-                    let removed = conns.remove(&conn);
+                    let removed = conns.remove(&conn).is_some();
                     let empty = conns.is_empty();
                     if empty {
                         map.remove(user);
@@ -112,4 +118,14 @@ impl Presence for InProcessPresence {
         }
         Ok(out)
     }
+
+    async fn online_devices(&self, user: &str) -> Result<Vec<String>> {
+        let map = self.online.lock().expect("presence lock");
+        let devices: BTreeSet<&String> =
+            map.get(user).into_iter().flat_map(|c| c.values()).collect();
+        Ok(devices.into_iter().cloned().collect())
+    }
 }
+
+#[cfg(test)]
+mod tests;

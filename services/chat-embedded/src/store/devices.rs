@@ -1,0 +1,83 @@
+//! Devices and push settings in the embedded store.
+
+use super::*;
+use async_trait::async_trait;
+use chat_ports::{DeviceStore, PushSettings};
+use redb::ReadableTable;
+
+#[async_trait]
+impl DeviceStore for EmbeddedStore {
+    async fn register_device(&self, user: &str, device: &str, ts: i64) -> Result<()> {
+        let (user, device) = (user.to_string(), device.to_string());
+        self.write(move |txn| {
+            let mut table = txn.open_table(DEVICES).map_err(err)?;
+            let key = (user.as_str(), device.as_str());
+            let known = table.get(key).map_err(err)?.map(|v| v.value());
+            if known.is_none_or(|at| ts > at) {
+                table.insert(key, ts).map_err(err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn devices(&self, user: &str) -> Result<Vec<String>> {
+        let txn = self.read()?;
+        let table = txn.open_table(DEVICES).map_err(err)?;
+        let mut out = Vec::new();
+        for row in table.range((user, "")..).map_err(err)? {
+            let (k, _) = row.map_err(err)?;
+            let (u, device) = k.value();
+            if u != user {
+                break;
+            }
+            out.push(device.to_string());
+        }
+        Ok(out)
+    }
+
+    async fn set_previews(&self, user: &str, on: bool) -> Result<()> {
+        let user = user.to_string();
+        self.write(move |txn| {
+            let mut table = txn.open_table(PUSH_PREVIEWS).map_err(err)?;
+            table.insert(user.as_str(), on).map_err(err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_muted(&self, user: &str, conv: &str, muted: bool) -> Result<()> {
+        let (user, conv) = (user.to_string(), conv.to_string());
+        self.write(move |txn| {
+            let mut table = txn.open_table(MUTED).map_err(err)?;
+            let key = (user.as_str(), conv.as_str());
+            if muted {
+                table.insert(key, ()).map_err(err)?;
+            } else {
+                table.remove(key).map_err(err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn push_settings(&self, user: &str) -> Result<PushSettings> {
+        let txn = self.read()?;
+        let previews = {
+            let table = txn.open_table(PUSH_PREVIEWS).map_err(err)?;
+            let found = table.get(user).map_err(err)?;
+            found.map(|v| v.value()).unwrap_or(true)
+        };
+        let table = txn.open_table(MUTED).map_err(err)?;
+        let mut muted = Vec::new();
+        for row in table.range((user, "")..).map_err(err)? {
+            let (k, _) = row.map_err(err)?;
+            let (u, conv) = k.value();
+            if u != user {
+                break;
+            }
+            muted.push(conv.to_string());
+        }
+        Ok(PushSettings { previews, muted })
+    }
+}

@@ -1,0 +1,49 @@
+//! Push settings routes (an extension of PROTOCOL.md).
+
+use super::{ApiJson, ApiPath};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+
+/// `GET /v1/push/settings` → `{"previews":bool,"muted":[conv...]}`.
+pub async fn get(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.service.push_settings(&caller.user).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Previews {
+    previews: bool,
+}
+
+/// `PUT /v1/push/settings {"previews":bool}` → 204.
+pub async fn put(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<Previews>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.service.set_previews(&caller.user, b.previews).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mute {
+    muted: bool,
+}
+
+/// `PUT /v1/conversations/{id}/mute {"muted":bool}` → 204.
+pub async fn mute(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(b): ApiJson<Mute>,
+) -> Result<impl IntoResponse, ApiError> {
+    s.service.set_muted(&caller.user, &id, b.muted).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

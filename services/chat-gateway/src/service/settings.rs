@@ -1,0 +1,50 @@
+//! Devices and push settings (an extension of PROTOCOL.md): which devices a
+//! user has, whether notifications carry previews, and muted conversations.
+
+use super::ChatService;
+use crate::error::from_port;
+use chat_domain::DomainError;
+use chat_ports::PushSettings;
+
+impl ChatService {
+    /// Remembers a device when it connects, so that it can be pushed while
+    /// offline. A known device costs one read, not a write.
+    pub(crate) async fn register_device(&self, user: &str, device: &str) {
+        let known = self.stores.devices.devices(user).await;
+        if known.as_ref().is_ok_and(|d| d.iter().any(|x| x == device)) {
+            return;
+        }
+        let now = chat_domain::time::now_ms();
+        if let Err(e) = self.stores.devices.register_device(user, device, now).await {
+            tracing::warn!(error = %e, "A device could not be registered for push.");
+        }
+    }
+
+    /// The caller's push settings.
+    pub async fn push_settings(&self, user: &str) -> Result<PushSettings, DomainError> {
+        self.stores
+            .devices
+            .push_settings(user)
+            .await
+            .map_err(from_port)
+    }
+
+    /// Turns previews in the caller's notifications on or off.
+    pub async fn set_previews(&self, user: &str, on: bool) -> Result<(), DomainError> {
+        self.stores
+            .devices
+            .set_previews(user, on)
+            .await
+            .map_err(from_port)
+    }
+
+    /// Mutes or unmutes a conversation the caller is a member of.
+    pub async fn set_muted(&self, user: &str, conv: &str, muted: bool) -> Result<(), DomainError> {
+        self.membership(conv, user).await?;
+        self.stores
+            .devices
+            .set_muted(user, conv, muted)
+            .await
+            .map_err(from_port)
+    }
+}

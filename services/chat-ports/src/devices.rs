@@ -1,0 +1,40 @@
+//! Devices and push settings: which devices a user has, so that offline ones
+//! can be pushed, and what the user wants pushed.
+
+use crate::Result;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// A user's push settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSettings {
+    /// Whether notifications carry a preview of the message (default on).
+    pub previews: bool,
+    /// Conversations whose notifications carry no preview, ascending.
+    pub muted: Vec<String>,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self {
+            previews: true,
+            muted: Vec::new(),
+        }
+    }
+}
+
+/// The devices of each user and their push settings.
+#[async_trait]
+pub trait DeviceStore: Send + Sync + 'static {
+    /// Records that `device` of `user` connected at `ts`; a known device only
+    /// has its time moved forward.
+    async fn register_device(&self, user: &str, device: &str, ts: i64) -> Result<()>;
+    /// The devices of `user`, ascending.
+    async fn devices(&self, user: &str) -> Result<Vec<String>>;
+    /// Turns message previews in notifications on or off.
+    async fn set_previews(&self, user: &str, on: bool) -> Result<()>;
+    /// Mutes or unmutes one conversation for `user`.
+    async fn set_muted(&self, user: &str, conv: &str, muted: bool) -> Result<()>;
+    /// The settings of `user` (the defaults for an unknown user).
+    async fn push_settings(&self, user: &str) -> Result<PushSettings>;
+}

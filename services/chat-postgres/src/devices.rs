@@ -1,0 +1,71 @@
+//! Devices and push settings: each user's devices with the time they last
+//! connected, the previews flag (no row: on), and the muted conversations.
+
+use crate::rows;
+use crate::PostgresStore;
+use chat_ports::{PushSettings, Result};
+
+const REGISTER_DEVICE: &str = "\
+INSERT INTO devices (user_id, device, last_seen) VALUES ($1, $2, $3)
+ON CONFLICT (user_id, device) DO UPDATE
+SET last_seen = GREATEST(devices.last_seen, EXCLUDED.last_seen)";
+
+const SET_PREVIEWS: &str = "\
+INSERT INTO push_settings (user_id, previews) VALUES ($1, $2)
+ON CONFLICT (user_id) DO UPDATE SET previews = EXCLUDED.previews";
+
+const MUTE: &str = "\
+INSERT INTO muted_conversations (user_id, conv) VALUES ($1, $2)
+ON CONFLICT DO NOTHING";
+
+const UNMUTE: &str = "DELETE FROM muted_conversations WHERE user_id = $1 AND conv = $2";
+
+// One round trip: the flag (NULL without a row) and the muted list.
+const PUSH_SETTINGS: &str = "\
+SELECT (SELECT previews FROM push_settings WHERE user_id = $1),
+       ARRAY(SELECT conv FROM muted_conversations WHERE user_id = $1
+             ORDER BY conv COLLATE \"C\")";
+
+impl PostgresStore {
+    /// Records the device, or moves a known device's time forward.
+    pub(crate) async fn write_device(&self, user: &str, device: &str, ts: i64) -> Result<()> {
+        self.change(REGISTER_DEVICE, &[&user, &device, &ts]).await?;
+        Ok(())
+    }
+
+    /// The devices of `user` in byte order.
+    pub(crate) async fn read_devices(&self, user: &str) -> Result<Vec<String>> {
+        self.rows(
+            "SELECT device FROM devices WHERE user_id = $1 ORDER BY device COLLATE \"C\"",
+            &[&user],
+        )
+        .await?
+        .iter()
+        .map(|row| rows::text(row, 0))
+        .collect()
+    }
+
+    pub(crate) async fn write_previews(&self, user: &str, on: bool) -> Result<()> {
+        self.change(SET_PREVIEWS, &[&user, &on]).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn write_muted(&self, user: &str, conv: &str, muted: bool) -> Result<()> {
+        let sql = if muted { MUTE } else { UNMUTE };
+        self.change(sql, &[&user, &conv]).await?;
+        Ok(())
+    }
+
+    /// The settings of `user`; the defaults where nothing is stored.
+    pub(crate) async fn read_push_settings(&self, user: &str) -> Result<PushSettings> {
+        let found = self.rows(PUSH_SETTINGS, &[&user]).await?;
+        let Some(row) = found.first() else {
+            return Ok(PushSettings::default());
+        };
+        let previews: Option<bool> = rows::column(row, 0)?;
+        Ok(PushSettings {
+            previews: previews.unwrap_or(true),
+            muted: rows::column(row, 1)?,
+        })
+    }
+}
