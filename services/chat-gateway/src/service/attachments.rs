@@ -156,17 +156,23 @@ impl ChatService {
         })
     }
 
-    /// The record, when `user` may read it; its upload confirmed if the
-    /// bytes arrived since.
-    async fn readable_attachment(&self, user: &str, id: &str) -> Result<Attachment, DomainError> {
-        ids::check_attachment_id(id).map_err(|_| not_found())?;
-        let record = self
-            .stores
+    /// The record of `id`; `None` for an id that does not exist or could
+    /// not be one.
+    async fn record(&self, id: &str) -> Result<Option<Attachment>, DomainError> {
+        if ids::check_attachment_id(id).is_err() {
+            return Ok(None);
+        }
+        self.stores
             .attachments
             .attachment(id)
             .await
-            .map_err(from_port)?
-            .ok_or_else(not_found)?;
+            .map_err(from_port)
+    }
+
+    /// The record, when `user` may read it; its upload confirmed if the
+    /// bytes arrived since.
+    async fn readable_attachment(&self, user: &str, id: &str) -> Result<Attachment, DomainError> {
+        let record = self.record(id).await?.ok_or_else(not_found)?;
         if record.owner != user && !self.carried_to(user, id).await? {
             return Err(not_found());
         }
@@ -242,13 +248,9 @@ impl ChatService {
                 )));
             }
             let unknown = || DomainError::bad_request(format!("unknown attachment {id}"));
-            ids::check_attachment_id(id).map_err(|_| unknown())?;
             let record = self
-                .stores
-                .attachments
-                .attachment(id)
-                .await
-                .map_err(from_port)?
+                .record(id)
+                .await?
                 .filter(|r| r.owner == user)
                 .ok_or_else(unknown)?;
             let record = self.confirm_upload(record).await?;

@@ -6,14 +6,6 @@ use crate::harness::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// A client that shows redirects instead of following them.
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// Asks for an upload URL; returns (status, answer).
 async fn ticket(user: &User, content_type: &str, size: usize) -> (u16, Value) {
     user.post(
@@ -50,17 +42,10 @@ async fn send_with(user: &User, conv: &str, key: &str, ids: &[&str]) -> (u16, Va
 /// Follows the download redirect by hand: (status of the API answer, and
 /// the bytes and content type behind the Location when it redirected).
 async fn download(user: &User, path: &str) -> (u16, Option<(Vec<u8>, String)>) {
-    let r = no_redirects()
-        .get(format!("{}{path}", user.base))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    if status != 302 {
+    let (status, location) = user.location(path).await;
+    let Some(location) = location.filter(|_| status == 302) else {
         return (status, None);
-    }
-    let location = r.headers()["location"].to_str().unwrap().to_string();
+    };
     let blob = reqwest::get(&location).await.unwrap();
     assert_eq!(blob.status(), 200, "{location}");
     let ct = blob.headers()["content-type"].to_str().unwrap().to_string();
@@ -289,13 +274,11 @@ async fn signed_urls_expire() {
     assert_eq!(body["error"]["code"], "forbidden");
 
     let id = upload(&alice, "text/plain", b"hi").await;
-    let r = no_redirects()
-        .get(format!("{}/v1/attachments/{id}", s.base))
-        .bearer_auth(&alice.token)
-        .send()
+    let location = alice
+        .location(&format!("/v1/attachments/{id}"))
         .await
+        .1
         .unwrap();
-    let location = r.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(reqwest::get(&location).await.unwrap().status(), 200);
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(reqwest::get(&location).await.unwrap().status(), 403);
@@ -306,15 +289,12 @@ async fn downloads_never_run_as_pages_of_the_server() {
     let s = Server::start().await;
     let alice = s.user("alice", "phone").await;
     let id = upload(&alice, "text/html", b"<script>alert(1)</script>").await;
-    let r = no_redirects()
-        .get(format!("{}/v1/attachments/{id}", s.base))
-        .bearer_auth(&alice.token)
-        .send()
+    let location = alice
+        .location(&format!("/v1/attachments/{id}"))
         .await
+        .1
         .unwrap();
-    let blob = reqwest::get(r.headers()["location"].to_str().unwrap())
-        .await
-        .unwrap();
+    let blob = reqwest::get(&location).await.unwrap();
     let h = blob.headers();
     assert_eq!(h["content-disposition"], "attachment");
     assert_eq!(h["x-content-type-options"], "nosniff");

@@ -49,18 +49,6 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-async fn connections(gateway: &Server) -> String {
-    gateway
-        .http
-        .get(format!("{}/metrics", gateway.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attachments_go_through_the_object_store_and_offline_devices_are_pushed() {
     let Some(s) = services() else { return };
@@ -96,7 +84,7 @@ async fn attachments_go_through_the_object_store_and_offline_devices_are_pushed(
     tablet.handshake().await;
     drop(tablet);
     eventually(|| async {
-        connections(&gw2)
+        gw2.metrics()
             .await
             .contains("chat_connections 0\n")
             .then_some(())
@@ -132,18 +120,11 @@ async fn attachments_go_through_the_object_store_and_offline_devices_are_pushed(
     assert_eq!(status, 200, "{ack}");
 
     // Bob downloads it through the other gateway, from the object store.
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let location = eventually(|| async {
-        let r = no_redirects
-            .get(format!("{}/v1/attachments/{id}", bob.base))
-            .bearer_auth(&bob.token)
-            .send()
-            .await
-            .unwrap();
-        (r.status() == 302).then(|| r.headers()["location"].to_str().unwrap().to_string())
+        match bob.location(&format!("/v1/attachments/{id}")).await {
+            (302, location) => location,
+            _ => None,
+        }
     })
     .await;
     assert!(location.starts_with(&endpoint), "{location}");
@@ -154,23 +135,18 @@ async fn attachments_go_through_the_object_store_and_offline_devices_are_pushed(
         .await
         .unwrap();
     assert_eq!(got.to_vec(), bytes);
-    let r = no_redirects
-        .get(format!("{}/v1/attachments/{id}", carol.base))
-        .bearer_auth(&carol.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404, "a non-member is refused");
+    let (status, _) = carol.location(&format!("/v1/attachments/{id}")).await;
+    assert_eq!(status, 404, "a non-member is refused");
 
     // The media processor, in its own process, made the thumbnail.
     let thumb = eventually(|| async {
-        let r = no_redirects
-            .get(format!("{}/v1/attachments/{id}/thumbnail", bob.base))
-            .bearer_auth(&bob.token)
-            .send()
+        match bob
+            .location(&format!("/v1/attachments/{id}/thumbnail"))
             .await
-            .unwrap();
-        (r.status() == 302).then(|| r.headers()["location"].to_str().unwrap().to_string())
+        {
+            (302, location) => location,
+            _ => None,
+        }
     })
     .await;
     let thumb = reqwest::get(&thumb).await.unwrap().bytes().await.unwrap();

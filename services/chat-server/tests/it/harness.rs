@@ -83,6 +83,18 @@ impl Server {
         }
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn connect(&self, user: &str, device: &str) -> Ws {
         let token = self.token(user, device).await;
         Ws::connect(&format!("{}?token={token}", self.ws_url())).await
@@ -119,6 +131,25 @@ impl User {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, value)
+    }
+
+    /// `GET path` without following a redirect: the status, and the
+    /// `Location` when it is a redirect.
+    pub async fn location(&self, path: &str) -> (u16, Option<String>) {
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        (r.status().as_u16(), location)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

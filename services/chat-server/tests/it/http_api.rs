@@ -290,15 +290,7 @@ async fn metrics_count_sends_deliveries_and_processing_without_ids() {
     alice.send(&conv, "c1", "counted").await;
     bob.messages(&conv, 1).await;
     let text = eventually(|| async {
-        let t = s
-            .http
-            .get(format!("{}/metrics", s.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let t = s.metrics().await;
         t.contains("chat_processed_records_total{group=\"fanout\"}")
             .then_some(t)
     })

@@ -64,16 +64,10 @@ async fn bob_with_an_offline_tablet(s: &Server) -> Ws {
     drop(tablet);
     // The tablet is offline once the server has closed its session.
     eventually(|| async {
-        let metrics = s
-            .http
-            .get(format!("{}/metrics", s.base))
-            .send()
+        s.metrics()
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        metrics.contains("chat_connections 1\n").then_some(())
+            .contains("chat_connections 1\n")
+            .then_some(())
     })
     .await;
     phone
