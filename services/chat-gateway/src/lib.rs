@@ -10,6 +10,7 @@
 //! - [`limits`]: the per-device send rate limit.
 //! - [`service`]: the operations shared by HTTP and WebSocket.
 //! - [`http`]: the REST routes.
+//! - [`web`]: the embedded web client.
 //! - [`ws`]: the WebSocket session and its delivery state.
 
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod http;
 pub mod limits;
 pub mod service;
+pub mod web;
 pub mod ws;
 
 pub use config::{AttachmentLimits, GatewayConfig};

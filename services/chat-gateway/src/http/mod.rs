@@ -58,6 +58,7 @@ pub fn routes(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .merge(blobs::routes())
+        .merge(crate::web::routes())
         .with_state(state)
 }
 

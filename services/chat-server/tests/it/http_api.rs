@@ -307,3 +307,23 @@ async fn metrics_count_sends_deliveries_and_processing_without_ids() {
         assert!(!text.contains(id), "metrics must not name {id}");
     }
 }
+
+#[tokio::test]
+async fn the_web_client_is_served_from_the_api_origin() {
+    let s = Server::start().await;
+    let page = s.http.get(format!("{}/", s.base)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let h = page.headers().clone();
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/app.js") && html.contains("/app.css"), "{html}");
+    for (path, kind) in [("/app.js", "text/javascript"), ("/app.css", "text/css")] {
+        let r = s.http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        assert!(!r.text().await.unwrap().trim().is_empty(), "{path} is empty");
+    }
+}

@@ -1,0 +1,79 @@
+// The shapes of PROTOCOL.md (../../../shared/PROTOCOL.md), as this client uses them.
+
+export interface Conversation {
+  id: string;
+  kind: 'direct' | 'group';
+  title: string | null;
+  members: string[];
+  admins: string[];
+  created_at: number;
+  last_seq: number;
+}
+
+export interface ListedConversation extends Conversation {
+  unread: number;
+  last_message: Message | null;
+}
+
+export interface Message {
+  conv: string;
+  seq: number;
+  msg_id: string;
+  sender: string;
+  sender_device: string;
+  client_msg_id: string;
+  body: string;
+  attachments: string[];
+  ts: number;
+  deleted: boolean;
+}
+
+export interface MemberReceipt {
+  user: string;
+  delivered_seq: number;
+  read_seq: number;
+}
+
+export interface Presence {
+  user: string;
+  online: boolean;
+  last_seen: number | null;
+}
+
+export interface AttachmentTicket {
+  id: string;
+  upload_url: string;
+  expires_at: number;
+}
+
+export interface AttachmentInfo {
+  id: string;
+  content_type: string;
+  size: number;
+  uploaded: boolean;
+  thumbnail: boolean;
+}
+
+/** Frames the server sends over the WebSocket. */
+export type ServerFrame =
+  | { type: 'hello'; user: string; device: string; server_time: number }
+  | { type: 'sent'; conv: string; client_msg_id: string; msg_id: string; ts: number }
+  | ({ type: 'message' } & Message)
+  | { type: 'message_deleted'; conv: string; seq: number }
+  | { type: 'receipt'; conv: string; user: string; kind: 'delivered' | 'read'; seq: number }
+  | ({ type: 'presence' } & Presence)
+  | { type: 'typing'; conv: string; user: string }
+  | { type: 'conversation'; conversation: Conversation }
+  | { type: 'synced' }
+  | { type: 'pong'; id?: unknown }
+  | { type: 'error'; code: string; message: string; ref?: string; retry_after_ms?: number };
+
+/** Frames this client sends. */
+export type ClientFrame =
+  | { type: 'send'; conv: string; client_msg_id: string; body: string; attachments?: string[] }
+  | { type: 'delivered'; conv: string; seq: number }
+  | { type: 'read'; conv: string; seq: number }
+  | { type: 'typing'; conv: string }
+  | { type: 'subscribe_presence'; users: string[] }
+  | { type: 'sync'; after: Record<string, number> }
+  | { type: 'ping'; id?: string | number };

@@ -1,0 +1,235 @@
+// One message bubble: body, attachments, time, ticks (or "read by n of m"
+// in groups) and, on my own messages, delete for everyone. Sequenced
+// messages and sends still in the outbox share the look.
+
+import type { Client } from '../client';
+import * as fmt from '../format';
+import { isImage } from '../media';
+import type { OutgoingMessage } from '../outbox';
+import type { ConvState } from '../store';
+import type { Message } from '../types';
+import { h, icon, ICONS, setAttr, setText } from './dom';
+import { tickIcon, type MessageState } from './parts';
+
+export type Bubble =
+  | { kind: 'msg'; m: Message }
+  | { kind: 'out'; o: OutgoingMessage };
+
+export interface BubbleContext {
+  client: Client;
+  conv: ConvState;
+  /** An image finished loading (the list may need to stay scrolled down). */
+  onMediaLoaded(): void;
+  /** Show an image full size. */
+  onZoom(id: string): void;
+}
+
+function facts(b: Bubble, me: string) {
+  if (b.kind === 'msg') {
+    const { m } = b;
+    return {
+      mine: m.sender === me,
+      sender: m.sender,
+      body: m.body,
+      attachments: m.attachments,
+      ts: m.ts,
+      deleted: m.deleted,
+      seq: m.seq as number | null,
+    };
+  }
+  const { o } = b;
+  return {
+    mine: true,
+    sender: me,
+    body: o.body,
+    attachments: o.attachments,
+    ts: o.created,
+    deleted: false,
+    seq: null,
+  };
+}
+
+export function createBubble(b: Bubble, ctx: BubbleContext): HTMLElement {
+  const f = facts(b, ctx.client.store.me);
+  const group = ctx.conv.conv.kind === 'group';
+  const bubble = h(
+    'div',
+    { class: 'bubble' },
+    group && !f.mine ? h('div', { class: 'sender', 'data-testid': 'sender' }, f.sender) : null,
+    h('div', { class: 'attachments' }),
+    h('div', { class: 'body', 'data-testid': 'message-body' }),
+    h(
+      'div',
+      { class: 'meta' },
+      h('span', { class: 'read-count', 'data-testid': 'read-count' }),
+      h('time', { class: 'time' }, fmt.clock(f.ts)),
+      h('span', { class: 'tick-slot' }),
+    ),
+  );
+  const row = h('div', { class: `msg ${f.mine ? 'mine' : 'theirs'}`, 'data-testid': 'message' }, bubble);
+  if (f.sender && group && !f.mine) bubble.querySelector<HTMLElement>('.sender')!.style.color = fmt.colour(f.sender);
+  if (f.mine) row.append(actions(row, ctx));
+  return row;
+}
+
+/** The delete button, then its confirmation, on my own messages. */
+function actions(row: HTMLElement, ctx: BubbleContext): HTMLElement {
+  const confirm = h(
+    'div',
+    { class: 'confirm', hidden: true },
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        'data-testid': 'confirm-delete',
+        on: {
+          click: () => {
+            const seq = Number(row.dataset.seq);
+            confirm.hidden = true;
+            if (seq) void ctx.client.deleteMessage(ctx.conv.id, seq);
+          },
+        },
+      },
+      'Delete for everyone',
+    ),
+    h('button', { type: 'button', class: 'link', on: { click: () => (confirm.hidden = true) } }, 'Cancel'),
+  );
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      class: 'msg-action',
+      'aria-label': 'Delete for everyone',
+      title: 'Delete for everyone',
+      'data-testid': 'delete-message',
+      on: { click: () => (confirm.hidden = !confirm.hidden) },
+    },
+    icon('trash', ICONS.trash),
+  );
+  return h('div', { class: 'actions' }, button, confirm);
+}
+
+export function updateBubble(el: HTMLElement, b: Bubble, ctx: BubbleContext): void {
+  const { store } = ctx.client;
+  const f = facts(b, store.me);
+  setAttr(el, 'data-seq', f.seq === null ? null : String(f.seq));
+  setAttr(el, 'data-mine', String(f.mine));
+  setAttr(el, 'data-deleted', String(f.deleted));
+  if (b.kind === 'out') setAttr(el, 'data-client-msg-id', b.o.client_msg_id);
+
+  let state: MessageState | 'received' = 'received';
+  let readCount = '';
+  if (b.kind === 'out') state = b.o.state === 'failed' ? 'failed' : 'pending';
+  else if (f.mine) {
+    const t = store.tick(ctx.conv, b.m.seq);
+    state = t.tick;
+    if (ctx.conv.conv.kind === 'group' && !f.deleted) readCount = `read by ${t.read} of ${t.of}`;
+  }
+  // A send the server acknowledged but has not sequenced yet: one tick.
+  if (b.kind === 'out' && b.o.state === 'sent') state = 'sent';
+  setAttr(el, 'data-state', state);
+
+  const slot = el.querySelector<HTMLElement>('.tick-slot')!;
+  const shownTick = f.mine && !f.deleted ? state : '';
+  if (slot.dataset.state !== shownTick) {
+    slot.dataset.state = shownTick;
+    slot.replaceChildren(shownTick ? tickIcon(shownTick as MessageState) : '');
+  }
+  const rc = el.querySelector<HTMLElement>('.read-count')!;
+  rc.hidden = !readCount;
+  setText(rc, readCount);
+
+  const body = el.querySelector<HTMLElement>('.body')!;
+  body.classList.toggle('deleted', f.deleted);
+  setText(body, f.deleted ? 'This message was deleted' : f.body);
+  body.hidden = !f.deleted && !f.body;
+
+  const atts = el.querySelector<HTMLElement>('.attachments')!;
+  const want = f.deleted ? '' : f.attachments.join(',');
+  if (atts.dataset.ids !== want) {
+    atts.dataset.ids = want;
+    atts.replaceChildren(...(f.deleted ? [] : f.attachments.map((id) => attachment(id, ctx))));
+  }
+
+  const actionsEl = el.querySelector<HTMLElement>('.actions');
+  if (actionsEl) actionsEl.hidden = f.deleted || f.seq === null;
+
+  if (b.kind === 'out' && b.o.state === 'failed') {
+    let fail = el.querySelector<HTMLElement>('.failed');
+    if (!fail) {
+      const id = b.o.client_msg_id;
+      fail = h(
+        'div',
+        { class: 'failed', role: 'alert' },
+        h('span', { class: 'why' }),
+        h('button', { type: 'button', class: 'link', on: { click: () => ctx.client.retry(id) } }, 'Retry'),
+        h('button', { type: 'button', class: 'link', on: { click: () => ctx.client.discard(id) } }, 'Discard'),
+      );
+      el.querySelector('.bubble')!.append(fail);
+    }
+    setText(fail.querySelector('.why')!, `Not sent: ${b.o.error ?? 'refused'}`);
+  } else el.querySelector('.failed')?.remove();
+}
+
+/** An attachment: an image preview, or a file to download. */
+function attachment(id: string, ctx: BubbleContext): HTMLElement {
+  const box = h(
+    'div',
+    { class: 'attachment loading', 'data-testid': 'attachment', 'data-attachment-id': id },
+    'Loading attachment…',
+  );
+  const { media } = ctx.client;
+  const show = () => {
+    media.show(id).then(
+      (shown) => {
+        box.classList.remove('loading');
+        const { info } = shown;
+        if (shown.url) {
+          const img = h('img', {
+            src: shown.url,
+            alt: fmt.kind(info.content_type),
+            'data-testid': 'attachment-image',
+            on: { load: () => ctx.onMediaLoaded() },
+          });
+          box.replaceChildren(
+            h('button', { type: 'button', class: 'image', 'aria-label': 'Open image', on: { click: () => ctx.onZoom(id) } }, img),
+          );
+          return;
+        }
+        const name = `attachment-${id.slice(0, 10)}${fmt.extension(info.content_type)}`;
+        box.replaceChildren(
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'file',
+              'data-testid': 'attachment-file',
+              title: `Download ${name}`,
+              on: {
+                click: () =>
+                  media.download(id, name).catch((e) => ctx.client.tell(`Download failed: ${e.message ?? e}`)),
+              },
+            },
+            icon('file', ICONS.file),
+            h(
+              'span',
+              { class: 'file-text' },
+              h('span', { class: 'file-kind' }, isImage(info.content_type) ? 'Image' : fmt.kind(info.content_type)),
+              h('span', { class: 'file-size' }, fmt.size(info.size)),
+            ),
+            icon('download', ICONS.download),
+          ),
+        );
+      },
+      () => {
+        box.classList.remove('loading');
+        box.replaceChildren(
+          h('button', { type: 'button', class: 'link', on: { click: () => (box.replaceChildren('Loading attachment…'), show()) } }, 'Attachment unavailable — retry'),
+        );
+      },
+    );
+  };
+  show();
+  return box;
+}
