@@ -12,6 +12,11 @@ cd "$(dirname "$0")"
 web=$(pwd)
 root=$(cd .. && pwd)
 
+if ! command -v npm >/dev/null 2>&1; then
+  echo "skipped: the web client's checks need Node.js 20+ with npm, which is not installed"
+  exit 0
+fi
+
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
