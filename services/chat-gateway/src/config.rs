@@ -44,6 +44,11 @@ pub struct GatewayConfig {
     /// conversation channel that members' gateways subscribe to, instead of
     /// once per member (read by the fan-out processor too).
     pub conversation_channel_above: usize,
+    /// Read and write buffer of each WebSocket, bytes. Frames larger than
+    /// this are read in several steps; most chat frames are far smaller, and
+    /// every open connection holds these buffers (the library's default,
+    /// 128 KiB each, would cost more memory than the rest of a session).
+    pub ws_buffer_bytes: usize,
     /// Attachment uploads and downloads.
     pub attachments: AttachmentLimits,
 }
@@ -105,6 +110,7 @@ impl Default for GatewayConfig {
             apply_timeout_ms: 5_000,
             max_presence_subscriptions: 1000,
             conversation_channel_above: 32,
+            ws_buffer_bytes: 4096,
             attachments: AttachmentLimits::default(),
         }
     }

@@ -34,9 +34,12 @@ pub async fn upgrade(
     let ws = ws.map_err(|e| DomainError::bad_request(e.body_text()))?;
     let limit = s.service.config.max_frame_bytes;
     let service = s.service.clone();
+    let buffer = s.service.config.ws_buffer_bytes.max(1024);
     Ok(ws
         .max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(buffer)
+        .write_buffer_size(buffer)
         .on_upgrade(move |socket| session::run(socket, service, caller)))
 }
 
