@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, the conformance suites
-# of every engine, and the end-to-end tests (in-process servers, and clusters
-# of chatctl processes on Kafka, PostgreSQL and Redis).
+# of every engine, the end-to-end tests (in-process servers, and clusters
+# of chatctl processes on Kafka, PostgreSQL and Redis), the web client in a
+# real browser, and a short run of every load-test scenario.
 #
 # Local services are installed and started from infra/ unless the
 # environment already points at some: KAFKA_BOOTSTRAP, DATABASE_URL,
@@ -77,3 +78,12 @@ else
 fi
 
 cargo test --workspace --locked
+
+# The web client in Debian's Chromium, against the chatctl the tests built
+# (web/test.sh installs chromium and the node packages, and says so when it
+# cannot).
+CHATCTL="$PWD/target/debug/chatctl" ./web/test.sh
+
+# The load generator's scenarios for a few seconds at small scale, so the
+# harness never rots (the full runs are in loadtest/README.md).
+CHATCTL="$PWD/target/debug/chatctl" ./loadtest/smoke.sh

@@ -319,11 +319,25 @@ async fn the_web_client_is_served_from_the_api_origin() {
     assert!(csp.contains("script-src 'self'"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     let html = page.text().await.unwrap();
-    assert!(html.contains("/app.js") && html.contains("/app.css"), "{html}");
+    assert!(
+        html.contains("/app.js") && html.contains("/app.css"),
+        "{html}"
+    );
     for (path, kind) in [("/app.js", "text/javascript"), ("/app.css", "text/css")] {
-        let r = s.http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        let r = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with(kind));
-        assert!(!r.text().await.unwrap().trim().is_empty(), "{path} is empty");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        assert!(
+            !r.text().await.unwrap().trim().is_empty(),
+            "{path} is empty"
+        );
     }
 }

@@ -1,0 +1,245 @@
+//! `chat-load`: a load generator for the chat service, and for ejabberd
+//! beside it. Virtual devices speak the client protocol (or XMPP over
+//! WebSocket) over real connections from many loopback addresses, check
+//! every delivery, and leave a report with charts. See loadtest/README.md.
+//!
+//! # Layout
+//!
+//! - `cli`: the command line. `main`: runs a scenario on each target and
+//!   writes the report.
+//! - `scenario/`: `connections`, `messaging` (`direct`, `groups`),
+//!   `storm` (`reconnect-storm`), and what they share (`mod`: the fleet of
+//!   device tasks; `setup`: logins and conversations).
+//! - `runner` (a device across reconnects), `device` (one connection's
+//!   loop and the `Codec` trait), `check` (the correctness check), `body`
+//!   (what a message carries), `world` (devices and conversations).
+//! - `chat/` (our HTTP setup and WebSocket frames), `xmpp/` (XMPP over
+//!   WebSocket: XML, stanzas, the login handshake, the codec).
+//! - `record` (HDR histograms, per-second counts), `sampler` and `procfs`
+//!   (CPU and memory from `/proc`), `net` (sockets bound to 127.0.0.x),
+//!   `fdlimit`, `clock`.
+//! - `report/`: `report.json`, `summary.md` (`markdown`, `compare`), PNG
+//!   charts (`charts`).
+
+mod body;
+mod chat;
+mod check;
+mod cli;
+mod clock;
+mod device;
+mod fdlimit;
+mod net;
+mod procfs;
+mod record;
+mod report;
+mod runner;
+mod sampler;
+mod scenario;
+mod world;
+mod xmpp;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Common, Scenario, TargetChoice};
+use report::{Machine, Report, RunOutput};
+use scenario::{Env, SendPlan, Target};
+use std::time::Duration;
+
+fn main() -> anyhow::Result<()> {
+    clock::epoch();
+    let cli = Cli::parse();
+    if let Scenario::Render { dir } = &cli.scenario {
+        let report = Report::read(&dir.join("report.json"))?;
+        report.render(dir)?;
+        println!("rendered {}", dir.display());
+        return Ok(());
+    }
+    let fd = fdlimit::raise(1 << 20)?;
+    eprintln!("open-file limit: {} (hard {})", fd.soft, fd.hard);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(run(&cli, fd.soft))?;
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    let dir = report.fresh_dir(&cli.common.out);
+    report.write(&dir)?;
+    print!("{}", report::markdown::summary(&report));
+    println!("\nresults: {}", dir.display());
+    let violations: u64 = report.runs.iter().map(RunOutput::violation_count).sum();
+    if violations > 0 {
+        eprintln!("{violations} correctness violations");
+        std::process::exit(2);
+    }
+    if let Some(why) = report.runs.iter().find_map(|r| r.incomplete.as_ref()) {
+        eprintln!("incomplete run: {why}");
+        std::process::exit(3);
+    }
+    Ok(())
+}
+
+async fn run(cli: &Cli, fd_limit: u64) -> anyhow::Result<Report> {
+    let c = &cli.common;
+    let targets = match c.target {
+        TargetChoice::Chat => vec![TargetChoice::Chat],
+        TargetChoice::Ejabberd => vec![TargetChoice::Ejabberd],
+        TargetChoice::Both => vec![TargetChoice::Chat, TargetChoice::Ejabberd],
+    };
+    let prefix = c.prefix.clone().unwrap_or_else(|| {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!("lt{:x}", secs ^ u64::from(std::process::id()) << 20)
+    });
+    let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let mut runs = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let env = env_for(c, *t, format!("{prefix}{i}"))?;
+        eprintln!(
+            "running {} against {} (server pid {})",
+            cli.scenario.name(),
+            env.target.name(),
+            env.server_pid
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "unknown".into())
+        );
+        runs.push(run_one(&cli.scenario, &env).await?);
+    }
+    Ok(Report {
+        scenario: cli.scenario.name().to_string(),
+        label: c.label.clone(),
+        started_at,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: Machine::describe(fd_limit),
+        params: params(cli, &prefix),
+        runs,
+    })
+}
+
+fn params(cli: &Cli, prefix: &str) -> serde_json::Value {
+    let mut p = serde_json::to_value(&cli.scenario)
+        .ok()
+        .and_then(|v| v.as_object().and_then(|o| o.values().next().cloned()))
+        .unwrap_or_else(|| serde_json::json!({}));
+    if let Some(o) = p.as_object_mut() {
+        o.insert(
+            "target".into(),
+            serde_json::to_value(cli.common.target).unwrap_or_default(),
+        );
+        o.insert("source_addrs".into(), cli.common.source_addrs.into());
+        o.insert("connect_rate".into(), cli.common.connect_rate.into());
+        o.insert("xmpp_sm".into(), cli.common.xmpp_sm.into());
+        o.insert("prefix".into(), prefix.into());
+    }
+    p
+}
+
+fn port_of(url: &str) -> Option<u16> {
+    reqwest::Url::parse(url).ok()?.port_or_known_default()
+}
+
+fn env_for(c: &Common, t: TargetChoice, prefix: String) -> anyhow::Result<Env> {
+    let (target, pid) = match t {
+        TargetChoice::Ejabberd => (
+            Target::Xmpp(xmpp::XmppTarget {
+                url: c.ejabberd_url.clone(),
+                domain: c.xmpp_domain.clone(),
+                muc: c.xmpp_muc.clone(),
+                sm: c.xmpp_sm,
+            }),
+            c.ejabberd_pid.or_else(|| find_pid(&c.ejabberd_url)),
+        ),
+        _ => (
+            Target::Chat(chat::ChatTarget {
+                base: c.chat_url.clone(),
+            }),
+            c.chat_pid.or_else(|| find_pid(&c.chat_url)),
+        ),
+    };
+    Ok(Env {
+        target,
+        server_pid: pid,
+        sources: net::SourceAddrs::new(c.source_addrs),
+        prefix,
+        seed: c.seed,
+        setup_concurrency: c.setup_concurrency.max(1),
+        connect_rate: c.connect_rate,
+        ready_timeout: Duration::from_secs(c.ready_timeout),
+    })
+}
+
+fn find_pid(url: &str) -> Option<u32> {
+    let port = port_of(url)?;
+    match procfs::pid_listening_on(port) {
+        Ok(pid) => Some(pid),
+        Err(e) => {
+            eprintln!("warning: {e}; server CPU and memory will not be reported");
+            None
+        }
+    }
+}
+
+async fn run_one(scenario: &Scenario, env: &Env) -> anyhow::Result<RunOutput> {
+    let traffic_plan = |t: &cli::Traffic, direct_share: f64, receipts_ms: u64| {
+        let ms = t.receipts_ms.unwrap_or(receipts_ms);
+        SendPlan {
+            rate: t.rate,
+            direct_share,
+            body_bytes: t.body_bytes,
+            receipts: (ms > 0).then(|| Duration::from_millis(ms)),
+        }
+    };
+    let secs = Duration::from_secs;
+    match scenario {
+        Scenario::Connections { devices, hold } => {
+            scenario::connections::run(env, *devices, secs(*hold)).await
+        }
+        Scenario::Direct { pairs, traffic } => {
+            let world = scenario::messaging::direct_world(env, *pairs);
+            let plan = traffic_plan(traffic, 1.0, 0);
+            scenario::messaging::run(
+                env,
+                world,
+                plan,
+                secs(traffic.duration),
+                secs(traffic.drain),
+            )
+            .await
+        }
+        Scenario::Groups {
+            devices,
+            group_size,
+            direct_share,
+            traffic,
+        } => {
+            let world = scenario::messaging::groups_world(env, *devices, *group_size);
+            let plan = traffic_plan(traffic, *direct_share, 0);
+            scenario::messaging::run(
+                env,
+                world,
+                plan,
+                secs(traffic.duration),
+                secs(traffic.drain),
+            )
+            .await
+        }
+        Scenario::ReconnectStorm {
+            devices,
+            before,
+            traffic,
+        } => {
+            let plan = traffic_plan(traffic, 1.0, 1000);
+            scenario::storm::run(
+                env,
+                *devices,
+                plan,
+                secs(*before),
+                secs(traffic.duration),
+                secs(traffic.drain),
+            )
+            .await
+        }
+        Scenario::Render { .. } => unreachable!("handled before the runtime starts"),
+    }
+    .with_context(|| format!("{} against {}", scenario.name(), env.target.name()))
+}
