@@ -15,7 +15,7 @@ pub struct InvalidKey;
 
 /// A content type that cannot be stored: see [`validate_content_type`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid content type: use 1 to 255 printable ASCII characters")]
+#[error("invalid content type: use a media type such as image/png, at most 255 printable ASCII characters")]
 pub struct InvalidContentType;
 
 /// Checks that `key` is 1 to [`MAX_KEY_LEN`] characters of
@@ -36,13 +36,22 @@ pub fn validate_key(key: &str) -> Result<(), InvalidKey> {
     }
 }
 
-/// Checks that `content_type` is 1 to [`MAX_CONTENT_TYPE_LEN`] printable
-/// ASCII characters (space included), so it fits the local file header and
-/// is a valid HTTP header value.
+/// Checks that `content_type` is a media type (`type/subtype`, optional
+/// parameters) of at most [`MAX_CONTENT_TYPE_LEN`] printable ASCII
+/// characters, so it fits the local file header and is a valid HTTP header
+/// value. The gateway checks the protocol's `content_type` with it too.
 pub fn validate_content_type(content_type: &str) -> Result<(), InvalidContentType> {
-    let ok = !content_type.is_empty()
-        && content_type.len() <= MAX_CONTENT_TYPE_LEN
-        && content_type.bytes().all(|b| (b' '..=b'~').contains(&b));
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let ok = content_type.len() <= MAX_CONTENT_TYPE_LEN
+        && content_type.bytes().all(|b| (b' '..=b'~').contains(&b))
+        && essence
+            .split_once('/')
+            .is_some_and(|(t, s)| token(t) && token(s));
     if ok {
         Ok(())
     } else {
@@ -75,5 +84,9 @@ mod tests {
         assert!(validate_content_type("a\nb").is_err());
         assert!(validate_content_type("é").is_err());
         assert!(validate_content_type(&"a".repeat(256)).is_err());
+        assert!(validate_content_type("application/vnd.ms-excel").is_ok());
+        for bad in ["png", "image/", "/png", "ima ge/png", "image/png\n"] {
+            assert!(validate_content_type(bad).is_err(), "{bad:?}");
+        }
     }
 }

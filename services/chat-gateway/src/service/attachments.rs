@@ -36,27 +36,11 @@ pub enum Variant {
     Thumbnail,
 }
 
-/// A content type as `type/subtype` with optional parameters, printable
-/// ASCII, at most 255 bytes.
+/// The protocol's `content_type`: what the blob engines can store.
 fn check_content_type(ct: &str) -> Result<(), DomainError> {
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    let valid_token = |t: &str| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    let ok = ct.len() <= 255
-        && ct.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && essence
-            .split_once('/')
-            .is_some_and(|(t, s)| valid_token(t) && valid_token(s));
-    if ok {
-        Ok(())
-    } else {
-        Err(DomainError::bad_request(
-            "content_type must be a media type such as image/png",
-        ))
-    }
+    chat_blobs::validate_content_type(ct).map_err(|_| {
+        DomainError::bad_request("content_type must be a media type such as image/png")
+    })
 }
 
 fn not_found() -> DomainError {
