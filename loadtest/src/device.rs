@@ -13,7 +13,7 @@ use crate::record::{Latency, Recorder, Tick};
 use crate::world::World;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -105,8 +105,12 @@ pub struct Ctx {
     /// Connections currently ready.
     pub ready: AtomicUsize,
     /// Per device, the acknowledged messages it still waits for, as it
-    /// last reported during [`Phase::Drain`] (`u64::MAX`: not reported).
+    /// last reported during [`Phase::Drain`], packed with the drain epoch
+    /// it read before counting (see [`Report`]; `u64::MAX`: not reported).
     pub outstanding: Vec<AtomicU64>,
+    /// Raised by the drain once every send is answered: only reports of
+    /// this epoch counted every acknowledgement there will be.
+    pub drain_epoch: AtomicU64,
     /// Sends written and not yet acknowledged or refused (on connections
     /// still open): the drain waits for this to reach zero first.
     pub unanswered: AtomicI64,
@@ -117,8 +121,36 @@ pub struct Ctx {
 
 impl Ctx {
     fn report_outstanding(&self, st: &DeviceState) {
+        // The epoch first: if it is the drain's last, every acknowledgement
+        // was counted before it was raised, so the count below sees them.
+        let epoch = self.drain_epoch.load(SeqCst);
         let due = st.check.outstanding(&self.world, st.me);
-        self.outstanding[st.me].store(due, Relaxed);
+        self.outstanding[st.me].store(Report { epoch, due }.pack(), SeqCst);
+    }
+}
+
+/// A device's drain report: how many acknowledged messages it still waits
+/// for, counted after it read drain epoch `epoch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// The drain epoch read before counting.
+    pub epoch: u64,
+    /// Acknowledged messages not yet received.
+    pub due: u64,
+}
+
+impl Report {
+    const DUE_BITS: u32 = 40;
+
+    /// One word: the epoch above 40 bits of count (counts saturate).
+    pub fn pack(self) -> u64 {
+        let mask = (1 << Self::DUE_BITS) - 1;
+        (self.epoch << Self::DUE_BITS) | self.due.min(mask)
+    }
+
+    /// Whether the packed word `w` is a report of `epoch` with nothing due.
+    pub fn all_arrived(w: u64, epoch: u64) -> bool {
+        w == Report { epoch, due: 0 }.pack()
     }
 }
 
@@ -272,10 +304,12 @@ fn on_event(ev: Inbound, st: &mut DeviceState, ctx: &Ctx, ready: &mut Option<(La
     let now = clock::now_us();
     match ev {
         Inbound::Acked { conv, slot, t_us } => {
-            ctx.unanswered.fetch_sub(1, Relaxed);
+            // Counted before it stops being unanswered: the drain reads
+            // the two in the other order.
             if let Some(a) = world.convs.get(conv).and_then(|c| c.acked.get(slot)) {
-                a.fetch_add(1, Relaxed);
+                a.fetch_add(1, SeqCst);
             }
+            ctx.unanswered.fetch_sub(1, SeqCst);
             ctx.recorder
                 .latency(st.me, Latency::Sent, now.saturating_sub(t_us));
             ctx.recorder.tick(Tick::Ack);
@@ -300,7 +334,7 @@ fn on_event(ev: Inbound, st: &mut DeviceState, ctx: &Ctx, ready: &mut Option<(La
         }
         Inbound::Error(code) => ctx.recorder.error(&code),
         Inbound::Refused(code) => {
-            ctx.unanswered.fetch_sub(1, Relaxed);
+            ctx.unanswered.fetch_sub(1, SeqCst);
             ctx.recorder.error(&code);
         }
         Inbound::Synced => {
@@ -342,7 +376,7 @@ fn next_send<C: Codec>(codec: &mut C, st: &mut DeviceState, ctx: &Ctx) -> Vec<Me
         if codec.acked_on_write() {
             world.convs[conv].acked[slot].fetch_add(1, Relaxed);
         } else {
-            ctx.unanswered.fetch_add(1, Relaxed);
+            ctx.unanswered.fetch_add(1, SeqCst);
         }
     }
     frames
@@ -376,4 +410,26 @@ async fn write_all(ws: &mut Ws, frames: Vec<Message>) -> Result<(), ()> {
         ws.feed(f).await.map_err(|_| ())?;
     }
     ws.flush().await.map_err(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Report;
+
+    #[test]
+    fn only_a_report_of_the_current_epoch_with_nothing_due_ends_the_drain() {
+        let nothing_due = |epoch| Report { epoch, due: 0 }.pack();
+        assert!(Report::all_arrived(nothing_due(3), 3));
+        // Counted before the last acknowledgement: not believed.
+        assert!(!Report::all_arrived(nothing_due(2), 3));
+        assert!(!Report::all_arrived(Report { epoch: 3, due: 1 }.pack(), 3));
+        assert!(!Report::all_arrived(u64::MAX, 3));
+        // Counts saturate below the epoch bits.
+        let big = Report {
+            epoch: 1,
+            due: u64::MAX,
+        }
+        .pack();
+        assert_eq!(big >> 40, 1);
+    }
 }

@@ -7,7 +7,7 @@ use crate::device::{live, Codec, Ctx, DeviceState, End, Phase};
 use crate::net::Ws;
 use crate::record::{Latency, Tick};
 use std::future::Future;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,7 +73,7 @@ where
         let end = live(&mut conn.ws, &mut conn.codec, &mut st, &ctx, ready).await;
         // Sends still unanswered on a connection that ends never will be.
         ctx.unanswered
-            .fetch_sub(conn.codec.unanswered() as i64, Relaxed);
+            .fetch_sub(conn.codec.unanswered() as i64, SeqCst);
         again = true;
         match end {
             End::Stop => {

@@ -9,7 +9,7 @@ pub mod storm;
 
 use crate::chat::{self, ChatTarget};
 use crate::clock;
-use crate::device::{Ctx, DeviceState, Phase};
+use crate::device::{Ctx, DeviceState, Phase, Report};
 use crate::net::SourceAddrs;
 use crate::record::Recorder;
 use crate::report::RunOutput;
@@ -18,7 +18,7 @@ use crate::sampler::Sampler;
 use crate::world::World;
 use crate::xmpp::{self, XmppTarget};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -122,6 +122,7 @@ impl Fleet {
             ready: AtomicUsize::new(0),
             outstanding: (0..n).map(|_| AtomicU64::new(u64::MAX)).collect(),
             unanswered: AtomicI64::new(0),
+            drain_epoch: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
         });
         let sampler = Sampler::start(env.server_pid);
@@ -190,16 +191,22 @@ impl Fleet {
     /// seconds it took. Each device counts what it still waits for itself:
     /// a total over all devices could let a message that arrived without
     /// its acknowledgement (its connection dropped) stand in for one that
-    /// is still missing elsewhere.
+    /// is still missing elsewhere. Only counts taken after the last answer
+    /// are believed: one taken just before the last `sent` arrived would
+    /// say nothing is due while that message is still on its way.
     pub async fn drain(&self, timeout: Duration) -> f64 {
         let t0 = clock::now_us();
-        for o in &self.ctx.outstanding {
-            o.store(u64::MAX, Relaxed);
-        }
+        let deadline = tokio::time::Instant::now() + timeout;
         self.set(Phase::Drain);
-        self.wait_until(timeout, || {
-            self.ctx.unanswered.load(Relaxed) <= 0
-                && self.ctx.outstanding.iter().all(|o| o.load(Relaxed) == 0)
+        let ctx = &self.ctx;
+        self.wait_until(timeout, || ctx.unanswered.load(SeqCst) <= 0)
+            .await;
+        let epoch = ctx.drain_epoch.fetch_add(1, SeqCst) + 1;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.wait_until(left, || {
+            ctx.outstanding
+                .iter()
+                .all(|o| Report::all_arrived(o.load(SeqCst), epoch))
         })
         .await;
         (clock::now_us() - t0) as f64 / 1e6
