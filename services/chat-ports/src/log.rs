@@ -95,7 +95,10 @@ pub trait LogConsumer: Send {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<LogRecord>>;
 
     /// Records that the group has processed everything up to and including
-    /// these positions. Commit only after the effects are durable.
+    /// these positions. Commit only after the effects are durable. A
+    /// commit need not be durable when it returns (the embedded log makes it
+    /// so with its next append): after a crash a group may get records again
+    /// that it had committed, so handling must be idempotent.
     async fn commit(&mut self, positions: &[Position]) -> Result<()>;
 }
 

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chat_ports::log::last_positions;
-use chat_ports::{EventLog, LogRecord};
+use chat_ports::{EventLog, LogConsumer, LogRecord, Position};
 use chat_telemetry::Metrics;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +22,25 @@ pub trait Processor: Send + Sync + 'static {
     fn topics(&self) -> &'static [&'static str];
     /// Applies a batch; returns once its effects are durable.
     async fn handle(&self, records: &[LogRecord]) -> crate::Result<()>;
+
+    /// Whether [`Processor::start`] may leave effects in flight. The runner
+    /// then commits a batch's offsets only after the next `start` or a
+    /// [`Processor::settle`] returned.
+    fn pipelined(&self) -> bool {
+        false
+    }
+
+    /// Applies a batch, possibly leaving the last of its effects in flight
+    /// while the next batch is read; first makes those of the batch
+    /// before durable (as `settle` does).
+    async fn start(&self, records: &[LogRecord]) -> crate::Result<()> {
+        self.handle(records).await
+    }
+
+    /// Returns once everything `start` left in flight is durable.
+    async fn settle(&self) -> crate::Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs `processor` until `shutdown` fires.
@@ -34,13 +53,35 @@ pub async fn run(
     let group = processor.group();
     let mut consumer = log.consumer(group, processor.topics()).await?;
     tracing::info!(group, "The processor started.");
+    // Offsets of a batch whose effects may still be in flight (pipelined
+    // processors): committed once the next `start` or `settle` returns.
+    let mut unsettled: Option<Vec<Position>> = None;
     while !shutdown.is_cancelled() {
+        // With a batch in flight, look for the next one without waiting:
+        // if there is none, settle and commit now rather than later.
+        let wait = if unsettled.is_some() {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(500)
+        };
         let batch = tokio::select! {
             _ = shutdown.cancelled() => break,
-            b = consumer.poll(BATCH, Duration::from_millis(500)) => b,
+            b = consumer.poll(BATCH, wait) => b,
         };
         let batch = match batch {
-            Ok(b) if b.is_empty() => continue,
+            Ok(b) if b.is_empty() => {
+                if let Some(positions) = unsettled.take() {
+                    if let Err(e) = processor.settle().await {
+                        metrics.processor_failure(group);
+                        tracing::warn!(group, error = %e, "The processor could not finish a batch; trying again.");
+                        unsettled = Some(positions);
+                        pause(&shutdown).await;
+                        continue;
+                    }
+                    commit(consumer.as_mut(), group, &positions).await;
+                }
+                continue;
+            }
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(group, error = %e, "The processor could not poll the log; retrying.");
@@ -51,7 +92,7 @@ pub async fn run(
         let mut failures = 0u32;
         let started = Instant::now();
         loop {
-            match processor.handle(&batch).await {
+            match processor.start(&batch).await {
                 Ok(()) => break,
                 Err(e) => {
                     failures += 1;
@@ -70,14 +111,33 @@ pub async fn run(
             .map(|r| Duration::from_millis((now - r.timestamp).max(0) as u64))
             .collect();
         metrics.batch(group, batch.len() as u64, started.elapsed(), &ages);
-        if let Err(e) = consumer.commit(&last_positions(&batch)).await {
-            // Not fatal: the batch is handled again after a restart, and
-            // handling is idempotent.
-            tracing::warn!(group, error = %e, "The processor could not commit its offsets.");
+        // `start` settled the batch before this one.
+        if let Some(positions) = unsettled.take() {
+            commit(consumer.as_mut(), group, &positions).await;
+        }
+        if processor.pipelined() {
+            unsettled = Some(last_positions(&batch));
+        } else {
+            commit(consumer.as_mut(), group, &last_positions(&batch)).await;
+        }
+    }
+    if let Some(positions) = unsettled {
+        // Shutting down: what is in flight finishes, or is handled again
+        // after the restart.
+        if processor.settle().await.is_ok() {
+            commit(consumer.as_mut(), group, &positions).await;
         }
     }
     tracing::info!(group, "The processor stopped.");
     Ok(())
+}
+
+async fn commit(consumer: &mut dyn LogConsumer, group: &str, positions: &[Position]) {
+    if let Err(e) = consumer.commit(positions).await {
+        // Not fatal: the batch is handled again after a restart, and
+        // handling is idempotent.
+        tracing::warn!(group, error = %e, "The processor could not commit its offsets.");
+    }
 }
 
 async fn pause(shutdown: &CancellationToken) {

@@ -16,7 +16,7 @@ use chat_events::{
     ChangeMembers, Codec, CommandRejected, CreateConversation, DeleteMessage, MembershipApplied,
     MessageDeleted, MessageSequenced, Record, SendMessage,
 };
-use chat_ports::{EventLog, LogRecord, SequencedBatch, Stores};
+use chat_ports::{EventLog, LogRecord, OutRecord, SequencedBatch, Stores};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -29,6 +29,17 @@ pub struct Sequencer {
     /// events topic has them already).
     publish: bool,
     group_cap: usize,
+    /// The events of the last batch, being appended while the next batch
+    /// is read and sequenced (see [`Processor::start`]).
+    in_flight: tokio::sync::Mutex<Option<InFlight>>,
+}
+
+/// A batch's events on their way to the log.
+struct InFlight {
+    records: Vec<OutRecord>,
+    /// The append under way; `None` once it failed (appended again by
+    /// the next settle).
+    append: Option<tokio::task::JoinHandle<chat_ports::Result<Vec<chat_ports::Position>>>>,
 }
 
 impl Sequencer {
@@ -44,6 +55,7 @@ impl Sequencer {
             codec,
             group_cap,
             publish: true,
+            in_flight: Default::default(),
         }
     }
 
@@ -65,6 +77,21 @@ impl Processor for Sequencer {
     }
 
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
+        self.start(records).await?;
+        self.settle().await
+    }
+
+    fn pipelined(&self) -> bool {
+        true
+    }
+
+    /// Sequences the batch and writes it to the store; its events go to
+    /// the log in the background, so the next batch is read and sequenced
+    /// while they are fsynced. They are in the log before the next batch's
+    /// (each `start` settles the one before), and the runner commits the
+    /// batch's offsets only once they are.
+    async fn start(&self, records: &[LogRecord]) -> Result<()> {
+        self.settle().await?;
         let mut work = Work::new(&self.stores, self.group_cap);
         let mut traces: Vec<Option<String>> = Vec::new();
         for r in records {
@@ -95,10 +122,42 @@ impl Processor for Sequencer {
             self.stores.sequencer.apply(batch).await?;
         }
         if self.publish && !events.is_empty() {
-            self.log
-                .append(event_records(&self.codec, &events, &traces)?)
-                .await?;
+            // Only after the store write: a device that gets a message from
+            // the events topic finds it, and all before it, in the store.
+            let records = event_records(&self.codec, &events, &traces)?;
+            let log = self.log.clone();
+            let sending = records.clone();
+            let append = tokio::spawn(async move { log.append(sending).await });
+            *self.in_flight.lock().await = Some(InFlight {
+                records,
+                append: Some(append),
+            });
         }
+        Ok(())
+    }
+
+    async fn settle(&self) -> Result<()> {
+        let mut in_flight = self.in_flight.lock().await;
+        let Some(f) = in_flight.as_mut() else {
+            return Ok(());
+        };
+        if let Some(append) = f.append.as_mut() {
+            match append.await {
+                Ok(Ok(_)) => {
+                    *in_flight = None;
+                    return Ok(());
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "The sequencer's events did not reach the log; appending them again.")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "The sequencer's append task failed; appending again.")
+                }
+            }
+            f.append = None;
+        }
+        self.log.append(f.records.clone()).await?;
+        *in_flight = None;
         Ok(())
     }
 }

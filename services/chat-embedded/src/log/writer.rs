@@ -122,9 +122,15 @@ fn write_group(
     fsync: FsyncPolicy,
 ) -> Result<Vec<Outcome>, redb::Error> {
     let mut txn = db.begin_write()?;
+    // Only appends are promised durable on return. Consumer offsets and
+    // expiry ride along with the next fsync: a crash before it makes a
+    // processor handle its last batches again, which every processor does
+    // idempotently, or expiry run again. A group of those alone skips the
+    // fsync, so a processor's commit never waits for the disk.
+    let appends = group.iter().any(|r| matches!(r, Request::Append { .. }));
     txn.set_durability(match fsync {
-        FsyncPolicy::Always => Durability::Immediate,
-        FsyncPolicy::Never => Durability::None,
+        FsyncPolicy::Always if appends => Durability::Immediate,
+        _ => Durability::None,
     })
     .map_err(|e| redb::Error::from(redb::StorageError::Io(std::io::Error::other(e))))?;
     let mut outcomes = Vec::with_capacity(group.len());
