@@ -9,7 +9,7 @@ use redb::ReadableTable;
 impl DeviceStore for EmbeddedStore {
     async fn register_device(&self, user: &str, device: &str, ts: i64) -> Result<()> {
         let (user, device) = (user.to_string(), device.to_string());
-        self.write(move |txn| {
+        self.write_lazily(move |txn| {
             let mut table = txn.open_table(DEVICES).map_err(err)?;
             let key = (user.as_str(), device.as_str());
             let known = table.get(key).map_err(err)?.map(|v| v.value());

@@ -194,7 +194,7 @@ impl ReceiptStore for EmbeddedStore {
 impl LastSeenStore for EmbeddedStore {
     async fn set_last_seen(&self, user: &str, ts: i64) -> Result<()> {
         let user = user.to_string();
-        self.write(move |txn| {
+        self.write_lazily(move |txn| {
             let mut t = txn.open_table(LAST_SEEN).map_err(err)?;
             t.insert(user.as_str(), ts).map_err(err)?;
             Ok(())

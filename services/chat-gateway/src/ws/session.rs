@@ -52,7 +52,7 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
     {
         tracing::warn!(error = %e, "Presence could not record a connection.");
     }
-    service.register_device(&caller.user, &caller.device).await;
+    Box::pin(service.register_device(&caller.user, &caller.device)).await;
     let (presence_tx, presence_rx) = mpsc::channel(256);
     let (conv_tx, conv_rx) = mpsc::channel(1024);
     let mut session = Session {
@@ -109,9 +109,13 @@ struct Session {
 }
 
 impl Session {
+    /// The loop. What runs seldom or is large (a frame's handling, the
+    /// backlog, a repair) is boxed, so that an idle connection's task holds
+    /// only the loop's own state: every idle connection pays for the
+    /// largest future this loop awaits inline.
     async fn serve(&mut self, mut stream: futures::stream::SplitStream<WebSocket>) {
-        if let Err(stop) = self.start().await {
-            self.stopped(stop).await;
+        if let Err(stop) = Box::pin(self.start()).await {
+            Box::pin(self.stopped(stop)).await;
             return;
         }
         let mut heartbeat = tokio::time::interval(self.service.config.ping_interval());
@@ -122,7 +126,7 @@ impl Session {
                     None | Some(Ok(Message::Close(_))) => Ok(false),
                     Some(Ok(Message::Text(text))) => {
                         self.last_heard = Instant::now();
-                        self.on_text(text.as_str()).await.map(|_| true)
+                        Box::pin(self.on_text(text.as_str())).await.map(|_| true)
                     }
                     Some(Ok(Message::Binary(_))) => {
                         self.last_heard = Instant::now();
@@ -141,14 +145,14 @@ impl Session {
                     }
                 },
                 event = self.subscription.recv() => match event {
-                    Ok(event) => self.on_event(&event).await.map(|_| true),
+                    Ok(event) => Box::pin(self.on_event(&event)).await.map(|_| true),
                     Err(RecvError::Lagged(n)) => {
                         tracing::debug!(missed = n, "A connection lagged behind its channel; repairing from the store.");
-                        self.delivery.catch_up(&self.service, &self.out, &self.caller.user, &Default::default()).await.map(|_| true)
+                        Box::pin(self.delivery.catch_up(&self.service, &self.out, &self.caller.user, &Default::default())).await.map(|_| true)
                     }
                     Err(RecvError::Closed) => Ok(false),
                 },
-                Some(event) = self.conv_rx.recv() => self.on_event(&event).await.map(|_| true),
+                Some(event) = self.conv_rx.recv() => Box::pin(self.on_event(&event)).await.map(|_| true),
                 Some(event) = self.presence_rx.recv() => {
                     match &*event {
                         RealtimeEvent::Presence { status } if admits(Kind::Presence, self.out.fill()) => {
@@ -164,7 +168,7 @@ impl Session {
                         // else is queued, which the refresh supersedes).
                         RealtimeEvent::Resync => {
                             while self.presence_rx.try_recv().is_ok() {}
-                            self.refresh_presence().await
+                            Box::pin(self.refresh_presence()).await
                         }
                         _ => {}
                     }
@@ -187,7 +191,7 @@ impl Session {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(stop) => {
-                    self.stopped(stop).await;
+                    Box::pin(self.stopped(stop)).await;
                     return;
                 }
             }
