@@ -196,15 +196,7 @@ async fn run_one(scenario: &Scenario, env: &Env) -> anyhow::Result<RunOutput> {
         }
         Scenario::Direct { pairs, traffic } => {
             let world = scenario::messaging::direct_world(env, *pairs);
-            let plan = traffic_plan(traffic, 1.0, 0);
-            scenario::messaging::run(
-                env,
-                world,
-                plan,
-                secs(traffic.duration),
-                secs(traffic.drain),
-            )
-            .await
+            messaging(env, world, traffic_plan(traffic, 1.0, 0), traffic).await
         }
         Scenario::Groups {
             devices,
@@ -213,15 +205,7 @@ async fn run_one(scenario: &Scenario, env: &Env) -> anyhow::Result<RunOutput> {
             traffic,
         } => {
             let world = scenario::messaging::groups_world(env, *devices, *group_size);
-            let plan = traffic_plan(traffic, *direct_share, 0);
-            scenario::messaging::run(
-                env,
-                world,
-                plan,
-                secs(traffic.duration),
-                secs(traffic.drain),
-            )
-            .await
+            messaging(env, world, traffic_plan(traffic, *direct_share, 0), traffic).await
         }
         Scenario::ReconnectStorm {
             devices,
@@ -242,4 +226,23 @@ async fn run_one(scenario: &Scenario, env: &Env) -> anyhow::Result<RunOutput> {
         Scenario::Render { .. } => unreachable!("handled before the runtime starts"),
     }
     .with_context(|| format!("{} against {}", scenario.name(), env.target.name()))
+}
+
+/// `direct` and `groups`: `world` sends by `plan` for the traffic's
+/// duration, then drains.
+async fn messaging(
+    env: &Env,
+    world: world::World,
+    plan: SendPlan,
+    traffic: &cli::Traffic,
+) -> anyhow::Result<RunOutput> {
+    let secs = Duration::from_secs;
+    scenario::messaging::run(
+        env,
+        world,
+        plan,
+        secs(traffic.duration),
+        secs(traffic.drain),
+    )
+    .await
 }

@@ -17,6 +17,17 @@ fn attachment(id: &str, owner: &str, created_at: i64) -> Attachment {
 
 /// Runs the attachment and device checks on one store that already ran the
 /// rest of the suite (it uses conversations of its own).
+/// The unreferenced attachments at `now`, sorted.
+async fn unreferenced(s: &Stores, now: i64, limit: usize) -> Vec<String> {
+    let mut ids = s
+        .attachments
+        .unreferenced_attachments(now, limit)
+        .await
+        .unwrap();
+    ids.sort();
+    ids
+}
+
 pub async fn run_all(s: &Stores) {
     attachment_records(s).await;
     references_follow_messages(s).await;
@@ -82,13 +93,11 @@ pub async fn references_follow_messages(s: &Stores) {
         .await
         .unwrap()
         .is_empty());
-    let mut unreferenced = s
-        .attachments
-        .unreferenced_attachments(200, 100)
-        .await
-        .unwrap();
-    unreferenced.sort();
-    assert_eq!(unreferenced, vec!["rc".to_string()], "rd is too young");
+    assert_eq!(
+        unreferenced(s, 200, 100).await,
+        vec!["rc".to_string()],
+        "rd is too young"
+    );
     assert_eq!(
         s.attachments
             .unreferenced_attachments(1000, 1)
@@ -124,13 +133,10 @@ pub async fn references_follow_messages(s: &Stores) {
         s.attachments.attachment_refs("rb").await.unwrap(),
         vec![("ar".to_string(), 2)]
     );
-    let mut unreferenced = s
-        .attachments
-        .unreferenced_attachments(200, 100)
-        .await
-        .unwrap();
-    unreferenced.sort();
-    assert_eq!(unreferenced, vec!["ra".to_string(), "rc".to_string()]);
+    assert_eq!(
+        unreferenced(s, 200, 100).await,
+        vec!["ra".to_string(), "rc".to_string()]
+    );
 
     // Retention removes seq 2 (ts 5000) and with it the last reference to rb.
     s.messages.expire(6000).await.unwrap();
@@ -140,13 +146,10 @@ pub async fn references_follow_messages(s: &Stores) {
         .await
         .unwrap()
         .is_empty());
-    let mut unreferenced = s
-        .attachments
-        .unreferenced_attachments(1000, 100)
-        .await
-        .unwrap();
-    unreferenced.sort();
-    assert_eq!(unreferenced, vec!["ra", "rb", "rc", "rd"]);
+    assert_eq!(
+        unreferenced(s, 1000, 100).await,
+        vec!["ra", "rb", "rc", "rd"]
+    );
     for id in ["ra", "rb", "rc", "rd"] {
         s.attachments.delete_attachment(id).await.unwrap();
     }
