@@ -7,6 +7,7 @@
 //! - [`error`]: the one error type every port returns.
 //! - [`log`]: the event log: topics, partitions, offsets, consumer groups.
 //! - [`store`]: conversations, messages, receipts, last-seen.
+//! - [`receipts`]: the receipts' max-merge every store engine calls.
 //! - [`attachments`]: attachment records and the messages that carry them.
 //! - [`devices`]: users' devices and push settings.
 //! - [`blobs`]: attachment bytes behind signed URLs.
@@ -22,6 +23,7 @@ pub mod devices;
 pub mod error;
 pub mod log;
 pub mod presence;
+pub mod receipts;
 pub mod store;
 
 pub use attachments::{Attachment, AttachmentStore};
@@ -31,6 +33,7 @@ pub use devices::{DeviceStore, PushSettings};
 pub use error::{PortError, Result};
 pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
 pub use presence::Presence;
+pub use receipts::{merge_receipt, merge_receipts};
 pub use store::{
     ConversationStore, LastSeenStore, MessageStore, ReceiptStore, ReceiptUpdate, SequencedBatch,
     SequencerStore, Stores,

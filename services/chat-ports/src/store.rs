@@ -43,6 +43,11 @@ pub trait MessageStore: Send + Sync + 'static {
 /// What the sequencer writes for one batch of commands, applied atomically.
 /// Every write is keyed (conversation id, (conversation, seq), idempotency
 /// key), so applying the same batch twice leaves the same state.
+///
+/// Every message and member change comes with the state of its
+/// conversation (the sequencer saves the state of each conversation a
+/// command touched, with its new `applied_offset`): an engine that fences
+/// by log position (Cassandra) refuses a batch that lacks it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SequencedBatch {
     /// New state of each conversation the batch touched.

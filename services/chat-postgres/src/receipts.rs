@@ -118,7 +118,7 @@ impl PostgresStore {
                 *value = *v;
             }
         }
-        let (moved, changed) = merge(&mut current, updates);
+        let (moved, changed) = chat_ports::merge_receipts(&mut current, updates);
         if !changed.is_empty() {
             let mut columns: (Vec<&str>, Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
             for key in &changed {
@@ -141,73 +141,5 @@ impl PostgresStore {
         }
         tx.commit().await.map_err(error::db)?;
         Ok(moved)
-    }
-}
-
-/// The user-level merge of the embedded engine, update by update, over the
-/// watermarks in `current` (every update's key is there). Returns whether
-/// each update moved its kind's watermark, and the keys whose values
-/// changed.
-fn merge<'a>(
-    current: &mut BTreeMap<(&'a str, &'a str), (u64, u64)>,
-    updates: &'a [ReceiptUpdate],
-) -> (Vec<bool>, Vec<(&'a str, &'a str)>) {
-    let mut moved = Vec::with_capacity(updates.len());
-    let mut changed = Vec::new();
-    for u in updates {
-        let key = (u.conv.as_str(), u.user.as_str());
-        let (delivered, read) = current.get(&key).copied().unwrap_or((0, 0));
-        // Reading a message implies it was delivered.
-        let next = match u.kind {
-            ReceiptKind::Delivered => (delivered.max(u.seq), read),
-            ReceiptKind::Read => (delivered.max(u.seq), read.max(u.seq)),
-        };
-        moved.push(match u.kind {
-            ReceiptKind::Delivered => next.0 > delivered,
-            ReceiptKind::Read => next.1 > read,
-        });
-        if next != (delivered, read) {
-            current.insert(key, next);
-            if !changed.contains(&key) {
-                changed.push(key);
-            }
-        }
-    }
-    changed.sort_unstable();
-    (moved, changed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn up(user: &str, kind: ReceiptKind, seq: u64) -> ReceiptUpdate {
-        ReceiptUpdate {
-            conv: "c".into(),
-            user: user.into(),
-            device: "d".into(),
-            kind,
-            seq,
-        }
-    }
-
-    #[test]
-    fn the_merge_reports_moves_of_each_kind_and_read_raises_delivered() {
-        let updates = vec![
-            up("a", ReceiptKind::Read, 3),
-            up("a", ReceiptKind::Delivered, 3),
-            up("a", ReceiptKind::Delivered, 4),
-            up("b", ReceiptKind::Delivered, 0),
-            up("b", ReceiptKind::Read, 0),
-        ];
-        let mut current: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
-        for u in &updates {
-            current.insert((u.conv.as_str(), u.user.as_str()), (0, 0));
-        }
-        let (moved, changed) = merge(&mut current, &updates);
-        assert_eq!(moved, vec![true, false, true, false, false]);
-        assert_eq!(changed, vec![("c", "a")]);
-        assert_eq!(current[&("c", "a")], (4, 3));
-        assert_eq!(current[&("c", "b")], (0, 0));
     }
 }

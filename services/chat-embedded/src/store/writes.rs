@@ -100,15 +100,7 @@ pub(super) fn advance(txn: &WriteTransaction, updates: &[ReceiptUpdate]) -> Resu
             .map_err(err)?
             .map(|v| v.value())
             .unwrap_or((0, 0));
-        // Reading a message implies it was delivered.
-        let next = match u.kind {
-            ReceiptKind::Delivered => (delivered.max(u.seq), read),
-            ReceiptKind::Read => (delivered.max(u.seq), read.max(u.seq)),
-        };
-        let advanced = match u.kind {
-            ReceiptKind::Delivered => next.0 > delivered,
-            ReceiptKind::Read => next.1 > read,
-        };
+        let (next, advanced) = chat_ports::merge_receipt((delivered, read), u.kind, u.seq);
         if next != (delivered, read) {
             user.insert(key, next).map_err(err)?;
         }

@@ -172,11 +172,16 @@ pub async fn idempotency_index(s: &Stores) {
         .await
         .unwrap()
         .is_none());
-    // A deleted message keeps its seq and its idempotency key.
+    // A deleted message keeps its seq and its idempotency key. The batch
+    // carries the conversation's state, as every batch that writes a
+    // message does.
     let mut m = found.clone();
     m.tombstone();
+    let mut state = conv("c1", &["alice", "bob"], 2);
+    state.applied_offset = 2;
     s.sequencer
         .apply(SequencedBatch {
+            conversations: vec![state],
             messages: vec![m],
             ..Default::default()
         })
@@ -264,9 +269,11 @@ pub async fn membership_index(s: &Stores) {
     let mut convs = s.conversations.conversations_of("alice").await.unwrap();
     convs.sort();
     assert_eq!(convs, vec!["c1".to_string()]);
+    let mut state = conv("c1", &["bob"], 2);
+    state.applied_offset = 3;
     s.sequencer
         .apply(SequencedBatch {
-            conversations: vec![conv("c1", &["bob"], 2)],
+            conversations: vec![state],
             left: vec![("alice".into(), "c1".into())],
             joined: vec![("alicia".into(), "c1".into())],
             ..Default::default()

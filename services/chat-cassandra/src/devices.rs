@@ -1,0 +1,39 @@
+//! Devices and push settings. A device's last connection time is written
+//! with itself as timestamp, so it only moves forward.
+
+use crate::CassandraStore;
+use chat_ports::{PushSettings, Result};
+
+impl CassandraStore {
+    pub(crate) async fn write_device(&self, user: &str, device: &str, ts: i64) -> Result<()> {
+        self.run(&self.st.register_device, (ts, ts, user, device))
+            .await
+    }
+
+    pub(crate) async fn read_devices(&self, user: &str) -> Result<Vec<String>> {
+        let found: Vec<(String,)> = self.rows(&self.st.devices, (user,)).await?;
+        Ok(found.into_iter().map(|(d,)| d).collect())
+    }
+
+    pub(crate) async fn write_previews(&self, user: &str, on: bool) -> Result<()> {
+        self.run(&self.st.set_previews, (on, user)).await
+    }
+
+    pub(crate) async fn write_muted(&self, user: &str, conv: &str, muted: bool) -> Result<()> {
+        let statement = if muted {
+            &self.st.mute
+        } else {
+            &self.st.unmute
+        };
+        self.run(statement, (user, conv)).await
+    }
+
+    pub(crate) async fn read_push_settings(&self, user: &str) -> Result<PushSettings> {
+        let previews: Option<(Option<bool>,)> = self.row(&self.st.previews, (user,)).await?;
+        let muted: Vec<(String,)> = self.rows(&self.st.muted, (user,)).await?;
+        Ok(PushSettings {
+            previews: previews.and_then(|(p,)| p).unwrap_or(true),
+            muted: muted.into_iter().map(|(c,)| c).collect(),
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! Driver errors as [`PortError`]s: a node that cannot be reached, a
+//! timeout or an overloaded or unavailable replica set is `Unavailable`
+//! (transient: the caller retries); anything else is `Storage`.
+
+use chat_ports::PortError;
+use scylla::errors::{DbError, ExecutionError, RequestAttemptError};
+
+/// Whether the error is transient.
+fn is_transient(e: &ExecutionError) -> bool {
+    match e {
+        ExecutionError::EmptyPlan
+        | ExecutionError::ConnectionPoolError(_)
+        | ExecutionError::RequestTimeout(_)
+        | ExecutionError::SchemaAgreementError(_)
+        | ExecutionError::MetadataError(_) => true,
+        ExecutionError::LastAttemptError(a) => match a {
+            RequestAttemptError::BrokenConnectionError(_)
+            | RequestAttemptError::UnableToAllocStreamId => true,
+            RequestAttemptError::DbError(db, _) => matches!(
+                db,
+                DbError::Unavailable { .. }
+                    | DbError::Overloaded
+                    | DbError::IsBootstrapping
+                    | DbError::ReadTimeout { .. }
+                    | DbError::WriteTimeout { .. }
+                    | DbError::TruncateError
+                    | DbError::RateLimitReached { .. }
+            ),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A failed request.
+pub(crate) fn exec(e: ExecutionError) -> PortError {
+    if is_transient(&e) {
+        PortError::unavailable("store", e)
+    } else {
+        PortError::storage("store", e)
+    }
+}
+
+/// A stored value that does not decode.
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> PortError {
+    PortError::corrupt("store", e)
+}
+
+/// A value this engine refuses to write.
+pub(crate) fn refuse(detail: impl std::fmt::Display) -> PortError {
+    PortError::storage("store", detail)
+}

@@ -1,0 +1,80 @@
+//! Rows to port values.
+
+use crate::error;
+use crate::keys::from_db;
+use chat_domain::{ConversationState, Message};
+use chat_ports::{Attachment, Result};
+
+/// A message row, in the order of `statements::message_columns`.
+pub(crate) type MessageRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<Vec<String>>,
+    i64,
+    bool,
+);
+
+/// The message of `conv` a row holds.
+pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
+    let (seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted) = row;
+    Ok(Message {
+        conv: conv.to_string(),
+        seq: from_db("seq", seq)?,
+        msg_id,
+        sender,
+        sender_device,
+        client_msg_id,
+        body,
+        attachments: attachments.unwrap_or_default(),
+        ts,
+        deleted,
+    })
+}
+
+/// An attachment row: id, owner, content type, size, created at, uploaded
+/// size, thumbnail.
+pub(crate) type AttachmentRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// The record a row holds; a row without an owner is not a record (only an
+/// update of a record deleted since could leave one).
+pub(crate) fn attachment(row: AttachmentRow) -> Result<Option<Attachment>> {
+    let (id, owner, content_type, size, created_at, uploaded_size, thumbnail) = row;
+    let (Some(owner), Some(content_type), Some(size), Some(created_at)) =
+        (owner, content_type, size, created_at)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Attachment {
+        id,
+        owner,
+        content_type,
+        size: from_db("size", size)?,
+        created_at,
+        uploaded_size: uploaded_size
+            .map(|v| from_db("uploaded_size", v))
+            .transpose()?,
+        thumbnail,
+    }))
+}
+
+/// A conversation state from its json text.
+pub(crate) fn conversation(state: &str) -> Result<ConversationState> {
+    serde_json::from_str(state).map_err(error::corrupt)
+}
+
+/// A conversation state as json text.
+pub(crate) fn state_json(state: &ConversationState) -> Result<String> {
+    serde_json::to_string(state).map_err(error::refuse)
+}

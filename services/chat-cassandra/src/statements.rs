@@ -1,0 +1,124 @@
+//! Every statement the engine runs, prepared once at connect. Each is
+//! marked idempotent (keyed upserts with explicit timestamps, keyed
+//! deletes, reads), so the driver may retry it on another node after a
+//! timeout.
+
+use chat_ports::Result;
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+
+/// The columns of a message row, in the order `rows::message` reads them.
+macro_rules! message_columns {
+    () => {
+        "seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted"
+    };
+}
+
+macro_rules! statements {
+    ($($name:ident = $cql:expr;)*) => {
+        /// The prepared statements, by what they do.
+        pub(crate) struct Statements {
+            $(pub(crate) $name: PreparedStatement,)*
+        }
+
+        impl Statements {
+            pub(crate) async fn prepare(session: &Session) -> Result<Self> {
+                Ok(Self {
+                    $($name: prepare(session, $cql).await?,)*
+                })
+            }
+        }
+    };
+}
+
+async fn prepare(session: &Session, cql: &str) -> Result<PreparedStatement> {
+    let mut statement = session.prepare(cql).await.map_err(|e| {
+        chat_ports::PortError::unavailable("store", format!("preparing {cql:?}: {e}"))
+    })?;
+    statement.set_is_idempotent(true);
+    Ok(statement)
+}
+
+statements! {
+    // Conversations.
+    conversation = "SELECT state FROM conversations WHERE id = ?";
+    conversation_offset = "SELECT applied_offset FROM conversations WHERE id = ?";
+    conversation_last_seq = "SELECT last_seq FROM conversations WHERE id = ?";
+    put_conversation = "UPDATE conversations USING TIMESTAMP ? SET state = ?, applied_offset = ?, last_seq = ? \
+        WHERE id = ?";
+    conversations_of = "SELECT conv FROM user_conversations WHERE user_id = ?";
+    join = "INSERT INTO user_conversations (user_id, conv) VALUES (?, ?) USING TIMESTAMP ?";
+    leave = "DELETE FROM user_conversations USING TIMESTAMP ? WHERE user_id = ? AND conv = ?";
+
+    // Messages.
+    put_message = "INSERT INTO messages (conv, bucket, seq, msg_id, sender, sender_device, \
+        client_msg_id, body, attachments, ts, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        USING TIMESTAMP ?";
+    message = concat!("SELECT ", message_columns!(), " FROM messages WHERE conv = ? AND bucket = ? AND seq = ?");
+    messages_after = concat!("SELECT ", message_columns!(),
+        " FROM messages WHERE conv = ? AND bucket = ? AND seq > ? ORDER BY seq ASC LIMIT ?");
+    messages_before = concat!("SELECT ", message_columns!(),
+        " FROM messages WHERE conv = ? AND bucket = ? AND seq <= ? ORDER BY seq DESC LIMIT ?");
+    senders_after = "SELECT seq, sender FROM messages WHERE conv = ? AND bucket = ? AND seq > ?";
+    put_sent = "INSERT INTO sent (conv, sender, client_msg_id, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
+    sent = "SELECT seq FROM sent WHERE conv = ? AND sender = ? AND client_msg_id = ?";
+
+    // Retention.
+    put_message_day = "UPDATE message_days USING TIMESTAMP ? SET max_seq = ? \
+        WHERE day = ? AND shard = ? AND conv = ?";
+    put_message_day_index = "INSERT INTO message_day_index (part, day) VALUES (0, ?)";
+    message_days_until = "SELECT day FROM message_day_index WHERE part = 0 AND day <= ?";
+    day_conversations = "SELECT conv, max_seq FROM message_days WHERE day = ? AND shard = ?";
+    drop_day_shard = "DELETE FROM message_days WHERE day = ? AND shard = ?";
+    drop_day = "DELETE FROM message_day_index WHERE part = 0 AND day = ?";
+    floor = "SELECT seq FROM retention_floor WHERE conv = ?";
+    floors = "SELECT seq, dropped FROM retention_floor WHERE conv = ?";
+    put_floor = "UPDATE retention_floor SET seq = ? WHERE conv = ?";
+    put_dropped = "UPDATE retention_floor SET dropped = ? WHERE conv = ?";
+    expiring = "SELECT seq, ts, sender, client_msg_id, attachments FROM messages \
+        WHERE conv = ? AND bucket = ? AND seq > ? AND seq <= ?";
+    drop_bucket = "DELETE FROM messages WHERE conv = ? AND bucket = ?";
+    drop_bucket_until = "DELETE FROM messages WHERE conv = ? AND bucket = ? AND seq <= ?";
+    drop_sent = "DELETE FROM sent WHERE conv = ? AND sender = ? AND client_msg_id = ?";
+    drop_ref_now = "DELETE FROM attachment_refs WHERE attachment = ? AND conv = ? AND seq = ?";
+
+    // Receipts.
+    raise_device_delivered = "UPDATE device_delivered USING TIMESTAMP ? SET seq = ? \
+        WHERE user_id = ? AND device = ? AND conv = ?";
+    device_delivered = "SELECT conv, seq FROM device_delivered WHERE user_id = ? AND device = ?";
+    raise_delivered = "UPDATE user_receipts USING TIMESTAMP ? SET delivered = ? WHERE conv = ? AND user_id = ?";
+    raise_read = "UPDATE user_receipts USING TIMESTAMP ? SET read = ? WHERE conv = ? AND user_id = ?";
+    member_receipts = "SELECT user_id, delivered, read FROM user_receipts WHERE conv = ?";
+    user_receipts = "SELECT delivered, read FROM user_receipts WHERE conv = ? AND user_id = ?";
+
+    // Last seen.
+    put_last_seen = "UPDATE last_seen SET ts = ? WHERE user_id = ?";
+    last_seen = "SELECT ts FROM last_seen WHERE user_id = ?";
+
+    // Attachments.
+    put_attachment = "INSERT INTO attachments (id, owner, content_type, size, created_at) VALUES (?, ?, ?, ?, ?)";
+    attachment = "SELECT id, owner, content_type, size, created_at, uploaded_size, thumbnail \
+        FROM attachments WHERE id = ?";
+    attachment_created = "SELECT created_at FROM attachments WHERE id = ?";
+    set_uploaded = "UPDATE attachments SET uploaded_size = ? WHERE id = ? IF EXISTS";
+    set_thumbnail = "UPDATE attachments SET thumbnail = ? WHERE id = ? IF EXISTS";
+    drop_attachment = "DELETE FROM attachments WHERE id = ?";
+    put_attachment_by_day = "INSERT INTO attachments_by_day (day, created_at, id) VALUES (?, ?, ?)";
+    drop_attachment_by_day = "DELETE FROM attachments_by_day WHERE day = ? AND created_at = ? AND id = ?";
+    put_attachment_day = "INSERT INTO attachment_day_index (part, day) VALUES (0, ?)";
+    attachment_days_until = "SELECT day FROM attachment_day_index WHERE part = 0 AND day <= ?";
+    attachments_of_day = "SELECT created_at, id FROM attachments_by_day WHERE day = ? AND created_at < ?";
+    put_ref = "INSERT INTO attachment_refs (attachment, conv, seq) VALUES (?, ?, ?) USING TIMESTAMP ?";
+    drop_ref = "DELETE FROM attachment_refs USING TIMESTAMP ? WHERE attachment = ? AND conv = ? AND seq = ?";
+    refs = "SELECT conv, seq FROM attachment_refs WHERE attachment = ?";
+    any_ref = "SELECT seq FROM attachment_refs WHERE attachment = ? LIMIT 1";
+
+    // Devices and push settings.
+    register_device = "UPDATE devices USING TIMESTAMP ? SET last_seen = ? WHERE user_id = ? AND device = ?";
+    devices = "SELECT device FROM devices WHERE user_id = ?";
+    set_previews = "UPDATE push_settings SET previews = ? WHERE user_id = ?";
+    previews = "SELECT previews FROM push_settings WHERE user_id = ?";
+    mute = "INSERT INTO muted_conversations (user_id, conv) VALUES (?, ?)";
+    unmute = "DELETE FROM muted_conversations WHERE user_id = ? AND conv = ?";
+    muted = "SELECT conv FROM muted_conversations WHERE user_id = ?";
+}

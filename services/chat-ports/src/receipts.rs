@@ -1,0 +1,85 @@
+//! The receipts' max-merge, one function every store engine calls: a
+//! member's (delivered, read) watermarks only move forward, and reading a
+//! message implies it was delivered.
+
+use crate::ReceiptUpdate;
+use chat_domain::ReceiptKind;
+use std::collections::BTreeMap;
+
+/// Merges one update into a member's (delivered, read); returns the new
+/// pair and whether the update moved the watermark of its kind.
+pub fn merge_receipt(current: (u64, u64), kind: ReceiptKind, seq: u64) -> ((u64, u64), bool) {
+    let (delivered, read) = current;
+    match kind {
+        ReceiptKind::Delivered => ((delivered.max(seq), read), seq > delivered),
+        ReceiptKind::Read => ((delivered.max(seq), read.max(seq)), seq > read),
+    }
+}
+
+/// Merges the updates, in order, into the watermarks of `current` keyed by
+/// (conversation, user) (a missing key counts as (0, 0)). Returns whether
+/// each update moved its kind's watermark, and the keys whose values
+/// changed, ascending.
+pub fn merge_receipts<'a>(
+    current: &mut BTreeMap<(&'a str, &'a str), (u64, u64)>,
+    updates: &'a [ReceiptUpdate],
+) -> (Vec<bool>, Vec<(&'a str, &'a str)>) {
+    let mut moved = Vec::with_capacity(updates.len());
+    let mut changed = Vec::new();
+    for u in updates {
+        let key = (u.conv.as_str(), u.user.as_str());
+        let before = current.get(&key).copied().unwrap_or((0, 0));
+        let (next, advanced) = merge_receipt(before, u.kind, u.seq);
+        moved.push(advanced);
+        if next != before {
+            current.insert(key, next);
+            if !changed.contains(&key) {
+                changed.push(key);
+            }
+        }
+    }
+    changed.sort_unstable();
+    (moved, changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn up(user: &str, kind: ReceiptKind, seq: u64) -> ReceiptUpdate {
+        ReceiptUpdate {
+            conv: "c".into(),
+            user: user.into(),
+            device: "d".into(),
+            kind,
+            seq,
+        }
+    }
+
+    #[test]
+    fn the_merge_reports_moves_of_each_kind_and_read_raises_delivered() {
+        let updates = vec![
+            up("a", ReceiptKind::Read, 3),
+            up("a", ReceiptKind::Delivered, 3),
+            up("a", ReceiptKind::Delivered, 4),
+            up("b", ReceiptKind::Delivered, 0),
+            up("b", ReceiptKind::Read, 0),
+        ];
+        let mut current = BTreeMap::new();
+        let (moved, changed) = merge_receipts(&mut current, &updates);
+        assert_eq!(moved, vec![true, false, true, false, false]);
+        assert_eq!(changed, vec![("c", "a")]);
+        assert_eq!(current[&("c", "a")], (4, 3));
+        assert!(!current.contains_key(&("c", "b")));
+    }
+
+    #[test]
+    fn watermarks_never_move_back() {
+        assert_eq!(
+            merge_receipt((5, 2), ReceiptKind::Delivered, 3),
+            ((5, 2), false)
+        );
+        assert_eq!(merge_receipt((5, 2), ReceiptKind::Read, 1), ((5, 2), false));
+        assert_eq!(merge_receipt((5, 2), ReceiptKind::Read, 7), ((7, 7), true));
+    }
+}
