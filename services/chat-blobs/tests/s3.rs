@@ -9,8 +9,7 @@ use chat_blobs::{S3Blobs, S3Config};
 use chat_ports::BlobStore;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-const SKIP: &str =
-    "skipped: S3_ENDPOINT is not set (infra/s3/start.sh starts a local S3-compatible server)";
+const SKIP: &str = "S3_ENDPOINT is not set (infra/s3/start.sh starts a local S3-compatible server)";
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name)
@@ -23,7 +22,7 @@ fn env_or(name: &str, default: &str) -> String {
 /// (after saying so) when there is no server.
 fn config() -> Option<S3Config> {
     let Some(endpoint) = std::env::var("S3_ENDPOINT").ok().filter(|v| !v.is_empty()) else {
-        eprintln!("{SKIP}");
+        chat_ports::conformance::skip(SKIP);
         return None;
     };
     Some(S3Config {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::time::{sleep, timeout};
 
-const SKIP: &str = "skipped: REDIS_URL is not set (./infra/test.sh starts a local Redis)";
+const SKIP: &str = "REDIS_URL is not set (./infra/test.sh starts a local Redis)";
 
 /// One test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -95,7 +95,7 @@ impl Ctx {
 /// The context of a test, or `None` (after printing why) without Redis.
 async fn setup() -> Option<Ctx> {
     let Some(url) = std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()) else {
-        println!("{SKIP}");
+        chat_ports::conformance::skip(SKIP);
         return None;
     };
     let turn = SERIAL.lock().await;
@@ -357,7 +357,7 @@ async fn a_restarted_redis_is_survived() {
     let server = match OwnRedis::start(port) {
         Ok(server) => server,
         Err(e) => {
-            println!("skipped: redis-server could not be started here ({e})");
+            chat_ports::conformance::skip(&format!("redis-server could not be started here ({e})"));
             return;
         }
     };

@@ -15,6 +15,7 @@ pub struct Config {
     pub engines: EnginesConfig,
     pub log: LogConfig,
     pub kafka: KafkaConfig,
+    pub cassandra: CassandraConfig,
     pub redis: RedisConfig,
     pub retention: RetentionConfig,
     pub gateway: GatewayConfig,
@@ -54,8 +55,9 @@ pub struct EnginesConfig {
     /// `embedded` (a file under `server.data_dir`, or under the folder of
     /// `embedded:///path`; one process only) or `kafka://host:port[,…]`.
     pub log: String,
-    /// `embedded` (a file under `server.data_dir`, or `embedded:///path`)
-    /// or `postgres://…`.
+    /// `embedded` (a file under `server.data_dir`, or `embedded:///path`),
+    /// `cassandra://host[:port][,host…]/keyspace` (settings in
+    /// `[cassandra]`) or `postgres://…`.
     pub store: String,
     /// Real-time channels and presence: `memory` (in-process; one process
     /// only) or `redis://host:port/`.
@@ -102,6 +104,39 @@ impl Default for KafkaConfig {
             replication: 1,
             produce_timeout_ms: 10_000,
             client: Default::default(),
+        }
+    }
+}
+
+/// Settings of the Cassandra store engine (nodes and keyspace come from
+/// `engines.store`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CassandraConfig {
+    /// The keyspace's replication, a CQL map, used only when the engine
+    /// creates the keyspace. Production:
+    /// `{'class': 'NetworkTopologyStrategy', 'dc1': 3}`.
+    pub replication: String,
+    /// Consistency of reads and writes (`local_quorum`, `quorum`, `one`, …).
+    pub consistency: String,
+    /// Consistency of the Paxos phase of lightweight transactions
+    /// (`local_serial` or `serial`).
+    pub serial_consistency: String,
+    /// The data centre whose nodes are tried first; empty: the driver's
+    /// default.
+    pub local_dc: String,
+    /// One request not answered within this fails, ms.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for CassandraConfig {
+    fn default() -> Self {
+        Self {
+            replication: chat_cassandra::DEFAULT_REPLICATION.into(),
+            consistency: "local_quorum".into(),
+            serial_consistency: "local_serial".into(),
+            local_dc: String::new(),
+            request_timeout_ms: 10_000,
         }
     }
 }

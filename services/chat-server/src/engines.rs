@@ -32,6 +32,7 @@ enum Url<'a> {
     Embedded(Option<&'a str>),
     Memory,
     Kafka(&'a str),
+    Cassandra(&'a str),
     Postgres(&'a str),
     Redis(&'a str),
     /// A bucket, and a key prefix in it, when the URL names them.
@@ -47,11 +48,12 @@ fn parse(url: &str) -> anyhow::Result<Url<'_>> {
         Some(("memory", _)) => Url::Memory,
         Some(("kafka", rest)) => Url::Kafka(rest.trim_end_matches('/')),
         Some(("postgres" | "postgresql", _)) => Url::Postgres(url),
+        Some(("cassandra" | "scylla", _)) => Url::Cassandra(url),
         Some(("redis", _)) => Url::Redis(url),
         None if url == "s3" => Url::S3(""),
         Some(("s3", rest)) => Url::S3(rest.trim_end_matches('/')),
         _ => bail!(
-            "unknown engine URL {url:?}: use embedded, memory, kafka://, postgres://, redis:// or s3://"
+            "unknown engine URL {url:?}: use embedded, memory, kafka://, cassandra://, postgres://, redis:// or s3://"
         ),
     })
 }
@@ -106,13 +108,35 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
             EmbeddedStore::open(&folder(config, path)?.join("store.redb"), config.log.fsync)
                 .context("cannot open the embedded store")?,
         )),
+        Url::Cassandra(url) => Stores::from_engine(Arc::new(
+            chat_cassandra::CassandraStore::connect(&cassandra_options(config, url)?)
+                .await
+                .context("cannot connect to Cassandra")?,
+        )),
         Url::Postgres(url) => Stores::from_engine(Arc::new(
             chat_postgres::PostgresStore::connect(url)
                 .await
                 .context("cannot connect to PostgreSQL")?,
         )),
-        other => bail!("{other:?} is not a store engine: use embedded or postgres://"),
+        other => {
+            bail!("{other:?} is not a store engine: use embedded, cassandra:// or postgres://")
+        }
     })
+}
+
+/// The Cassandra options of `url` and `[cassandra]`.
+fn cassandra_options(
+    config: &Config,
+    url: &str,
+) -> anyhow::Result<chat_cassandra::CassandraOptions> {
+    let c = &config.cassandra;
+    let mut options = chat_cassandra::CassandraOptions::from_url(url)?;
+    options.replication = c.replication.clone();
+    options.consistency = chat_cassandra::parse_consistency(&c.consistency)?;
+    options.serial_consistency = chat_cassandra::parse_serial_consistency(&c.serial_consistency)?;
+    options.local_dc = Some(c.local_dc.clone()).filter(|dc| !dc.is_empty());
+    options.request_timeout = Duration::from_millis(c.request_timeout_ms);
+    Ok(options)
 }
 
 /// Channels and presence of `[engines] realtime`.
@@ -272,6 +296,10 @@ mod tests {
             parse("postgres://u@h/db").unwrap(),
             Url::Postgres(_)
         ));
+        assert_eq!(
+            parse("cassandra://a,b:9043/chat").unwrap(),
+            Url::Cassandra("cassandra://a,b:9043/chat")
+        );
         assert_eq!(parse("s3://media/chat").unwrap(), Url::S3("media/chat"));
         assert_eq!(parse("s3").unwrap(), Url::S3(""));
         let e = parse("mongodb://x").unwrap_err().to_string();

@@ -133,7 +133,7 @@ impl Node {
         if !roles.is_all() && !Engines::shareable(&config) {
             bail!(
                 "running some roles in this process needs engines other processes can share: \
-                 set engines.log = kafka://…, engines.store = postgres://…, engines.realtime = redis://…, \
+                 set engines.log = kafka://…, engines.store = cassandra://… (or postgres://…), engines.realtime = redis://…, \
                  or run `serve` for everything in one process"
             );
         }

@@ -16,12 +16,9 @@ pub fn nodes() -> Option<Vec<String>> {
         .filter(|v| !v.is_empty());
     match nodes {
         Some(n) => Some(n.split(',').map(str::to_string).collect()),
-        None if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CASSANDRA_NODES is not set, and under CI every service must run")
-        }
         None => {
-            println!(
-                "skipped: CASSANDRA_NODES is not set (./infra/test.sh starts a local Cassandra)"
+            chat_ports::conformance::skip(
+                "CASSANDRA_NODES is not set (./infra/test.sh starts a local Cassandra)",
             );
             None
         }

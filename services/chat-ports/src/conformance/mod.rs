@@ -5,6 +5,16 @@
 pub mod attachments;
 pub mod log;
 
+/// Says that a test is skipped because a service it needs is missing
+/// (`reason` says which, and how to get it). Under CI (`CI` set to `true`
+/// or `1`) a missing service is a failure instead: CI never passes a test
+/// it did not run.
+pub fn skip(reason: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "{reason}; under CI every service must run");
+    println!("skipped: {reason}");
+}
+
 use crate::{ReceiptUpdate, SequencedBatch, Stores};
 use chat_domain::{ConversationKind, ConversationState, Member, Message, ReceiptKind};
 

@@ -7,13 +7,13 @@
 use std::future::Future;
 use tokio_postgres::NoTls;
 
-const SKIP: &str = "skipped: DATABASE_URL is not set (./infra/test.sh starts a local PostgreSQL)";
+const SKIP: &str = "DATABASE_URL is not set (./infra/test.sh starts a local PostgreSQL)";
 
 /// `DATABASE_URL`, or `None` after saying the test is skipped.
 pub fn database_url() -> Option<String> {
     let url = std::env::var("DATABASE_URL").ok();
     if url.is_none() {
-        println!("{SKIP}");
+        chat_ports::conformance::skip(SKIP);
     }
     url
 }

@@ -1,44 +1,117 @@
-//! A cluster of `chatctl` processes on real Kafka, PostgreSQL and Redis
-//! (`KAFKA_BOOTSTRAP`, `DATABASE_URL`, `REDIS_URL`; `./infra/test.sh`
-//! starts local ones). Each cluster gets its own topic prefix, database and
-//! Redis prefix, so tests run side by side.
+//! A cluster of `chatctl` processes on real Kafka, Cassandra and Redis
+//! (`KAFKA_BOOTSTRAP`, `CASSANDRA_NODES`, `REDIS_URL`; `./infra/test.sh`
+//! starts local ones). Each cluster gets its own topic prefix, keyspace and
+//! Redis prefix, so tests run side by side. `CHAT_IT_STORE=postgres` runs
+//! the same tests on PostgreSQL (`DATABASE_URL`) instead.
 
 use crate::harness::Server;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+/// The store the clusters of this run use.
+#[derive(Clone)]
+pub enum StoreService {
+    /// `host:port[,…]` of Cassandra nodes.
+    Cassandra(String),
+    /// A PostgreSQL server URL.
+    Postgres(String),
+}
+
 pub struct Services {
     pub kafka: String,
     pub redis: String,
-    pub database: String,
+    pub store: StoreService,
 }
 
-/// The services from the environment, or None (with the reason printed).
+/// The services from the environment, or None (with the reason printed;
+/// under CI, a failure).
 pub fn services() -> Option<Services> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (
-        get("KAFKA_BOOTSTRAP"),
-        get("REDIS_URL"),
-        get("DATABASE_URL"),
-    ) {
-        (Some(kafka), Some(redis), Some(database)) => Some(Services {
+    let postgres = get("CHAT_IT_STORE").as_deref() == Some("postgres");
+    let store = if postgres {
+        get("DATABASE_URL").map(StoreService::Postgres)
+    } else {
+        get("CASSANDRA_NODES").map(StoreService::Cassandra)
+    };
+    match (get("KAFKA_BOOTSTRAP"), get("REDIS_URL"), store) {
+        (Some(kafka), Some(redis), Some(store)) => Some(Services {
             kafka,
             redis,
-            database,
+            store,
         }),
         _ => {
-            println!(
-                "skipped: KAFKA_BOOTSTRAP, REDIS_URL and DATABASE_URL must all be set \
+            chat_ports::conformance::skip(if postgres {
+                "KAFKA_BOOTSTRAP, REDIS_URL and DATABASE_URL must all be set \
                  (./infra/test.sh starts local services)"
-            );
+            } else {
+                "KAFKA_BOOTSTRAP, REDIS_URL and CASSANDRA_NODES must all be set \
+                 (./infra/test.sh starts local services)"
+            });
             None
         }
+    }
+}
+
+impl Services {
+    /// The URL of a fresh, empty store: a new keyspace (which the engine
+    /// creates on connect) or a new database.
+    pub async fn fresh_store(&self) -> String {
+        let name = format!("chat_it_{}", uuid::Uuid::new_v4().simple());
+        match &self.store {
+            StoreService::Cassandra(nodes) => format!("cassandra://{nodes}/{name}"),
+            StoreService::Postgres(url) => fresh_database(url, &name).await,
+        }
+    }
+}
+
+/// Drops the keyspace of a `cassandra://nodes/keyspace` URL, from a thread
+/// of its own (this runs in `Drop`, inside the test's runtime).
+fn drop_keyspace(url: &str) {
+    let Some((nodes, keyspace)) = url
+        .strip_prefix("cassandra://")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return;
+    };
+    let (nodes, keyspace) = (nodes.to_string(), keyspace.to_string());
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let session = scylla::client::session_builder::SessionBuilder::new()
+                .known_nodes(nodes.split(','))
+                .build()
+                .await
+                .ok()?;
+            session
+                .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
+                .await
+                .ok()
+        })
+    })
+    .join();
+    if !matches!(dropped, Ok(Some(_))) {
+        eprintln!("could not drop the test keyspace of {url}");
     }
 }
 
 pub struct Cluster {
     pub env: Vec<(String, String)>,
     pub processes: Vec<Proc>,
+    /// Stores this cluster created, dropped with it.
+    pub stores: Vec<String>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        // The processes first: they hold sessions on the keyspaces.
+        self.processes.clear();
+        for url in &self.stores {
+            drop_keyspace(url);
+        }
+    }
 }
 
 pub struct Proc {
@@ -89,9 +162,8 @@ fn wait_port(port: u16, what: &str) -> std::io::Result<()> {
     )))
 }
 
-/// Creates a fresh database on the server of `url`; returns its URL.
-pub async fn fresh_database(url: &str) -> String {
-    let name = format!("chat_it_{}", uuid::Uuid::new_v4().simple());
+/// Creates the database `name` on the server of `url`; returns its URL.
+pub async fn fresh_database(url: &str, name: &str) -> String {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -107,10 +179,10 @@ pub async fn fresh_database(url: &str) -> String {
 impl Cluster {
     pub async fn new(s: &Services) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let database_url = fresh_database(&s.database).await;
+        let store = s.fresh_store().await;
         let env = vec![
             ("CHAT__ENGINES__LOG".into(), format!("kafka://{}", s.kafka)),
-            ("CHAT__ENGINES__STORE".into(), database_url.clone()),
+            ("CHAT__ENGINES__STORE".into(), store.clone()),
             ("CHAT__ENGINES__REALTIME".into(), s.redis.clone()),
             ("CHAT__KAFKA__TOPIC_PREFIX".into(), format!("it{id}.")),
             ("CHAT__KAFKA__PARTITIONS".into(), "4".into()),
@@ -120,11 +192,15 @@ impl Cluster {
             ("CHAT__GATEWAY__DEV_LOGIN".into(), "true".into()),
             ("CHAT__GATEWAY__SEND_RATE_PER_SEC".into(), "1000".into()),
             ("CHAT__GATEWAY__SEND_BURST".into(), "1000".into()),
-            ("RUST_LOG".into(), "warn".into()),
+            (
+                "RUST_LOG".into(),
+                std::env::var("CHAT_IT_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
         ];
         Self {
             env,
             processes: Vec::new(),
+            stores: vec![store],
         }
     }
 
@@ -192,7 +268,7 @@ impl OwnRedis {
             .port();
         let mut r = Self { port, child: None };
         if let Err(e) = r.restart() {
-            println!("skipped: redis-server cannot be started here ({e})");
+            chat_ports::conformance::skip(&format!("redis-server cannot be started here ({e})"));
             return None;
         }
         Some(r)
@@ -229,42 +305,34 @@ impl Drop for OwnRedis {
     }
 }
 
-/// A Kafka-protocol broker of a test's own (tansu with its sqlite engine,
-/// `TANSU_SQLITE_BIN`), whose topics and offsets survive its restart.
+/// An Apache Kafka broker of a test's own (`infra/kafka/broker.sh` on a
+/// free port and a folder of its own), which the test can kill -9 and
+/// restart on the same data.
 pub struct OwnBroker {
     pub port: u16,
-    bin: String,
-    db: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
 impl OwnBroker {
+    /// Starts one, or None (with the reason printed; under CI, a failure)
+    /// when it cannot run here.
     pub fn start() -> Option<Self> {
-        let Some(bin) = std::env::var("TANSU_SQLITE_BIN")
-            .ok()
-            .filter(|b| !b.is_empty())
-        else {
-            println!(
-                "skipped: TANSU_SQLITE_BIN is not set (./infra/test.sh builds tansu with its sqlite engine)"
-            );
-            return None;
-        };
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let dir = tempfile::tempdir().unwrap();
         let mut b = Self {
             port,
-            bin,
-            db: dir.path().join("tansu.db"),
-            _dir: dir,
+            dir: tempfile::tempdir().unwrap(),
             child: None,
         };
         if let Err(e) = b.restart() {
-            println!("skipped: the sqlite broker cannot be started here ({e})");
+            chat_ports::conformance::skip(&format!(
+                "a Kafka broker of the test's own cannot be started here ({e}; its log: {})",
+                b.log().display()
+            ));
             return None;
         }
         Some(b)
@@ -272,14 +340,14 @@ impl OwnBroker {
 
     /// The broker's log file.
     pub fn log(&self) -> std::path::PathBuf {
-        self.db.with_file_name("broker.log")
+        self.dir.path().join("broker.log")
     }
 
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// SIGKILL.
+    /// SIGKILL (broker.sh execs java, so this is the JVM itself).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -287,30 +355,38 @@ impl OwnBroker {
         }
     }
 
-    /// Starts it (again) on the same port and file, and waits for the port.
+    /// Starts it (again) on the same port and data, and waits until it
+    /// says it takes requests.
     pub fn restart(&mut self) -> std::io::Result<()> {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        // tansu reads a sqlite:// path relative to its working directory.
-        let dir = self.db.parent().expect("the database is in a folder");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("broker.log"))?;
-        let child = Command::new(&self.bin)
-            .current_dir(dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .stdout(log.try_clone()?)
-            .stderr(log)
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/kafka/broker.sh");
+        // The last run's log says it started; only this run's may.
+        let log = self.log();
+        let _ = std::fs::remove_file(&log);
+        let child = Command::new("bash")
+            .arg(script)
+            .arg(self.port.to_string())
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .spawn()?;
         self.child = Some(child);
-        wait_port(self.port, "the broker")
+        for _ in 0..600 {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("Kafka Server started") {
+                return Ok(());
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Some(status) = c.try_wait()? {
+                    return Err(std::io::Error::other(format!(
+                        "the broker exited: {status}"
+                    )));
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err(std::io::Error::other(
+            "the broker did not start within 60 s",
+        ))
     }
 }
 

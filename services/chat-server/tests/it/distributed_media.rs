@@ -14,7 +14,9 @@ fn s3_endpoint() -> Option<String> {
     match std::env::var("S3_ENDPOINT").ok().filter(|v| !v.is_empty()) {
         Some(e) => Some(e),
         None => {
-            println!("skipped: S3_ENDPOINT is not set (./infra/test.sh starts a local S3 server)");
+            chat_ports::conformance::skip(
+                "S3_ENDPOINT is not set (./infra/test.sh starts a local S3 server)",
+            );
             None
         }
     }
