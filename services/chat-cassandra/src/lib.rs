@@ -129,11 +129,7 @@ impl CassandraStore {
             .await
             .map_err(|e| PortError::unavailable("store", e))?;
         schema::run(&session, &options.keyspace, &options.replication).await?;
-        session
-            .use_keyspace(&options.keyspace, false)
-            .await
-            .map_err(|e| PortError::unavailable("store", e))?;
-        let st = Statements::prepare(&session).await?;
+        let st = Statements::prepare(&session, &options.keyspace).await?;
         let store = Self {
             session: Arc::new(session),
             st: Arc::new(st),

@@ -10,6 +10,7 @@
 //! it applied in `schema_migrations`, and waits for the nodes to agree on
 //! the schema before it returns.
 
+use crate::statements::qualify;
 use chat_ports::{PortError, Result};
 use scylla::client::session::Session;
 use uuid::Uuid;
@@ -75,13 +76,19 @@ fn table_name(statement: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
-/// The statement with `{id}` replaced by the id of its table in
-/// `keyspace`.
+/// The statement with its table named in `keyspace` and `{id}` replaced
+/// by the id of that table.
 fn with_table_id(statement: &str, keyspace: &str) -> String {
     match table_name(statement) {
         Some(table) => {
             let id = Uuid::new_v5(&TABLE_IDS, format!("{keyspace}.{table}").as_bytes());
-            statement.replace("{id}", &id.to_string())
+            statement
+                .replacen(
+                    &format!("IF NOT EXISTS {table}"),
+                    &format!("IF NOT EXISTS {keyspace}.{table}"),
+                    1,
+                )
+                .replace("{id}", &id.to_string())
         }
         None => statement.to_string(),
     }
@@ -100,10 +107,6 @@ pub(crate) async fn run(session: &Session, keyspace: &str, replication: &str) ->
         .await
         .map_err(unavailable)?;
     session
-        .use_keyspace(keyspace, false)
-        .await
-        .map_err(unavailable)?;
-    session
         .query_unpaged(with_table_id(MIGRATIONS_TABLE, keyspace), ())
         .await
         .map_err(unavailable)?;
@@ -116,7 +119,10 @@ pub(crate) async fn run(session: &Session, keyspace: &str, replication: &str) ->
         }
         session
             .query_unpaged(
-                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                qualify(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                    keyspace,
+                ),
                 (m.version, m.name),
             )
             .await

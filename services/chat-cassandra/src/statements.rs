@@ -22,13 +22,34 @@ macro_rules! statements {
         }
 
         impl Statements {
-            pub(crate) async fn prepare(session: &Session) -> Result<Self> {
+            /// Prepares every statement on the tables of `keyspace`.
+            pub(crate) async fn prepare(session: &Session, keyspace: &str) -> Result<Self> {
                 Ok(Self {
-                    $($name: prepare(session, $cql).await?,)*
+                    $($name: prepare(session, &qualify($cql, keyspace)).await?,)*
                 })
             }
         }
     };
+}
+
+/// The statement with the table after each FROM, INTO and UPDATE named in
+/// `keyspace` (a session-wide `USE` would make every prepared statement
+/// depend on the connection's state).
+pub(crate) fn qualify(cql: &str, keyspace: &str) -> String {
+    let mut out = String::with_capacity(cql.len() + 4 * keyspace.len());
+    let mut previous = "";
+    for (i, word) in cql.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if matches!(previous, "FROM" | "INTO" | "UPDATE") {
+            out.push_str(keyspace);
+            out.push('.');
+        }
+        out.push_str(word);
+        previous = word;
+    }
+    out
 }
 
 async fn prepare(session: &Session, cql: &str) -> Result<PreparedStatement> {
@@ -121,4 +142,29 @@ statements! {
     mute = "INSERT INTO muted_conversations (user_id, conv) VALUES (?, ?)";
     unmute = "DELETE FROM muted_conversations WHERE user_id = ? AND conv = ?";
     muted = "SELECT conv FROM muted_conversations WHERE user_id = ?";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::qualify;
+
+    #[test]
+    fn tables_are_named_in_the_keyspace() {
+        assert_eq!(
+            qualify("SELECT a FROM t WHERE b = ?", "ks"),
+            "SELECT a FROM ks.t WHERE b = ?"
+        );
+        assert_eq!(
+            qualify("INSERT INTO t (a) VALUES (?)", "ks"),
+            "INSERT INTO ks.t (a) VALUES (?)"
+        );
+        assert_eq!(
+            qualify("UPDATE t USING TIMESTAMP ? SET a = ?", "ks"),
+            "UPDATE ks.t USING TIMESTAMP ? SET a = ?"
+        );
+        assert_eq!(
+            qualify("DELETE FROM t USING TIMESTAMP ? WHERE a = ?", "ks"),
+            "DELETE FROM ks.t USING TIMESTAMP ? WHERE a = ?"
+        );
+    }
 }
