@@ -12,6 +12,9 @@ use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, HashMap};
 
+/// A member's stored (delivered, read), by (conversation, user).
+type Stored<'a> = ((&'a str, &'a str), (u64, u64));
+
 /// Reads of stored watermarks in flight at once.
 const READ_CONCURRENCY: usize = 32;
 
@@ -52,11 +55,11 @@ impl CassandraStore {
             k.dedup();
             k
         };
-        let mut reads: Vec<BoxFuture<'_, Result<((&str, &str), (u64, u64))>>> = Vec::new();
+        let mut reads: Vec<BoxFuture<'_, Result<Stored<'_>>>> = Vec::new();
         for key in keys {
             reads.push(async move { Ok((key, self.watermarks(key.0, key.1).await?)) }.boxed());
         }
-        let stored: Vec<((&str, &str), (u64, u64))> = stream::iter(reads)
+        let stored: Vec<Stored<'_>> = stream::iter(reads)
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;

@@ -49,7 +49,10 @@ impl KafkaConsumer {
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
-            .set("fetch.wait.max.ms", "50");
+            // Kafka answers a fetch as soon as a record arrives (the
+            // broker holds it in purgatory until then), so this bounds only
+            // how often an idle partition is asked again.
+            .set("fetch.wait.max.ms", "500");
         let consumer: StreamConsumer<Context> = c
             .create_with_context(Context {
                 group: full_group.clone(),

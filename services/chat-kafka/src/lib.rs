@@ -136,6 +136,42 @@ impl EventLog for KafkaLog {
         Ok(0)
     }
 
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<u64>> {
+        self.ensure_topic(topic).await?;
+        let name = self.full_name(topic);
+        let producer = self.inner.producer.clone();
+        let timeout = self.inner.options.request_timeout();
+        tokio::task::spawn_blocking(move || {
+            use rdkafka::producer::Producer;
+            let client = producer.client();
+            let metadata = client
+                .fetch_metadata(Some(&name), timeout)
+                .map_err(|e| PortError::unavailable("event log", e))?;
+            let partitions = metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == name)
+                .map(|t| t.partitions().len())
+                .unwrap_or(0);
+            // A topic created moments ago may have no leader yet: asked
+            // again until the request timeout.
+            let deadline = std::time::Instant::now() + timeout;
+            (0..partitions as i32)
+                .map(|p| loop {
+                    match client.fetch_watermarks(&name, p, timeout) {
+                        Ok((_, high)) => return Ok(u64::try_from(high).unwrap_or(0)),
+                        Err(e) if std::time::Instant::now() >= deadline => {
+                            return Err(PortError::unavailable("event log", e))
+                        }
+                        Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+                    }
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| PortError::unavailable("event log", e))?
+    }
+
     async fn health(&self) -> Result<()> {
         let producer = self.inner.producer.clone();
         let timeout = self.inner.options.request_timeout();

@@ -85,6 +85,12 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Fails when the log cannot take appends.
     async fn health(&self) -> Result<()>;
+
+    /// The end of each partition of `topic`, by partition number: the
+    /// offset its next record will get (Kafka's high watermark). A reader
+    /// that has handled every offset below these has read everything that
+    /// was in the topic when it asked.
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<u64>>;
 }
 
 /// One member of a consumer group.

@@ -1,39 +1,92 @@
 //! Replay: a processor reads the log from its earliest retained record
-//! under a fresh consumer group and applies everything until no record has
-//! come for `idle`. Processing is deterministic, so the store it writes
-//! equals the live one for the same log.
+//! under a fresh consumer group and applies everything up to the end each
+//! partition had when the replay started (its high watermark). Processing
+//! is deterministic, so the store it writes equals the live one for the
+//! same log.
 
 use crate::{Processor, Result};
 use chat_ports::log::last_positions;
-use chat_ports::EventLog;
+use chat_ports::{EventLog, PortError};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a replay waits for its first record: joining a group on a
-/// broker takes seconds (the assignment), and an empty log has none.
+/// How long a reader waits for a record it knows is there before it gives
+/// up: joining a group on a broker takes seconds (the assignment).
 pub const FIRST_RECORD_WAIT: Duration = Duration::from_secs(30);
 
-/// Runs `processor` under the group `<its group>-<suffix>` until the log
-/// stays quiet for `idle` after a first record (or gives none within
-/// [`FIRST_RECORD_WAIT`]); returns how many records it handled.
+/// Where a reader of some topics stands against their ends.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// (topic, partition) -> the offset to reach (exclusive), for the
+    /// partitions that hold records.
+    remaining: BTreeMap<(String, u32), u64>,
+}
+
+impl Progress {
+    /// The ends of `topics` now.
+    pub async fn of(log: &dyn EventLog, topics: &[&str]) -> chat_ports::Result<Self> {
+        let mut remaining = BTreeMap::new();
+        for topic in topics {
+            for (partition, end) in log.end_offsets(topic).await?.into_iter().enumerate() {
+                if end > 0 {
+                    remaining.insert((topic.to_string(), partition as u32), end);
+                }
+            }
+        }
+        Ok(Self { remaining })
+    }
+
+    /// Notes that everything up to `offset` of (topic, partition) is read.
+    pub fn read(&mut self, topic: &str, partition: u32, offset: u64) {
+        let key = (topic.to_string(), partition);
+        if self
+            .remaining
+            .get(&key)
+            .is_some_and(|end| offset + 1 >= *end)
+        {
+            self.remaining.remove(&key);
+        }
+    }
+
+    /// Whether every partition is read to its end.
+    pub fn done(&self) -> bool {
+        self.remaining.is_empty()
+    }
+}
+
+/// Runs `processor` under the group `<its group>-<suffix>` until it has
+/// handled every record its topics held when it started; returns how many
+/// records it handled. Fails when no record comes for `stall` (or
+/// [`FIRST_RECORD_WAIT`] before the first) while some are still to read.
 pub async fn replay(
     processor: Arc<dyn Processor>,
     log: Arc<dyn EventLog>,
     suffix: &str,
-    idle: Duration,
+    stall: Duration,
 ) -> Result<u64> {
     let group = format!("{}-{suffix}", processor.group());
+    let mut progress = Progress::of(log.as_ref(), processor.topics()).await?;
+    if progress.done() {
+        return Ok(0);
+    }
     let mut consumer = log.consumer(&group, processor.topics()).await?;
     let mut handled = 0u64;
     let mut quiet = Duration::ZERO;
-    let step = Duration::from_millis(250).min(idle);
-    while quiet
-        < if handled == 0 {
-            FIRST_RECORD_WAIT
+    let step = Duration::from_millis(250).min(stall);
+    while !progress.done() {
+        let limit = if handled == 0 {
+            FIRST_RECORD_WAIT.max(stall)
         } else {
-            idle
+            stall
+        };
+        if quiet >= limit {
+            return Err(PortError::unavailable(
+                "event log",
+                format!("no record came for {quiet:?} with some still to replay"),
+            )
+            .into());
         }
-    {
         let batch = consumer.poll(512, step).await?;
         if batch.is_empty() {
             quiet += step;
@@ -43,6 +96,9 @@ pub async fn replay(
         processor.handle(&batch).await?;
         consumer.commit(&last_positions(&batch)).await?;
         handled += batch.len() as u64;
+        for r in &batch {
+            progress.read(&r.topic, r.partition, r.offset);
+        }
     }
     Ok(handled)
 }

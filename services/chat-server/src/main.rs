@@ -51,9 +51,12 @@ enum Command {
     Topics,
     /// Rebuilds the store named by engines.store (meant to be empty) from the log.
     Replay {
-        /// Stop once the log has been quiet this long, milliseconds.
-        #[arg(long, default_value_t = 3000)]
-        idle_ms: u64,
+        /// Replay reads every record the log held when it started (each
+        /// partition's high watermark), then stops; it fails when no record
+        /// comes for this long while some are still to read, milliseconds
+        /// (at least 30 s before the first). `--idle-ms` is an old name.
+        #[arg(long = "stall-ms", alias = "idle-ms", default_value_t = 10_000)]
+        stall_ms: u64,
     },
     /// Prints a topic's records as JSON lines, decoded with the schema files.
     Tail {
@@ -65,9 +68,11 @@ enum Command {
         /// Keep printing new records.
         #[arg(long)]
         follow: bool,
-        /// Without --follow, stop once the topic has been quiet this long, ms.
-        #[arg(long, default_value_t = 2000)]
-        idle_ms: u64,
+        /// Without --follow, tail prints every record the topic held when it
+        /// started, then stops; it fails when no record comes for this long
+        /// while some are still to print, ms. `--idle-ms` is an old name.
+        #[arg(long = "stall-ms", alias = "idle-ms", default_value_t = 10_000)]
+        stall_ms: u64,
     },
 }
 
@@ -129,9 +134,9 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
             println!("the declared topics exist");
             return Ok(());
         }
-        Command::Replay { idle_ms } => {
+        Command::Replay { stall_ms } => {
             let report =
-                chat_server::tools::replay(&config, Duration::from_millis(idle_ms)).await?;
+                chat_server::tools::replay(&config, Duration::from_millis(stall_ms)).await?;
             println!("{}", serde_json::to_string(&report)?);
             return Ok(());
         }
@@ -139,7 +144,7 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
             topic,
             schemas,
             follow,
-            idle_ms,
+            stall_ms,
         } => {
             let mut out = std::io::stdout();
             chat_server::tools::tail(
@@ -147,7 +152,7 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
                 &topic,
                 &schemas,
                 follow,
-                Duration::from_millis(idle_ms),
+                Duration::from_millis(stall_ms),
                 &mut out,
             )
             .await?;

@@ -233,6 +233,10 @@ impl EventLog for EmbeddedLog {
         }
         Ok(())
     }
+
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<u64>> {
+        EmbeddedLog::end_offsets(self, topic)
+    }
 }
 
 /// Topics with their partition counts, and the next offset of every

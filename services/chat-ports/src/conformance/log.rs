@@ -39,6 +39,28 @@ pub async fn run_all(log: &dyn EventLog, prefix: &str) {
     keys_keep_their_partition_and_order(log, &format!("{prefix}order")).await;
     groups_resume_after_their_commits(log, &format!("{prefix}resume")).await;
     a_poll_waits_for_appends(log, &format!("{prefix}wait")).await;
+    end_offsets_follow_appends(log, &format!("{prefix}ends")).await;
+}
+
+/// The end of each partition is one past its last record, and an empty
+/// topic ends at 0 everywhere.
+pub async fn end_offsets_follow_appends(log: &dyn EventLog, topic: &str) {
+    let before = log.end_offsets(topic).await.unwrap();
+    assert!(!before.is_empty(), "a topic has partitions");
+    assert!(before.iter().all(|o| *o == 0), "{before:?}");
+    let records = (0..12)
+        .map(|i| rec(topic, &format!("k{}", i % 4), &format!("{i}")))
+        .collect();
+    let positions = log.append(records).await.unwrap();
+    let after = log.end_offsets(topic).await.unwrap();
+    assert_eq!(after.len(), before.len());
+    let mut expected = vec![0u64; after.len()];
+    for p in &positions {
+        let e = &mut expected[p.partition as usize];
+        *e = (*e).max(p.offset + 1);
+    }
+    assert_eq!(after, expected);
+    assert_eq!(after.iter().sum::<u64>(), 12);
 }
 
 pub async fn keys_keep_their_partition_and_order(log: &dyn EventLog, topic: &str) {

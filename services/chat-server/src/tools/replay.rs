@@ -18,8 +18,9 @@ pub struct ReplayReport {
     pub receipt_records: u64,
 }
 
-/// Rebuilds the derived state; stops when the log has been quiet for `idle`.
-pub async fn replay(config: &Config, idle: Duration) -> anyhow::Result<ReplayReport> {
+/// Rebuilds the derived state from every record the log holds now; fails
+/// when no record comes for `stall` while some are still to read.
+pub async fn replay(config: &Config, stall: Duration) -> anyhow::Result<ReplayReport> {
     let (log, embedded) = open_log(config).await?;
     let stores = open_store(config).await?;
     let codec = Arc::new(Codec::new());
@@ -31,9 +32,9 @@ pub async fn replay(config: &Config, idle: Duration) -> anyhow::Result<ReplayRep
         config.gateway.group_cap,
     )
     .without_events();
-    let sequencer_records = run(Arc::new(sequencer), log.clone(), &suffix, idle).await?;
+    let sequencer_records = run(Arc::new(sequencer), log.clone(), &suffix, stall).await?;
     let receipts = Receipts::new(stores, log.clone(), codec).without_events();
-    let receipt_records = run(Arc::new(receipts), log, &suffix, idle).await?;
+    let receipt_records = run(Arc::new(receipts), log, &suffix, stall).await?;
     if let Some(log) = embedded {
         log.close().await;
     }

@@ -4,33 +4,40 @@
 use crate::engines::open_log;
 use crate::Config;
 use chat_events::Codec;
+use chat_processors::replay::Progress;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 /// Prints every record of `topic` from the earliest retained one; without
-/// `follow`, stops once the topic has been quiet for `idle`. Returns how
-/// many records it printed.
+/// `follow`, stops once it has printed every record the topic held when it
+/// started (its high watermarks), and fails when no record comes for
+/// `stall` while some are still to print. Returns how many it printed.
 pub async fn tail(
     config: &Config,
     topic: &str,
     schemas: &Path,
     follow: bool,
-    idle: Duration,
+    stall: Duration,
     out: &mut (dyn Write + Send),
 ) -> anyhow::Result<u64> {
     let codec = Codec::from_dir(schemas)?;
     let (log, embedded) = open_log(config).await?;
+    let mut progress = Progress::of(log.as_ref(), &[topic]).await?;
     let group = format!("tail-{}", chat_domain::time::now_ms());
     let mut consumer = log.consumer(&group, &[topic]).await?;
     let mut printed = 0;
     let mut quiet = Duration::ZERO;
     let step = Duration::from_millis(250);
-    let first_wait = chat_processors::replay::FIRST_RECORD_WAIT;
-    while follow || quiet < if printed == 0 { first_wait } else { idle } {
+    let first_wait = chat_processors::replay::FIRST_RECORD_WAIT.max(stall);
+    while follow || !progress.done() {
         let batch = consumer.poll(512, step).await?;
         if batch.is_empty() {
             quiet += step;
+            let limit = if printed == 0 { first_wait } else { stall };
+            if !follow && quiet >= limit {
+                anyhow::bail!("no record came for {quiet:?} with some still to print");
+            }
             continue;
         }
         quiet = Duration::ZERO;
@@ -47,6 +54,7 @@ pub async fn tail(
             };
             writeln!(out, "{line}")?;
             printed += 1;
+            progress.read(&r.topic, r.partition, r.offset);
         }
         out.flush()?;
     }

@@ -211,7 +211,7 @@ async fn replay_rebuilds_the_same_history_and_tail_decodes_the_topics() {
     let rebuilt = s.fresh_store().await;
     c.stores.push(rebuilt.clone());
     let report = c.run(
-        &["replay", "--idle-ms", "3000"],
+        &["replay", "--stall-ms", "3000"],
         &[("CHAT__ENGINES__STORE", &rebuilt)],
     );
     assert!(report.contains("sequencer_records"), "{report}");
