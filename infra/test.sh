@@ -80,8 +80,8 @@ cargo test --workspace --locked
 # The web client in Debian's Chromium, against the chatctl the tests built
 # (web/test.sh installs chromium and the node packages, and says so when it
 # cannot).
-CHATCTL="$PWD/target/debug/chatctl" ./web/test.sh
+CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./web/test.sh
 
 # The load generator's scenarios for a few seconds at small scale, so the
 # harness never rots (the full runs are in loadtest/README.md).
-CHATCTL="$PWD/target/debug/chatctl" ./loadtest/smoke.sh
+CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./loadtest/smoke.sh

@@ -6,7 +6,7 @@
 
 use crate::keys::{from_db, to_db};
 use crate::CassandraStore;
-use chat_domain::{MemberReceipts, ReceiptKind};
+use chat_domain::MemberReceipts;
 use chat_ports::{ReceiptUpdate, Result};
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -35,16 +35,10 @@ impl CassandraStore {
             return Ok(Vec::new());
         }
         // Device level: only the highest seq of each device matters.
-        let mut devices: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
         for u in updates {
-            let seq = to_db("seq", u.seq)?;
-            if u.kind == ReceiptKind::Delivered && seq > 0 {
-                let e = devices
-                    .entry((u.user.as_str(), u.device.as_str(), u.conv.as_str()))
-                    .or_insert(0);
-                *e = (*e).max(seq);
-            }
+            to_db("seq", u.seq)?;
         }
+        let devices = chat_ports::delivered_by_device(updates);
         // User level: the stored values, merged update by update.
         let keys: Vec<(&str, &str)> = {
             let mut k: Vec<(&str, &str)> = updates
@@ -69,6 +63,7 @@ impl CassandraStore {
         let st = &self.st;
         let mut writes: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
         for ((user, device, conv), seq) in devices {
+            let seq = to_db("seq", seq)?;
             writes.push(
                 self.run(&st.raise_device_delivered, (seq, seq, user, device, conv))
                     .boxed(),

@@ -13,6 +13,8 @@
 //! - [`blobs`]: attachment bytes behind signed URLs.
 //! - [`channels`]: best-effort real-time channels per user.
 //! - [`presence`]: who is online (soft state).
+//! - `store_macro`: [`store_ports_from_methods!`], the port impls of an
+//!   engine whose inherent methods follow its names.
 //! - [`conformance`]: the store conformance suite every engine runs.
 
 pub mod attachments;
@@ -25,6 +27,12 @@ pub mod log;
 pub mod presence;
 pub mod receipts;
 pub mod store;
+mod store_macro;
+
+#[doc(hidden)]
+pub use async_trait::async_trait as __async_trait;
+#[doc(hidden)]
+pub use chat_domain as __domain;
 
 pub use attachments::{Attachment, AttachmentStore};
 pub use blobs::BlobStore;
@@ -33,7 +41,7 @@ pub use devices::{DeviceStore, PushSettings};
 pub use error::{PortError, Result};
 pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
 pub use presence::Presence;
-pub use receipts::{merge_receipt, merge_receipts};
+pub use receipts::{delivered_by_device, merge_receipt, merge_receipts};
 pub use store::{
     ConversationStore, LastSeenStore, MessageStore, ReceiptStore, ReceiptUpdate, SequencedBatch,
     SequencerStore, Stores,

@@ -42,6 +42,24 @@ pub fn merge_receipts<'a>(
     (moved, changed)
 }
 
+/// A (user, device, conversation) key.
+pub type DeviceKey<'a> = (&'a str, &'a str, &'a str);
+
+/// The device-level side of the merge: the highest delivered seq above 0
+/// that each device reported in `updates`, by (user, device, conversation).
+pub fn delivered_by_device(updates: &[ReceiptUpdate]) -> BTreeMap<DeviceKey<'_>, u64> {
+    let mut devices: BTreeMap<DeviceKey<'_>, u64> = BTreeMap::new();
+    for u in updates {
+        if u.kind == ReceiptKind::Delivered && u.seq > 0 {
+            let entry = devices
+                .entry((u.user.as_str(), u.device.as_str(), u.conv.as_str()))
+                .or_insert(0);
+            *entry = (*entry).max(u.seq);
+        }
+    }
+    devices
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +89,22 @@ mod tests {
         assert_eq!(changed, vec![("c", "a")]);
         assert_eq!(current[&("c", "a")], (4, 3));
         assert!(!current.contains_key(&("c", "b")));
+    }
+
+    #[test]
+    fn each_device_keeps_its_highest_delivered_seq() {
+        let mut updates = vec![
+            up("a", ReceiptKind::Delivered, 3),
+            up("a", ReceiptKind::Delivered, 2),
+            up("a", ReceiptKind::Read, 9),
+            up("b", ReceiptKind::Delivered, 0),
+        ];
+        updates[1].device = "e".into();
+        let devices = delivered_by_device(&updates);
+        assert_eq!(
+            devices.into_iter().collect::<Vec<_>>(),
+            vec![(("a", "d", "c"), 3), (("a", "e", "c"), 2)]
+        );
     }
 
     #[test]

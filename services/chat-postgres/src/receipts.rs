@@ -3,7 +3,6 @@
 
 use crate::rows::{self, to_db};
 use crate::{error, PostgresStore};
-use chat_domain::ReceiptKind;
 use chat_ports::{ReceiptUpdate, Result};
 use std::collections::BTreeMap;
 
@@ -53,16 +52,10 @@ impl PostgresStore {
             return Ok(Vec::new());
         }
         // Device level: only the highest seq of each device matters.
-        let mut devices: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
         for u in updates {
-            let seq = to_db("seq", u.seq)?;
-            if u.kind == ReceiptKind::Delivered && seq > 0 {
-                let entry = devices
-                    .entry((u.user.as_str(), u.device.as_str(), u.conv.as_str()))
-                    .or_insert(0);
-                *entry = (*entry).max(seq);
-            }
+            to_db("seq", u.seq)?;
         }
+        let devices = chat_ports::delivered_by_device(updates);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(error::db)?;
         if !devices.is_empty() {
@@ -71,7 +64,7 @@ impl PostgresStore {
                 columns.0.push(user);
                 columns.1.push(device);
                 columns.2.push(conv);
-                columns.3.push(*seq);
+                columns.3.push(to_db("seq", *seq)?);
             }
             let statement = tx
                 .prepare_cached(RAISE_DEVICE_DELIVERED)
