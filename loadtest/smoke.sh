@@ -7,8 +7,8 @@
 # missing and running as root; skipped with the reason otherwise).
 # Exits non-zero when any run fails or reports a correctness violation.
 #
-#   CHATCTL     server binary (default: cargo build, target/debug/chatctl)
-#   CHAT_LOAD   generator binary (default: cargo build, target/debug/chat-load)
+#   CHATCTL     server binary (default: cargo build, $CARGO_TARGET_DIR or target, debug/chatctl)
+#   CHAT_LOAD   generator binary (default: cargo build, $CARGO_TARGET_DIR or target, debug/chat-load)
 #   SMOKE_OUT   working folder (default: a fresh temporary one); results
 #               go to $SMOKE_OUT/results unless SMOKE_RESULTS says where
 #   SMOKE_EJ_PORT  ejabberd's WebSocket port for this run (default 15380)
@@ -22,11 +22,11 @@ results=${SMOKE_RESULTS:-$out/results}
 
 if [ -z "${CHATCTL:-}" ]; then
   cargo build -q --bin chatctl || exit 1
-  CHATCTL=$root/target/debug/chatctl
+  CHATCTL=${CARGO_TARGET_DIR:-$root/target}/debug/chatctl
 fi
 if [ -z "${CHAT_LOAD:-}" ]; then
   cargo build -q -p chat-loadtest --bin chat-load || exit 1
-  CHAT_LOAD=$root/target/debug/chat-load
+  CHAT_LOAD=${CARGO_TARGET_DIR:-$root/target}/debug/chat-load
 fi
 
 server_pid=""

@@ -40,9 +40,7 @@ impl CassandraStore {
                 *id,
             ));
         }
-        for m in &batch.messages {
-            to_db("seq", m.seq)?;
-        }
+
         let stamp = |conv: &str| {
             stamps.get(conv).copied().ok_or_else(|| {
                 error::refuse(format!(
@@ -50,6 +48,13 @@ impl CassandraStore {
                 ))
             })
         };
+        for m in &batch.messages {
+            to_db("seq", m.seq)?;
+            stamp(&m.conv)?;
+        }
+        for (_, conv) in batch.joined.iter().chain(&batch.left) {
+            stamp(conv)?;
+        }
         // The last write to one key wins, as in the other engines.
         let mut messages: BTreeMap<(&str, u64), &Message> = BTreeMap::new();
         for m in &batch.messages {
