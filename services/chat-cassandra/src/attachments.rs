@@ -7,11 +7,19 @@ use crate::CassandraStore;
 use chat_ports::{Attachment, Result};
 
 impl CassandraStore {
-    /// Writes the record's fixed columns (writing them again changes
-    /// nothing) and indexes it by day.
+    /// Indexes the record by day, then writes its fixed columns (writing
+    /// them again changes nothing): a crash in between leaves an index row
+    /// without a record, which the collector's listing removes, never a
+    /// record the collector cannot find.
     pub(crate) async fn write_attachment(&self, a: &Attachment) -> Result<()> {
         let size = to_db("size", a.size)?;
         let d = day(a.created_at);
+        self.run(&self.st.put_attachment_day, (d,)).await?;
+        self.run(
+            &self.st.put_attachment_by_day,
+            (d, a.created_at, a.id.as_str()),
+        )
+        .await?;
         self.run(
             &self.st.put_attachment,
             (
@@ -29,12 +37,7 @@ impl CassandraStore {
         if let Some(thumbnail) = &a.thumbnail {
             self.write_thumbnail(&a.id, thumbnail).await?;
         }
-        self.run(&self.st.put_attachment_day, (d,)).await?;
-        self.run(
-            &self.st.put_attachment_by_day,
-            (d, a.created_at, a.id.as_str()),
-        )
-        .await
+        Ok(())
     }
 
     pub(crate) async fn read_attachment(&self, id: &str) -> Result<Option<Attachment>> {
@@ -53,8 +56,11 @@ impl CassandraStore {
         self.run(&self.st.set_thumbnail, (content_type, id)).await
     }
 
+    /// Removes the record, then its index row (a crash in between leaves an
+    /// index row without a record, which the collector's listing removes).
     pub(crate) async fn delete_attachment_record(&self, id: &str) -> Result<()> {
         let created: Option<(Option<i64>,)> = self.row(&self.st.attachment_created, (id,)).await?;
+        self.run(&self.st.drop_attachment, (id,)).await?;
         if let Some((Some(created_at),)) = created {
             self.run(
                 &self.st.drop_attachment_by_day,
@@ -62,7 +68,7 @@ impl CassandraStore {
             )
             .await?;
         }
-        self.run(&self.st.drop_attachment, (id,)).await
+        Ok(())
     }
 
     pub(crate) async fn read_attachment_refs(&self, id: &str) -> Result<Vec<(String, u64)>> {
@@ -91,7 +97,19 @@ impl CassandraStore {
             let ids: Vec<(i64, String)> = self
                 .rows(&self.st.attachments_of_day, (d, created_before))
                 .await?;
-            for (_, id) in ids {
+            for (created_at, id) in ids {
+                let record: Option<(Option<i64>,)> = self
+                    .row(&self.st.attachment_created, (id.as_str(),))
+                    .await?;
+                if record.is_none() {
+                    // An index row a crash left without its record.
+                    self.run(
+                        &self.st.drop_attachment_by_day,
+                        (d, created_at, id.as_str()),
+                    )
+                    .await?;
+                    continue;
+                }
                 let referenced: Option<(i64,)> = self.row(&self.st.any_ref, (id.as_str(),)).await?;
                 if referenced.is_none() {
                     out.push(id);

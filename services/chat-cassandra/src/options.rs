@@ -100,17 +100,21 @@ impl CassandraOptions {
     }
 }
 
-/// Keyspace names are unquoted identifiers: 1 to 48 letters, digits and
-/// underscores, starting with a letter.
+/// Keyspace names are unquoted identifiers, which Cassandra folds to lower
+/// case: 1 to 48 lower-case letters, digits and underscores, starting with
+/// a letter (so that the table ids derived from the name are those of the
+/// keyspace Cassandra sees).
 pub fn check_keyspace(name: &str) -> Result<()> {
     let ok = (1..=48).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphabetic())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
     } else {
         Err(invalid(format!(
-            "{name:?} is not a keyspace name: 1 to 48 letters, digits or _, starting with a letter"
+            "{name:?} is not a keyspace name: 1 to 48 lower-case letters, digits or _, starting with a letter"
         )))
     }
 }
@@ -158,6 +162,7 @@ mod tests {
         assert_eq!(o.keyspace, "chat");
         assert!(CassandraOptions::from_url("cassandra:///ks").is_err());
         assert!(CassandraOptions::from_url("cassandra://a/bad-name").is_err());
+        assert!(CassandraOptions::from_url("cassandra://a/Chat").is_err());
         assert!(CassandraOptions::from_url("postgres://a/b").is_err());
     }
 

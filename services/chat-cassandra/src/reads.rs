@@ -43,13 +43,11 @@ impl CassandraStore {
         Ok(found.and_then(|(s,)| s).unwrap_or(0))
     }
 
-    /// Where a scan of seqs above `after` starts: `after`, or retention's
-    /// floor when the first bucket holds nothing and the floor is above.
-    async fn scan_start(&self, conv: &str, after: i64, first_bucket_empty: bool) -> Result<i64> {
-        if !first_bucket_empty {
-            return Ok(after);
-        }
-        Ok(self.floor(conv).await?.max(after))
+    /// Where a scan of seqs above `after` starts: at retention's floor
+    /// when that is higher (rows below it may still be waiting to be
+    /// dropped, and whole buckets below it are gone).
+    async fn scan_start(&self, conv: &str, after: u64) -> Result<i64> {
+        Ok(self.floor(conv).await?.max(bound(after)))
     }
 
     pub(crate) async fn read_messages_after(
@@ -58,24 +56,17 @@ impl CassandraStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Message>> {
-        let mut from = bound(after);
         let mut out = Vec::new();
-        let mut floor_checked = false;
+        if limit == 0 {
+            return Ok(out);
+        }
+        let mut from = self.scan_start(conv, after).await?;
         while out.len() < limit && from < i64::MAX {
             let b = bucket(from + 1);
             let want = i32::try_from(limit - out.len()).unwrap_or(i32::MAX);
             let found: Vec<MessageRow> = self
                 .rows(&self.st.messages_after, (conv, b, from, want))
                 .await?;
-            if found.is_empty() && !floor_checked {
-                floor_checked = true;
-                let start = self.scan_start(conv, from, true).await?;
-                if start > from {
-                    from = start;
-                    continue;
-                }
-            }
-            floor_checked = true;
             let read = found.len();
             for row in found {
                 out.push(rows::message(conv, row)?);
@@ -148,22 +139,12 @@ impl CassandraStore {
         user: &str,
         after: u64,
     ) -> Result<u64> {
-        let mut from = bound(after);
+        let mut from = self.scan_start(conv, after).await?;
         let mut count = 0u64;
-        let mut floor_checked = false;
         while from < i64::MAX {
             let b = bucket(from + 1);
             let found: Vec<(i64, String)> =
                 self.rows(&self.st.senders_after, (conv, b, from)).await?;
-            if found.is_empty() && !floor_checked {
-                floor_checked = true;
-                let start = self.scan_start(conv, from, true).await?;
-                if start > from {
-                    from = start;
-                    continue;
-                }
-            }
-            floor_checked = true;
             let Some(last) = found.iter().map(|(s, _)| *s).max() else {
                 break;
             };

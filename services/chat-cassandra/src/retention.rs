@@ -15,7 +15,7 @@
 //! dropped. Days wholly before the cutoff's day are removed from the index
 //! once their conversations are done.
 
-use crate::keys::{bucket, bucket_range, day, DAY_SHARDS};
+use crate::keys::{bucket, bucket_range, day, shard, DAY_SHARDS};
 use crate::CassandraStore;
 use chat_ports::Result;
 use futures::future::{BoxFuture, FutureExt};
@@ -86,6 +86,7 @@ impl CassandraStore {
         let mut expired: Vec<ExpiringRow> = Vec::new();
         let mut from = floor;
         let mut new_floor = upto;
+        let mut blocker_ts = None;
         'scan: while from < upto {
             let b = bucket(from + 1);
             let end = bucket_range(b).1.min(upto);
@@ -93,11 +94,22 @@ impl CassandraStore {
             for row in rows {
                 if row.1.unwrap_or(i64::MAX) >= cutoff_ms {
                     new_floor = row.0 - 1;
+                    blocker_ts = row.1;
                     break 'scan;
                 }
                 expired.push(row);
             }
             from = end;
+        }
+        if let Some(ts) = blocker_ts {
+            // The run stopped at a message newer than the cutoff (its ts out
+            // of order with the seqs before it); the rest of what this
+            // day's entry covers is indexed again under that message's day,
+            // so it expires with it even if the conversation goes quiet.
+            let d = day(ts);
+            self.run(&self.st.put_message_day, (upto, upto, d, shard(conv), conv))
+                .await?;
+            self.run(&self.st.put_message_day_index, (d,)).await?;
         }
         if new_floor <= floor {
             return Ok(0);
@@ -121,7 +133,9 @@ impl CassandraStore {
             }
         }
         self.join_writes(drops).await?;
-        self.run(&self.st.put_floor, (new_floor, conv)).await?;
+        // Stamped with itself: two sweeps that overlap leave the higher.
+        self.run(&self.st.put_floor, (new_floor, new_floor, conv))
+            .await?;
         self.drop_rows(conv, floor.max(dropped), new_floor).await?;
         Ok(expired.len() as u64)
     }
@@ -141,6 +155,6 @@ impl CassandraStore {
             }
         }
         self.join_writes(drops).await?;
-        self.run(&self.st.put_dropped, (upto, conv)).await
+        self.run(&self.st.put_dropped, (upto, upto, conv)).await
     }
 }

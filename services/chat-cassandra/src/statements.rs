@@ -94,8 +94,8 @@ statements! {
     drop_day = "DELETE FROM message_day_index WHERE part = 0 AND day = ?";
     floor = "SELECT seq FROM retention_floor WHERE conv = ?";
     floors = "SELECT seq, dropped FROM retention_floor WHERE conv = ?";
-    put_floor = "UPDATE retention_floor SET seq = ? WHERE conv = ?";
-    put_dropped = "UPDATE retention_floor SET dropped = ? WHERE conv = ?";
+    put_floor = "UPDATE retention_floor USING TIMESTAMP ? SET seq = ? WHERE conv = ?";
+    put_dropped = "UPDATE retention_floor USING TIMESTAMP ? SET dropped = ? WHERE conv = ?";
     expiring = "SELECT seq, ts, sender, client_msg_id, attachments FROM messages \
         WHERE conv = ? AND bucket = ? AND seq > ? AND seq <= ?";
     drop_bucket = "DELETE FROM messages WHERE conv = ? AND bucket = ?";
@@ -113,7 +113,7 @@ statements! {
     user_receipts = "SELECT delivered, read FROM user_receipts WHERE conv = ? AND user_id = ?";
 
     // Last seen.
-    put_last_seen = "UPDATE last_seen SET ts = ? WHERE user_id = ?";
+    put_last_seen = "UPDATE last_seen USING TIMESTAMP ? SET ts = ? WHERE user_id = ?";
     last_seen = "SELECT ts FROM last_seen WHERE user_id = ?";
 
     // Attachments.

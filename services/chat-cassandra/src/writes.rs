@@ -208,6 +208,7 @@ impl CassandraStore {
     }
 
     pub(crate) async fn write_last_seen(&self, user: &str, ts: i64) -> Result<()> {
-        self.run(&self.st.put_last_seen, (ts, user)).await
+        // Stamped with itself: of two disconnects racing, the later stays.
+        self.run(&self.st.put_last_seen, (ts, ts, user)).await
     }
 }

@@ -289,3 +289,38 @@ async fn text_with_nul_round_trips_and_values_above_i64_are_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_message_whose_ts_is_out_of_order_still_expires() {
+    with_keyspace(|options| async move {
+        let store = store(&options).await;
+        const DAY: i64 = 86_400_000;
+        // Gateway clocks disagree: seq 1 says day 5, seq 2 says day 3, and
+        // then the conversation goes quiet.
+        store
+            .apply(SequencedBatch {
+                conversations: vec![conv("skew", 2, 3)],
+                messages: vec![
+                    msg("skew", 1, "alice", 5 * DAY),
+                    msg("skew", 2, "bob", 3 * DAY),
+                ],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        // At day 4, seq 1 is not old enough, so seq 2 waits behind it.
+        assert_eq!(store.expire(4 * DAY).await.unwrap(), 0);
+        assert_eq!(
+            seqs(&store.messages_after("skew", 0, 10).await.unwrap()),
+            vec![1, 2]
+        );
+        // At day 6 both are, and both go, although day 3's entry is gone.
+        assert_eq!(store.expire(6 * DAY).await.unwrap(), 2);
+        assert!(store
+            .messages_after("skew", 0, 10)
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}

@@ -147,18 +147,35 @@ impl EventLog for KafkaLog {
             let metadata = client
                 .fetch_metadata(Some(&name), timeout)
                 .map_err(|e| PortError::unavailable("event log", e))?;
-            let partitions = metadata
+            let topic = metadata
                 .topics()
                 .iter()
                 .find(|t| t.name() == name)
-                .map(|t| t.partitions().len())
-                .unwrap_or(0);
+                .ok_or_else(|| {
+                    PortError::unavailable("event log", format!("no metadata for {name}"))
+                })?;
+            if let Some(e) = topic.error() {
+                return Err(PortError::unavailable(
+                    "event log",
+                    format!("the metadata of {name} holds an error: {e:?}"),
+                ));
+            }
+            let partitions = topic.partitions().len();
+            if partitions == 0 {
+                return Err(PortError::unavailable(
+                    "event log",
+                    format!("{name} has no partitions in the metadata"),
+                ));
+            }
             // A topic created moments ago may have no leader yet: asked
             // again until the request timeout.
             let deadline = std::time::Instant::now() + timeout;
             (0..partitions as i32)
                 .map(|p| loop {
                     match client.fetch_watermarks(&name, p, timeout) {
+                        // A partition whose records all expired keeps its
+                        // high watermark but retains nothing to read.
+                        Ok((low, high)) if low >= high => return Ok(0),
                         Ok((_, high)) => return Ok(u64::try_from(high).unwrap_or(0)),
                         Err(e) if std::time::Instant::now() >= deadline => {
                             return Err(PortError::unavailable("event log", e))

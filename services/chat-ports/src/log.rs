@@ -86,10 +86,11 @@ pub trait EventLog: Send + Sync + 'static {
     /// Fails when the log cannot take appends.
     async fn health(&self) -> Result<()>;
 
-    /// The end of each partition of `topic`, by partition number: the
-    /// offset its next record will get (Kafka's high watermark). A reader
-    /// that has handled every offset below these has read everything that
-    /// was in the topic when it asked.
+    /// The end of each partition of `topic`, by partition number: one past
+    /// its last retained record (Kafka's high watermark), or 0 when it
+    /// retains none (never written, or everything expired). A reader that
+    /// has handled every retained offset below these has read everything
+    /// that was in the topic when it asked.
     async fn end_offsets(&self, topic: &str) -> Result<Vec<u64>>;
 }
 

@@ -55,11 +55,13 @@ where
     };
     let keyspace = format!("t_{}", uuid::Uuid::new_v4().simple());
     let outcome = tokio::spawn(body(options(&nodes, &keyspace))).await;
-    admin(&nodes)
+    if let Err(e) = admin(&nodes)
         .await
         .query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), ())
         .await
-        .expect("drop the test keyspace");
+    {
+        eprintln!("could not drop the test keyspace {keyspace}: {e}");
+    }
     if let Err(e) = outcome {
         if e.is_panic() {
             std::panic::resume_unwind(e.into_panic());
