@@ -15,7 +15,7 @@
 //! dropped. Days wholly before the cutoff's day are removed from the index
 //! once their conversations are done.
 
-use crate::keys::{bucket, bucket_range, day, shard, DAY_SHARDS};
+use crate::keys::{bucket, bucket_range, day, shard, Stamp, DAY_SHARDS};
 use crate::CassandraStore;
 use chat_ports::Result;
 use futures::future::{BoxFuture, FutureExt};
@@ -76,9 +76,10 @@ impl CassandraStore {
         let (floor, dropped) = found
             .map(|(f, d)| (f.unwrap_or(0), d.unwrap_or(0)))
             .unwrap_or((0, 0));
+        let stamp = self.retention_stamp(conv).await?;
         if dropped < floor {
             // A run that stopped between moving the floor and dropping rows.
-            self.drop_rows(conv, dropped, floor).await?;
+            self.drop_rows(conv, stamp, dropped, floor).await?;
         }
         if floor >= upto {
             return Ok(0);
@@ -120,14 +121,14 @@ impl CassandraStore {
                 drops.push(
                     self.run(
                         &self.st.drop_sent,
-                        (conv, sender.as_str(), client_msg_id.as_str()),
+                        (stamp.upsert, conv, sender.as_str(), client_msg_id.as_str()),
                     )
                     .boxed(),
                 );
             }
             for id in attachments.iter().flatten() {
                 drops.push(
-                    self.run(&self.st.drop_ref_now, (id.as_str(), conv, *seq))
+                    self.run(&self.st.drop_ref, (stamp.upsert, id.as_str(), conv, *seq))
                         .boxed(),
                 );
             }
@@ -136,20 +137,36 @@ impl CassandraStore {
         // Stamped with itself: two sweeps that overlap leave the higher.
         self.run(&self.st.put_floor, (new_floor, new_floor, conv))
             .await?;
-        self.drop_rows(conv, floor.max(dropped), new_floor).await?;
+        self.drop_rows(conv, stamp, floor.max(dropped), new_floor)
+            .await?;
         Ok(expired.len() as u64)
+    }
+
+    /// The stamp of retention's deletes in `conv`: the upsert stamp of its
+    /// stored state (a delete wins a tie), so a delete shadows every row
+    /// written so far (a zombie's rewrite of an expired message included)
+    /// and nothing a later batch writes (a send that reuses an expired
+    /// idempotency key).
+    async fn retention_stamp(&self, conv: &str) -> Result<Stamp> {
+        let stored: Option<(Option<i64>,)> =
+            self.row(&self.st.conversation_offset, (conv,)).await?;
+        let offset = stored.and_then(|(o,)| o).unwrap_or(0);
+        Stamp::of(u64::try_from(offset).unwrap_or(0))
     }
 
     /// Drops the message rows of seqs in (`after`, `upto`]: whole buckets
     /// as partition deletes, the last one's part as a range delete.
-    async fn drop_rows(&self, conv: &str, after: i64, upto: i64) -> Result<()> {
+    async fn drop_rows(&self, conv: &str, stamp: Stamp, after: i64, upto: i64) -> Result<()> {
         let mut drops: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
         for b in bucket(after + 1)..=bucket(upto) {
             if bucket_range(b).1 <= upto {
-                drops.push(self.run(&self.st.drop_bucket, (conv, b)).boxed());
+                drops.push(
+                    self.run(&self.st.drop_bucket, (stamp.upsert, conv, b))
+                        .boxed(),
+                );
             } else {
                 drops.push(
-                    self.run(&self.st.drop_bucket_until, (conv, b, upto))
+                    self.run(&self.st.drop_bucket_until, (stamp.upsert, conv, b, upto))
                         .boxed(),
                 );
             }

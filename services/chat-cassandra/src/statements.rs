@@ -98,10 +98,9 @@ statements! {
     put_dropped = "UPDATE retention_floor USING TIMESTAMP ? SET dropped = ? WHERE conv = ?";
     expiring = "SELECT seq, ts, sender, client_msg_id, attachments FROM messages \
         WHERE conv = ? AND bucket = ? AND seq > ? AND seq <= ?";
-    drop_bucket = "DELETE FROM messages WHERE conv = ? AND bucket = ?";
-    drop_bucket_until = "DELETE FROM messages WHERE conv = ? AND bucket = ? AND seq <= ?";
-    drop_sent = "DELETE FROM sent WHERE conv = ? AND sender = ? AND client_msg_id = ?";
-    drop_ref_now = "DELETE FROM attachment_refs WHERE attachment = ? AND conv = ? AND seq = ?";
+    drop_bucket = "DELETE FROM messages USING TIMESTAMP ? WHERE conv = ? AND bucket = ?";
+    drop_bucket_until = "DELETE FROM messages USING TIMESTAMP ? WHERE conv = ? AND bucket = ? AND seq <= ?";
+    drop_sent = "DELETE FROM sent USING TIMESTAMP ? WHERE conv = ? AND sender = ? AND client_msg_id = ?";
 
     // Receipts.
     raise_device_delivered = "UPDATE device_delivered USING TIMESTAMP ? SET seq = ? \

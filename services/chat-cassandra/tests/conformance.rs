@@ -324,3 +324,42 @@ async fn a_message_whose_ts_is_out_of_order_still_expires() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_idempotency_key_reused_after_retention_finds_its_new_message() {
+    with_keyspace(|options| async move {
+        let store = store(&options).await;
+        store
+            .apply(SequencedBatch {
+                conversations: vec![conv("reuse", 1, 2)],
+                messages: vec![msg("reuse", 1, "alice", 10)],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.expire(100).await.unwrap(), 1);
+        assert!(store
+            .find_sent("reuse", "alice", "c1")
+            .await
+            .unwrap()
+            .is_none());
+        // Long after, the same client_msg_id names a new message.
+        let mut again = msg("reuse", 2, "alice", 200);
+        again.client_msg_id = "c1".into();
+        store
+            .apply(SequencedBatch {
+                conversations: vec![conv("reuse", 2, 3)],
+                messages: vec![again],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let found = store.find_sent("reuse", "alice", "c1").await.unwrap();
+        assert_eq!(found.map(|m| m.seq), Some(2));
+        assert_eq!(
+            seqs(&store.messages_after("reuse", 0, 10).await.unwrap()),
+            vec![2]
+        );
+    })
+    .await;
+}

@@ -47,7 +47,10 @@ pub trait MessageStore: Send + Sync + 'static {
 /// Every message and member change comes with the state of its
 /// conversation (the sequencer saves the state of each conversation a
 /// command touched, with its new `applied_offset`): an engine that fences
-/// by log position (Cassandra) refuses a batch that lacks it.
+/// by log position (Cassandra) refuses a batch that lacks it. Two different
+/// batches of one conversation have different `applied_offset`s (each
+/// comes from further in the log); writing the same batch again is the
+/// only way to repeat one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SequencedBatch {
     /// New state of each conversation the batch touched.
