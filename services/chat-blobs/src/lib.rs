@@ -8,7 +8,9 @@
 //!   checks them with [`LocalBlobs::verify`] and serves them with
 //!   [`LocalBlobs::write_stream`] and [`LocalBlobs::open_read`].
 //! - [`S3Blobs`] keeps them in an S3-compatible bucket and hands out
-//!   presigned URLs, so the chat servers never relay the bytes.
+//!   presigned URLs, so the chat servers never relay the bytes. It is built
+//!   with the `s3` feature (on by default), which brings `object_store` and
+//!   its AWS client; [`S3Config`] is there in every build.
 //! - [`thumbnail()`] makes a small JPEG or PNG preview of an uploaded
 //!   picture.
 //!
@@ -20,7 +22,7 @@
 //! - [`validate`]: keys and content types both engines accept.
 //! - [`local`]: [`LocalBlobs`], its signed URLs (`signing`), its file format
 //!   (`format`), atomic writes (`atomic`) and streamed uploads (`write`).
-//! - [`s3`]: [`S3Blobs`] and its [`S3Config`].
+//! - [`s3`]: [`S3Blobs`] (the `s3` feature) and its [`S3Config`].
 //! - [`thumbnail`](mod@thumbnail): previews of pictures.
 //! - [`conformance`]: the blob conformance suite both engines' tests run.
 //!
@@ -35,6 +37,8 @@ pub mod thumbnail;
 pub mod validate;
 
 pub use local::{Grant, LocalBlobs, Op, SignedQuery, UrlError, WriteError};
-pub use s3::{S3Blobs, S3Config};
+#[cfg(feature = "s3")]
+pub use s3::S3Blobs;
+pub use s3::S3Config;
 pub use thumbnail::thumbnail;
 pub use validate::{validate_content_type, validate_key, InvalidContentType, InvalidKey};

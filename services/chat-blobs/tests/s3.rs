@@ -3,7 +3,9 @@
 //! otherwise each prints why it is skipped. The bucket is `S3_BUCKET`
 //! (default `chat-blobs-test`, which the script creates), the credentials
 //! `S3_ACCESS_KEY_ID` / `S3_SECRET_ACCESS_KEY` (default `test`, which moto
-//! accepts); each test uses a fresh random prefix.
+//! accepts); each test uses a fresh random prefix. They need the `s3`
+//! feature (on by default).
+#![cfg(feature = "s3")]
 
 use chat_blobs::{S3Blobs, S3Config};
 use chat_ports::BlobStore;

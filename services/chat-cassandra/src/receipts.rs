@@ -105,7 +105,7 @@ impl CassandraStore {
             .into_iter()
             .map(|(user, delivered, read)| {
                 Ok(MemberReceipts {
-                    user,
+                    user: user.into(),
                     delivered_seq: from_db("delivered", delivered.unwrap_or(0))?,
                     read_seq: from_db("read", read.unwrap_or(0))?,
                 })

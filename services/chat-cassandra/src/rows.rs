@@ -22,12 +22,12 @@ pub(crate) type MessageRow = (
 pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
     let (seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted) = row;
     Ok(Message {
-        conv: conv.to_string(),
+        conv: conv.into(),
         seq: from_db("seq", seq)?,
-        msg_id,
-        sender,
-        sender_device,
-        client_msg_id,
+        msg_id: msg_id.into(),
+        sender: sender.into(),
+        sender_device: sender_device.into(),
+        client_msg_id: client_msg_id.into(),
         body,
         attachments: attachments.unwrap_or_default(),
         ts,

@@ -44,10 +44,10 @@ fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
     Message {
         conv: conv.into(),
         seq,
-        msg_id: format!("m{seq}"),
+        msg_id: format!("m{seq}").into(),
         sender: sender.into(),
         sender_device: "d".into(),
-        client_msg_id: format!("c{seq}"),
+        client_msg_id: format!("c{seq}").into(),
         body: format!("body {seq}"),
         attachments: vec![],
         ts,

@@ -37,6 +37,26 @@ impl ErrorCode {
         }
     }
 
+    /// Every code.
+    pub const ALL: [ErrorCode; 11] = [
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotMember,
+        Self::UnknownConversation,
+        Self::NotFound,
+        Self::BadRequest,
+        Self::TooLarge,
+        Self::GroupFull,
+        Self::RateLimited,
+        Self::Overloaded,
+        Self::Internal,
+    ];
+
+    /// The code of a wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     /// The HTTP status that PROTOCOL.md gives the code.
     pub fn http_status(self) -> u16 {
         match self {

@@ -1,5 +1,6 @@
 //! WebSocket frames: one JSON object per text frame, tagged by `type`.
 
+use crate::ids::{ClientMsgId, ConversationId, DeviceId, MessageId, UserId};
 use crate::{Conversation, ErrorCode, Message, ReceiptKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -43,35 +44,35 @@ pub enum ClientFrame {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     Hello {
-        user: String,
-        device: String,
+        user: UserId,
+        device: DeviceId,
         server_time: i64,
     },
     Sent {
-        conv: String,
-        client_msg_id: String,
-        msg_id: String,
+        conv: ConversationId,
+        client_msg_id: ClientMsgId,
+        msg_id: MessageId,
         ts: i64,
     },
     Message(Message),
     MessageDeleted {
-        conv: String,
+        conv: ConversationId,
         seq: u64,
     },
     Receipt {
-        conv: String,
-        user: String,
+        conv: ConversationId,
+        user: UserId,
         kind: ReceiptKind,
         seq: u64,
     },
     Presence {
-        user: String,
+        user: UserId,
         online: bool,
         last_seen: Option<i64>,
     },
     Typing {
-        conv: String,
-        user: String,
+        conv: ConversationId,
+        user: UserId,
     },
     Conversation {
         conversation: Conversation,
@@ -88,6 +89,10 @@ pub enum ServerFrame {
         reference: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// Extension: the conversation of a refused send reported after
+        /// its `sent` (the sequencer refused it at its place in the log).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conv: Option<ConversationId>,
     },
 }
 
@@ -116,6 +121,7 @@ mod tests {
             message: "slow".into(),
             reference: Some("7".into()),
             retry_after_ms: Some(250),
+            conv: None,
         };
         let v: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(v["type"], "error");

@@ -1,5 +1,6 @@
 //! The conversation and message model, as stored and as sent to clients.
 
+use crate::ids::{ClientMsgId, ConversationId, DeviceId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Direct (two users) or group.
@@ -30,7 +31,7 @@ impl ConversationKind {
 /// One member of a conversation and where its membership starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
-    pub user: String,
+    pub user: UserId,
     /// The conversation's last seq when the user joined: it receives
     /// messages from `joined_after + 1` on.
     pub joined_after: u64,
@@ -40,7 +41,7 @@ pub struct Member {
 /// The stored state of a conversation, written only by the sequencer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationState {
-    pub id: String,
+    pub id: ConversationId,
     pub kind: ConversationKind,
     pub title: Option<String>,
     pub created_at: i64,
@@ -90,11 +91,11 @@ impl ConversationState {
 /// The conversation object of PROTOCOL.md.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
-    pub id: String,
+    pub id: ConversationId,
     pub kind: ConversationKind,
     pub title: Option<String>,
-    pub members: Vec<String>,
-    pub admins: Vec<String>,
+    pub members: Vec<UserId>,
+    pub admins: Vec<UserId>,
     pub created_at: i64,
     pub last_seq: u64,
 }
@@ -102,12 +103,12 @@ pub struct Conversation {
 /// The message object of PROTOCOL.md; also the stored form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
-    pub conv: String,
+    pub conv: ConversationId,
     pub seq: u64,
-    pub msg_id: String,
-    pub sender: String,
-    pub sender_device: String,
-    pub client_msg_id: String,
+    pub msg_id: MessageId,
+    pub sender: UserId,
+    pub sender_device: DeviceId,
+    pub client_msg_id: ClientMsgId,
     pub body: String,
     pub attachments: Vec<String>,
     pub ts: i64,
@@ -151,7 +152,7 @@ impl ReceiptKind {
 /// A member's watermarks in a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberReceipts {
-    pub user: String,
+    pub user: UserId,
     pub delivered_seq: u64,
     pub read_seq: u64,
 }
@@ -159,7 +160,7 @@ pub struct MemberReceipts {
 /// Presence of one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceStatus {
-    pub user: String,
+    pub user: UserId,
     pub online: bool,
     pub last_seen: Option<i64>,
 }

@@ -107,7 +107,7 @@ mod tests {
 
     fn typing(n: usize) -> RealtimeEvent {
         RealtimeEvent::Typing {
-            conv: n.to_string(),
+            conv: n.to_string().into(),
             user: "u".into(),
         }
     }

@@ -1,6 +1,6 @@
 //! Avro single-object encoding of [`Record`]s with the schemas of `schemas/`.
 
-use crate::records::{Record, SCHEMA_FILES};
+use crate::records::{Command, Event, Record, SCHEMA_FILES};
 use apache_avro::rabin::Rabin;
 use apache_avro::{GenericSingleObjectReader, Schema};
 use std::collections::HashMap;
@@ -25,6 +25,11 @@ pub enum Error {
     UnknownFingerprint(u64),
     #[error("the schema {0} has no record type in this build")]
     UnknownRecord(String),
+    #[error("a {name} record is not a {expected}")]
+    NotA {
+        expected: &'static str,
+        name: &'static str,
+    },
     #[error("cannot encode a {name} record: {source}")]
     Encode {
         name: &'static str,
@@ -130,7 +135,28 @@ impl Codec {
 
     /// The record, single-object encoded.
     pub fn encode(&self, record: &Record) -> Result<Vec<u8>> {
-        let name = record.name();
+        self.encode_with(record.name(), |schema, out| record.write_datum(schema, out))
+    }
+
+    /// A command, single-object encoded.
+    pub fn encode_command(&self, command: &Command) -> Result<Vec<u8>> {
+        self.encode_with(command.name(), |schema, out| {
+            crate::records::write_command(command, schema, out)
+        })
+    }
+
+    /// An event, single-object encoded.
+    pub fn encode_event(&self, event: &Event) -> Result<Vec<u8>> {
+        self.encode_with(event.name(), |schema, out| {
+            crate::records::write_event(event, schema, out)
+        })
+    }
+
+    fn encode_with(
+        &self,
+        name: &'static str,
+        write: impl FnOnce(&Schema, &mut Vec<u8>) -> Result<usize, apache_avro::Error>,
+    ) -> Result<Vec<u8>> {
         let entry = self
             .by_name
             .get(name)
@@ -138,9 +164,7 @@ impl Codec {
             .ok_or_else(|| Error::UnknownRecord(name.to_string()))?;
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(&entry.header);
-        record
-            .write_datum(&entry.schema, &mut out)
-            .map_err(|source| Error::Encode { name, source })?;
+        write(&entry.schema, &mut out).map_err(|source| Error::Encode { name, source })?;
         Ok(out)
     }
 
@@ -153,6 +177,28 @@ impl Codec {
                 source,
             }),
             None => Err(Error::UnknownRecord(entry.name.clone())),
+        }
+    }
+
+    /// Decodes a record of the commands topic.
+    pub fn decode_command(&self, bytes: &[u8]) -> Result<Command> {
+        match self.decode(bytes)? {
+            Record::Command(c) => Ok(c),
+            Record::Event(e) => Err(Error::NotA {
+                expected: "command",
+                name: e.name(),
+            }),
+        }
+    }
+
+    /// Decodes a record of an events topic.
+    pub fn decode_event(&self, bytes: &[u8]) -> Result<Event> {
+        match self.decode(bytes)? {
+            Record::Event(e) => Ok(e),
+            Record::Command(c) => Err(Error::NotA {
+                expected: "event",
+                name: c.name(),
+            }),
         }
     }
 

@@ -1,165 +1,63 @@
-//! One struct per schema in `schemas/`, field for field.
+//! The log's records: the commands and events of `chat_domain`, one struct
+//! per schema in `schemas/`, and [`Record`], either of them, which is what
+//! the codec reads and writes.
 
-use serde::{Deserialize, Serialize};
+pub use chat_domain::commands::{
+    ChangeMembers, Command, CreateConversation, DeleteMessage, SendMessage, SubmitReceipt,
+};
+pub use chat_domain::events::{
+    CommandRejected, Event, MembershipApplied, MessageDeleted, MessageSequenced, PushDeadLettered,
+    ReceiptAdvanced, SendRejected,
+};
 
-/// `schemas/SendMessage.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendMessage {
-    pub conv: String,
-    pub msg_id: String,
-    pub sender: String,
-    pub sender_device: String,
-    pub client_msg_id: String,
-    pub body: String,
-    pub attachments: Vec<String>,
-    pub ts: i64,
+/// Any record of the log: a command or an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Command(Command),
+    Event(Event),
 }
 
-/// `schemas/CreateConversation.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreateConversation {
-    pub conv: String,
-    pub kind: String,
-    pub title: Option<String>,
-    pub creator: String,
-    pub members: Vec<String>,
-    pub ts: i64,
+impl Record {
+    /// The schema name (without namespace) of the record.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Record::Command(c) => c.name(),
+            Record::Event(e) => e.name(),
+        }
+    }
+
+    /// The record's log key: its conversation, except for
+    /// [`PushDeadLettered`], which is keyed by its user.
+    pub fn key(&self) -> &str {
+        match self {
+            Record::Command(c) => c.conv(),
+            Record::Event(e) => e.key(),
+        }
+    }
 }
 
-/// `schemas/ChangeMembers.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeMembers {
-    pub conv: String,
-    pub actor: String,
-    pub add: Vec<String>,
-    pub remove: Vec<String>,
-    pub ts: i64,
+impl From<Command> for Record {
+    fn from(c: Command) -> Self {
+        Record::Command(c)
+    }
 }
 
-/// `schemas/DeleteMessage.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeleteMessage {
-    pub conv: String,
-    pub seq: i64,
-    pub actor: String,
-    pub ts: i64,
-}
-
-/// `schemas/SubmitReceipt.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmitReceipt {
-    pub conv: String,
-    pub user: String,
-    pub device: String,
-    pub kind: String,
-    pub seq: i64,
-    pub ts: i64,
-}
-
-/// `schemas/MessageSequenced.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageSequenced {
-    pub conv: String,
-    pub seq: i64,
-    pub msg_id: String,
-    pub sender: String,
-    pub sender_device: String,
-    pub client_msg_id: String,
-    pub body: String,
-    pub attachments: Vec<String>,
-    pub ts: i64,
-    pub recipients: Vec<String>,
-}
-
-/// `schemas/MembershipApplied.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MembershipApplied {
-    pub conv: String,
-    pub kind: String,
-    pub title: Option<String>,
-    pub actor: String,
-    pub last_seq: i64,
-    pub created_at: i64,
-    pub members: Vec<String>,
-    pub joined_after: Vec<i64>,
-    pub admins: Vec<String>,
-    pub removed: Vec<String>,
-    pub ts: i64,
-}
-
-/// `schemas/MessageDeleted.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageDeleted {
-    pub conv: String,
-    pub seq: i64,
-    pub actor: String,
-    pub recipients: Vec<String>,
-    pub ts: i64,
-}
-
-/// `schemas/ReceiptAdvanced.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceiptAdvanced {
-    pub conv: String,
-    pub user: String,
-    pub device: String,
-    pub kind: String,
-    pub seq: i64,
-    pub ts: i64,
-}
-
-/// `schemas/CommandRejected.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommandRejected {
-    pub conv: String,
-    pub command: String,
-    pub actor: String,
-    pub reason: String,
-    pub ts: i64,
-}
-
-/// `schemas/PushDeadLettered.avsc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PushDeadLettered {
-    pub conv: String,
-    pub user: String,
-    pub device: String,
-    pub seq: i64,
-    pub sender: String,
-    pub count: i64,
-    pub attempts: i32,
-    pub error: String,
-    pub ts: i64,
+impl From<Event> for Record {
+    fn from(e: Event) -> Self {
+        Record::Event(e)
+    }
 }
 
 macro_rules! records {
-    ($($name:ident),* $(,)?) => {
-        /// Any record of the log.
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub enum Record {
-            $($name($name),)*
-        }
-
-        impl Record {
-            /// The schema name (without namespace) of the record.
-            pub fn name(&self) -> &'static str {
-                match self {
-                    $(Record::$name(_) => stringify!($name),)*
-                }
+    (commands: [$($command:ident),* $(,)?], events: [$($event:ident),* $(,)?] $(,)?) => {
+        $(impl From<$command> for Record {
+            fn from(r: $command) -> Self {
+                Record::Command(Command::$command(r))
             }
-
-            /// The conversation the record belongs to: its log key, except
-            /// for [`PushDeadLettered`], which is keyed by its user.
-            pub fn conv(&self) -> &str {
-                match self {
-                    $(Record::$name(r) => &r.conv,)*
-                }
-            }
-        }
-
-        $(impl From<$name> for Record {
-            fn from(r: $name) -> Self {
-                Record::$name(r)
+        })*
+        $(impl From<$event> for Record {
+            fn from(r: $event) -> Self {
+                Record::Event(Event::$event(r))
             }
         })*
 
@@ -170,7 +68,8 @@ macro_rules! records {
                 value: &apache_avro::types::Value,
             ) -> Option<Result<Record, apache_avro::Error>> {
                 match name {
-                    $(stringify!($name) => Some(apache_avro::from_value::<$name>(value).map(Record::$name)),)*
+                    $(stringify!($command) => Some(apache_avro::from_value::<$command>(value).map(Record::from)),)*
+                    $(stringify!($event) => Some(apache_avro::from_value::<$event>(value).map(Record::from)),)*
                     _ => None,
                 }
             }
@@ -181,30 +80,74 @@ macro_rules! records {
                 schema: &apache_avro::Schema,
                 out: &mut Vec<u8>,
             ) -> Result<usize, apache_avro::Error> {
-                let names = apache_avro::schema::NamesRef::new();
                 match self {
-                    $(Record::$name(r) => apache_avro::write_avro_datum_ref(schema, &names, r, out),)*
+                    Record::Command(c) => write_command(c, schema, out),
+                    Record::Event(e) => write_event(e, schema, out),
                 }
+            }
+        }
+
+        /// Writes a command's Avro datum (no header) with `schema`.
+        pub(crate) fn write_command(
+            command: &Command,
+            schema: &apache_avro::Schema,
+            out: &mut Vec<u8>,
+        ) -> Result<usize, apache_avro::Error> {
+            let names = apache_avro::schema::NamesRef::new();
+            match command {
+                $(Command::$command(r) => apache_avro::write_avro_datum_ref(schema, &names, r, out),)*
+            }
+        }
+
+        /// Writes an event's Avro datum (no header) with `schema`.
+        pub(crate) fn write_event(
+            event: &Event,
+            schema: &apache_avro::Schema,
+            out: &mut Vec<u8>,
+        ) -> Result<usize, apache_avro::Error> {
+            let names = apache_avro::schema::NamesRef::new();
+            match event {
+                $(Event::$event(r) => apache_avro::write_avro_datum_ref(schema, &names, r, out),)*
             }
         }
 
         /// The schema files compiled in, by record name.
         pub(crate) const SCHEMA_FILES: &[(&str, &str)] = &[
-            $((stringify!($name), include_str!(concat!("../../../schemas/", stringify!($name), ".avsc"))),)*
+            $((stringify!($command), include_str!(concat!("../../../schemas/", stringify!($command), ".avsc"))),)*
+            $((stringify!($event), include_str!(concat!("../../../schemas/", stringify!($event), ".avsc"))),)*
         ];
     };
 }
 
 records!(
-    SendMessage,
-    CreateConversation,
-    ChangeMembers,
-    DeleteMessage,
-    SubmitReceipt,
-    MessageSequenced,
-    MembershipApplied,
-    MessageDeleted,
-    ReceiptAdvanced,
-    CommandRejected,
-    PushDeadLettered,
+    commands: [
+        SendMessage,
+        CreateConversation,
+        ChangeMembers,
+        DeleteMessage,
+        SubmitReceipt,
+    ],
+    events: [
+        MessageSequenced,
+        MembershipApplied,
+        MessageDeleted,
+        ReceiptAdvanced,
+        CommandRejected,
+        SendRejected,
+        PushDeadLettered,
+    ],
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_and_event_has_its_schema_file() {
+        let names: Vec<&str> = SCHEMA_FILES.iter().map(|(n, _)| *n).collect();
+        for n in Command::NAMES.iter().chain(Event::NAMES) {
+            assert!(names.contains(n), "{n} has no schema compiled in");
+        }
+        assert_eq!(names.len(), Command::NAMES.len() + Event::NAMES.len());
+    }
+}

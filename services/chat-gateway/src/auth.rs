@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use chat_domain::{ids, DomainError, ErrorCode};
+use chat_domain::{ids, DeviceId, DomainError, ErrorCode, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -55,15 +55,10 @@ impl Tokens {
                 DomainError::new(ErrorCode::Unauthorized, format!("invalid token: {e}"))
             })?;
         let c = data.claims;
-        if !ids::is_valid_id(&c.sub) || !ids::is_valid_id(&c.dev) {
-            return Err(DomainError::new(
-                ErrorCode::Unauthorized,
-                "invalid token claims",
-            ));
-        }
+        let invalid = |_| DomainError::new(ErrorCode::Unauthorized, "invalid token claims");
         Ok(Caller {
-            user: c.sub,
-            device: c.dev,
+            user: UserId::parse(c.sub).map_err(invalid)?,
+            device: DeviceId::parse(c.dev).map_err(invalid)?,
         })
     }
 }
@@ -71,8 +66,8 @@ impl Tokens {
 /// The authenticated user and device of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub user: String,
-    pub device: String,
+    pub user: UserId,
+    pub device: DeviceId,
 }
 
 /// The token of a request: `Authorization: Bearer …`, or `?token=…`.

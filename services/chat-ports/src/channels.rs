@@ -4,7 +4,10 @@
 
 use crate::Result;
 use async_trait::async_trait;
-use chat_domain::{ConversationState, Message, PresenceStatus, ReceiptKind};
+use chat_domain::{
+    ClientMsgId, ConversationId, ConversationState, DeviceId, ErrorCode, Message, PresenceStatus,
+    ReceiptKind, UserId,
+};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::sync::Arc;
@@ -21,21 +24,30 @@ pub enum RealtimeEvent {
     Message {
         message: Message,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        recipients: Vec<String>,
+        recipients: Vec<UserId>,
     },
     /// A message deleted for everyone.
-    Deleted { conv: String, seq: u64 },
+    Deleted { conv: ConversationId, seq: u64 },
     /// A user's watermark moved.
     Receipt {
-        conv: String,
-        user: String,
+        conv: ConversationId,
+        user: UserId,
         kind: ReceiptKind,
         seq: u64,
     },
     /// A conversation was created or its members changed.
     Conversation { state: ConversationState },
+    /// The sequencer refused an acknowledged send: for the device that
+    /// sent it, on its user's channel.
+    SendRejected {
+        conv: ConversationId,
+        device: DeviceId,
+        client_msg_id: ClientMsgId,
+        code: ErrorCode,
+        reason: String,
+    },
     /// Someone is typing.
-    Typing { conv: String, user: String },
+    Typing { conv: ConversationId, user: UserId },
     /// A user went online or offline.
     Presence { status: PresenceStatus },
     /// The engine may have lost events for this channel (its connection
@@ -110,6 +122,7 @@ pub trait Channels: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Subscribes to one channel.
+    /// Subscribes to one channel. Events published after it returns arrive
+    /// in publish order, unless the subscriber gets `Lagged` or `Resync`.
     async fn subscribe(&self, channel: &str) -> Result<Subscription>;
 }

@@ -15,7 +15,8 @@
 //! - [`presence`]: who is online (soft state).
 //! - `store_macro`: [`store_ports_from_methods!`], the port impls of an
 //!   engine whose inherent methods follow its names.
-//! - [`conformance`]: the store conformance suite every engine runs.
+//! - [`conformance`]: the conformance suites every engine runs (store,
+//!   log, channels, presence).
 
 pub mod attachments;
 pub mod blobs;

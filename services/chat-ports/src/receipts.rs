@@ -1,4 +1,5 @@
-//! The receipts' max-merge, one function every store engine calls: a
+//! The receipts' max-merge over batches, around the one rule every store
+//! engine calls (`chat_domain::rules::receipts::merge_receipt`): a
 //! member's (delivered, read) watermarks only move forward, and reading a
 //! message implies it was delivered.
 
@@ -6,15 +7,7 @@ use crate::ReceiptUpdate;
 use chat_domain::ReceiptKind;
 use std::collections::BTreeMap;
 
-/// Merges one update into a member's (delivered, read); returns the new
-/// pair and whether the update moved the watermark of its kind.
-pub fn merge_receipt(current: (u64, u64), kind: ReceiptKind, seq: u64) -> ((u64, u64), bool) {
-    let (delivered, read) = current;
-    match kind {
-        ReceiptKind::Delivered => ((delivered.max(seq), read), seq > delivered),
-        ReceiptKind::Read => ((delivered.max(seq), read.max(seq)), seq > read),
-    }
-}
+pub use chat_domain::rules::receipts::merge_receipt;
 
 /// Merges the updates, in order, into the watermarks of `current` keyed by
 /// (conversation, user) (a missing key counts as (0, 0)). Returns whether

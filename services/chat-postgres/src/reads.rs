@@ -172,7 +172,7 @@ impl PostgresStore {
         .iter()
         .map(|row| {
             Ok(MemberReceipts {
-                user: rows::text(row, 0)?,
+                user: rows::text(row, 0)?.into(),
                 delivered_seq: rows::seq(row, 1)?,
                 read_seq: rows::seq(row, 2)?,
             })

@@ -60,12 +60,12 @@ pub(crate) fn message(row: &Row) -> Result<Message> {
     let body: Vec<u8> = column(row, 6)?;
     let attachments: String = column(row, 7)?;
     Ok(Message {
-        conv: column(row, 0)?,
+        conv: column::<String>(row, 0)?.into(),
         seq: from_db("seq", column(row, 1)?)?,
-        msg_id: column(row, 2)?,
-        sender: column(row, 3)?,
-        sender_device: column(row, 4)?,
-        client_msg_id: column(row, 5)?,
+        msg_id: column::<String>(row, 2)?.into(),
+        sender: column::<String>(row, 3)?.into(),
+        sender_device: column::<String>(row, 4)?.into(),
+        client_msg_id: column::<String>(row, 5)?.into(),
         body: String::from_utf8(body).map_err(error::corrupt)?,
         attachments: serde_json::from_str(&attachments).map_err(error::corrupt)?,
         ts: column(row, 8)?,

@@ -39,10 +39,10 @@ fn msg(conv: &str, seq: u64, body: &str) -> Message {
     Message {
         conv: conv.into(),
         seq,
-        msg_id: format!("m{seq}"),
+        msg_id: format!("m{seq}").into(),
         sender: "alice".into(),
         sender_device: "d".into(),
-        client_msg_id: format!("c{seq}"),
+        client_msg_id: format!("c{seq}").into(),
         body: body.into(),
         attachments: vec!["a\u{0}1".into()],
         ts: 1,

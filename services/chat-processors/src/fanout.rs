@@ -6,9 +6,9 @@
 use crate::sequencer::state_from_event;
 use crate::{Processor, Result};
 use async_trait::async_trait;
-use chat_domain::{Message, ReceiptKind};
+use chat_domain::{ErrorCode, Event, Message, ReceiptKind, UserId};
 use chat_events::topics::EVENTS;
-use chat_events::{Codec, Record};
+use chat_events::Codec;
 use chat_ports::channels::{conversation_channel, user_channel};
 use chat_ports::{Channels, LogRecord, RealtimeEvent, Stores};
 use std::sync::Arc;
@@ -37,7 +37,7 @@ impl Fanout {
         }
     }
 
-    async fn publish(&self, users: &[String], event: RealtimeEvent) -> Result<()> {
+    async fn publish(&self, users: &[UserId], event: RealtimeEvent) -> Result<()> {
         let channels: Vec<String> = users.iter().map(|u| user_channel(u)).collect();
         self.channels.publish_many(&channels, event).await?;
         Ok(())
@@ -48,7 +48,7 @@ impl Fanout {
     async fn publish_to_members(
         &self,
         conv: &str,
-        members: &[String],
+        members: &[UserId],
         event: RealtimeEvent,
     ) -> Result<()> {
         if members.len() > self.conversation_channel_above {
@@ -74,7 +74,7 @@ impl Processor for Fanout {
 
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
         for r in records {
-            let Ok(event) = self.codec.decode(&r.payload) else {
+            let Ok(event) = self.codec.decode_event(&r.payload) else {
                 continue;
             };
             tracing::trace!(
@@ -82,66 +82,85 @@ impl Processor for Fanout {
                 event = event.name(),
                 "Fan-out publishes an event."
             );
-            match event {
-                Record::MessageSequenced(e) => {
-                    let message = Message {
-                        conv: e.conv.clone(),
-                        seq: e.seq.max(0) as u64,
-                        msg_id: e.msg_id,
-                        sender: e.sender,
-                        sender_device: e.sender_device,
-                        client_msg_id: e.client_msg_id,
-                        body: e.body,
-                        attachments: e.attachments,
-                        ts: e.ts,
-                        deleted: false,
-                    };
-                    let large = e.recipients.len() > self.conversation_channel_above;
-                    let event = RealtimeEvent::Message {
-                        message,
-                        recipients: if large {
-                            e.recipients.clone()
-                        } else {
-                            Vec::new()
-                        },
-                    };
-                    self.publish_to_members(&e.conv, &e.recipients, event)
-                        .await?;
-                }
-                Record::MembershipApplied(e) => {
-                    let state = state_from_event(&e);
-                    let mut users = e.members.clone();
-                    users.extend(e.removed.iter().cloned());
-                    self.publish(&users, RealtimeEvent::Conversation { state })
-                        .await?;
-                }
-                Record::MessageDeleted(e) => {
-                    let event = RealtimeEvent::Deleted {
-                        conv: e.conv.clone(),
-                        seq: e.seq.max(0) as u64,
-                    };
-                    self.publish_to_members(&e.conv, &e.recipients, event)
-                        .await?;
-                }
-                Record::ReceiptAdvanced(e) => {
-                    let Some(kind) = ReceiptKind::parse(&e.kind) else {
-                        continue;
-                    };
-                    let Some(state) = self.stores.conversations.conversation(&e.conv).await? else {
-                        continue;
-                    };
-                    let users: Vec<String> = state.members.iter().map(|m| m.user.clone()).collect();
-                    let event = RealtimeEvent::Receipt {
-                        conv: e.conv.clone(),
-                        user: e.user,
-                        kind,
-                        seq: e.seq.max(0) as u64,
-                    };
-                    self.publish_to_members(&e.conv, &users, event).await?;
-                }
-                _ => {}
-            }
+            self.fan_out(event).await?;
         }
         Ok(())
+    }
+}
+
+impl Fanout {
+    /// Publishes one event to the channels of the users it concerns.
+    async fn fan_out(&self, event: Event) -> Result<()> {
+        match event {
+            Event::MessageSequenced(e) => {
+                let message = Message {
+                    conv: e.conv.clone(),
+                    seq: e.seq.max(0) as u64,
+                    msg_id: e.msg_id,
+                    sender: e.sender,
+                    sender_device: e.sender_device,
+                    client_msg_id: e.client_msg_id,
+                    body: e.body,
+                    attachments: e.attachments,
+                    ts: e.ts,
+                    deleted: false,
+                };
+                let large = e.recipients.len() > self.conversation_channel_above;
+                let event = RealtimeEvent::Message {
+                    message,
+                    recipients: if large {
+                        e.recipients.clone()
+                    } else {
+                        Vec::new()
+                    },
+                };
+                self.publish_to_members(&e.conv, &e.recipients, event).await
+            }
+            Event::MembershipApplied(e) => {
+                let state = state_from_event(&e);
+                let mut users = e.members.clone();
+                users.extend(e.removed.iter().cloned());
+                self.publish(&users, RealtimeEvent::Conversation { state })
+                    .await
+            }
+            Event::MessageDeleted(e) => {
+                let event = RealtimeEvent::Deleted {
+                    conv: e.conv.clone(),
+                    seq: e.seq.max(0) as u64,
+                };
+                self.publish_to_members(&e.conv, &e.recipients, event).await
+            }
+            Event::ReceiptAdvanced(e) => {
+                let Some(kind) = ReceiptKind::parse(&e.kind) else {
+                    return Ok(());
+                };
+                let Some(state) = self.stores.conversations.conversation(&e.conv).await? else {
+                    return Ok(());
+                };
+                let users: Vec<UserId> = state.members.iter().map(|m| m.user.clone()).collect();
+                let event = RealtimeEvent::Receipt {
+                    conv: e.conv.clone(),
+                    user: e.user,
+                    kind,
+                    seq: e.seq.max(0) as u64,
+                };
+                self.publish_to_members(&e.conv, &users, event).await
+            }
+            Event::SendRejected(e) => {
+                // The send was acknowledged: its device is told it was
+                // refused (live only; it never appears in history).
+                let event = RealtimeEvent::SendRejected {
+                    conv: e.conv,
+                    device: e.sender_device,
+                    client_msg_id: e.client_msg_id,
+                    code: ErrorCode::parse(&e.code).unwrap_or(ErrorCode::Forbidden),
+                    reason: e.reason,
+                };
+                self.publish(std::slice::from_ref(&e.sender), event).await
+            }
+            // Refusals of commands whose callers wait for the outcome, and
+            // push failures: for operators and analytics, not for devices.
+            Event::CommandRejected(_) | Event::PushDeadLettered(_) => Ok(()),
+        }
     }
 }

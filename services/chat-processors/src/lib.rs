@@ -44,7 +44,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// each with the trace context of the command it came from.
 pub(crate) fn event_records(
     codec: &chat_events::Codec,
-    records: &[chat_events::Record],
+    records: &[chat_domain::Event],
     traces: &[Option<String>],
 ) -> Result<Vec<chat_ports::OutRecord>> {
     let ts = chat_domain::time::now_ms();
@@ -61,8 +61,8 @@ pub(crate) fn event_records(
             };
             Ok(chat_ports::OutRecord {
                 topic: chat_events::topics::EVENTS.to_string(),
-                key: r.conv().to_string(),
-                payload: codec.encode(r)?,
+                key: r.key().to_string(),
+                payload: codec.encode_event(r)?,
                 headers,
                 timestamp: ts,
             })

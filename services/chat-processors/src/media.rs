@@ -7,8 +7,9 @@
 
 use crate::{Processor, Result};
 use async_trait::async_trait;
+use chat_domain::Event;
 use chat_events::topics::EVENTS;
-use chat_events::{Codec, Record};
+use chat_events::Codec;
 use chat_ports::attachments::thumbnail_key;
 use chat_ports::{BlobStore, LogRecord, Stores};
 use serde::{Deserialize, Serialize};
@@ -106,8 +107,17 @@ impl Processor for Media {
 
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
         for r in records {
-            let Ok(Record::MessageSequenced(e)) = self.codec.decode(&r.payload) else {
-                continue;
+            let e = match self.codec.decode_event(&r.payload) {
+                Ok(Event::MessageSequenced(e)) => e,
+                Ok(
+                    Event::MembershipApplied(_)
+                    | Event::MessageDeleted(_)
+                    | Event::ReceiptAdvanced(_)
+                    | Event::CommandRejected(_)
+                    | Event::SendRejected(_)
+                    | Event::PushDeadLettered(_),
+                )
+                | Err(_) => continue,
             };
             for id in &e.attachments {
                 self.thumbnail(id).await?;

@@ -6,8 +6,9 @@
 use crate::{event_records, Processor, Result};
 use async_trait::async_trait;
 use chat_domain::ReceiptKind;
+use chat_domain::{Command, Event};
 use chat_events::topics::COMMANDS;
-use chat_events::{Codec, ReceiptAdvanced, Record};
+use chat_events::{Codec, ReceiptAdvanced};
 use chat_ports::{EventLog, LogRecord, ReceiptUpdate, Stores};
 use std::sync::Arc;
 
@@ -56,8 +57,16 @@ impl Processor for Receipts {
         let mut updates = Vec::new();
         let mut traces = Vec::new();
         for r in records {
-            let Ok(Record::SubmitReceipt(c)) = self.codec.decode(&r.payload) else {
-                continue;
+            let c = match self.codec.decode_command(&r.payload) {
+                Ok(Command::SubmitReceipt(c)) => c,
+                // The sequencer's.
+                Ok(
+                    Command::SendMessage(_)
+                    | Command::CreateConversation(_)
+                    | Command::ChangeMembers(_)
+                    | Command::DeleteMessage(_),
+                )
+                | Err(_) => continue,
             };
             let Some(kind) = ReceiptKind::parse(&c.kind) else {
                 continue;
@@ -67,9 +76,9 @@ impl Processor for Receipts {
             }
             traces.push(r.traceparent());
             updates.push(ReceiptUpdate {
-                conv: c.conv,
-                user: c.user,
-                device: c.device,
+                conv: c.conv.into_string(),
+                user: c.user.into_string(),
+                device: c.device.into_string(),
                 kind,
                 seq: c.seq as u64,
             });
@@ -90,15 +99,15 @@ impl Processor for Receipts {
             .filter(|(_, moved)| **moved)
             .map(|(t, _)| t)
             .collect();
-        let events: Vec<Record> = updates
+        let events: Vec<Event> = updates
             .into_iter()
             .zip(moved)
             .filter(|(_, moved)| *moved)
             .map(|(u, _)| {
                 ReceiptAdvanced {
-                    conv: u.conv,
-                    user: u.user,
-                    device: u.device,
+                    conv: u.conv.into(),
+                    user: u.user.into(),
+                    device: u.device.into(),
                     kind: u.kind.as_str().into(),
                     seq: u.seq as i64,
                     ts,

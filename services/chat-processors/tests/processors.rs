@@ -16,7 +16,7 @@ use std::time::Duration;
 fn send(conv: &str, sender: &str, cmid: &str, ts: i64) -> Record {
     SendMessage {
         conv: conv.into(),
-        msg_id: chat_domain::ids::message_id(conv, sender, cmid),
+        msg_id: chat_domain::ids::message_id(&conv.into(), &sender.into(), &cmid.into()),
         sender: sender.into(),
         sender_device: "d".into(),
         client_msg_id: cmid.into(),
@@ -111,7 +111,7 @@ async fn append_all(rig: &Rig, records: &[Record]) {
         .iter()
         .map(|r| OutRecord {
             topic: COMMANDS.into(),
-            key: r.conv().into(),
+            key: r.key().into(),
             payload: rig.codec.encode(r).unwrap(),
             headers: vec![],
             timestamp: 0,
@@ -249,8 +249,8 @@ async fn a_member_added_and_removed_in_one_batch_is_out_of_the_index() {
         ChangeMembers {
             conv: "g".into(),
             actor: "alice".into(),
-            add: add.iter().map(|s| s.to_string()).collect(),
-            remove: remove.iter().map(|s| s.to_string()).collect(),
+            add: add.iter().map(|s| (*s).into()).collect(),
+            remove: remove.iter().map(|s| (*s).into()).collect(),
             ts,
         }
         .into()
@@ -312,7 +312,7 @@ async fn trace_context_travels_from_a_command_to_its_events() {
         .iter()
         .map(|r| OutRecord {
             topic: COMMANDS.into(),
-            key: r.conv().into(),
+            key: r.key().into(),
             payload: rig.codec.encode(r).unwrap(),
             headers: vec![(chat_ports::log::TRACEPARENT.into(), tp.as_bytes().to_vec())],
             timestamp: 0,
@@ -335,4 +335,65 @@ async fn trace_context_travels_from_a_command_to_its_events() {
     for e in &published {
         assert_eq!(e.traceparent().as_deref(), Some(tp));
     }
+}
+
+/// A send the gateway acknowledged but the sequencer refused (its sender
+/// left just before it) reaches the device that sent it as a
+/// `SendRejected`, through fan-out, on the sender's user channel.
+#[tokio::test]
+async fn a_refused_send_is_reported_to_the_device_that_sent_it() {
+    use chat_ports::channels::user_channel;
+    use chat_ports::{Channels, RealtimeEvent};
+    let rig = rig().await;
+    append_all(&rig, &commands()).await;
+    let batch = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
+        .handle(&batch)
+        .await
+        .unwrap();
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let published = events.poll(100, Duration::from_millis(100)).await.unwrap();
+
+    let channels = Arc::new(chat_embedded::InProcessChannels::new());
+    let mut bob = channels.subscribe(&user_channel("bob")).await.unwrap();
+    let fanout = chat_processors::fanout::Fanout::new(
+        rig.stores.clone(),
+        channels.clone(),
+        rig.codec.clone(),
+        64,
+    );
+    fanout.handle(&published).await.unwrap();
+    let mut refused = Vec::new();
+    while let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(50), bob.recv()).await {
+        if let RealtimeEvent::SendRejected {
+            conv,
+            device,
+            client_msg_id,
+            code,
+            ..
+        } = &*e
+        {
+            refused.push((
+                conv.to_string(),
+                device.to_string(),
+                client_msg_id.to_string(),
+                *code,
+            ));
+        }
+    }
+    assert_eq!(
+        refused,
+        vec![(
+            "g".to_string(),
+            "d".to_string(),
+            "b2".to_string(),
+            chat_domain::ErrorCode::NotMember
+        )],
+        "bob's send after he left is reported to his device"
+    );
 }

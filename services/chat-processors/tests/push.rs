@@ -201,7 +201,7 @@ impl Rig {
             .iter()
             .map(|r| OutRecord {
                 topic: COMMANDS.into(),
-                key: r.conv().into(),
+                key: r.key().into(),
                 payload: self.codec.encode(r).unwrap(),
                 headers: vec![],
                 timestamp: now_ms(),
@@ -273,7 +273,7 @@ impl Rig {
 fn send(conv: &str, sender: &str, cmid: &str, body: &str) -> Record {
     SendMessage {
         conv: conv.into(),
-        msg_id: chat_domain::ids::message_id(conv, sender, cmid),
+        msg_id: chat_domain::ids::message_id(&conv.into(), &sender.into(), &cmid.into()),
         sender: sender.into(),
         sender_device: "a-phone".into(),
         client_msg_id: cmid.into(),
@@ -468,7 +468,8 @@ async fn a_failing_webhook_is_retried_then_dead_lettered() {
     }
     assert_eq!(records.len(), 1, "one dead-letter record");
     assert_eq!(records[0].key, "bob");
-    let Record::PushDeadLettered(d) = rig.codec.decode(&records[0].payload).unwrap() else {
+    let Ok(chat_domain::Event::PushDeadLettered(d)) = rig.codec.decode_event(&records[0].payload)
+    else {
         panic!("not a PushDeadLettered record");
     };
     assert_eq!(

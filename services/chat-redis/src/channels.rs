@@ -163,8 +163,9 @@ impl Channels for RedisChannels {
     }
 
     /// Returns once Redis confirmed the subscription, so whatever is
-    /// published afterwards arrives; refused with `Unavailable` while the
-    /// pub/sub connection is down.
+    /// published afterwards arrives. While the pub/sub connection is down it
+    /// returns the subscription anyway, registered: the reader subscribes it
+    /// when Redis is back and then sends `Resync`.
     async fn subscribe(&self, channel: &str) -> Result<Subscription> {
         let (reply, answer) = oneshot::channel();
         let subscription = {

@@ -138,7 +138,7 @@ impl RedisPresence {
 
     async fn announce_online(&self, user: &str) -> Result<()> {
         let status = PresenceStatus {
-            user: user.to_string(),
+            user: user.into(),
             online: true,
             last_seen: None,
         };
@@ -259,7 +259,7 @@ impl Presence for RedisPresence {
             .zip(online)
             .zip(last_seen)
             .map(|((user, online), last_seen)| PresenceStatus {
-                user: user.clone(),
+                user: user.clone().into(),
                 online,
                 last_seen,
             })
@@ -292,7 +292,7 @@ fn index_key(prefix: &str) -> String {
 /// The `offline` status of `user`, last seen at `ts`.
 pub(crate) fn offline(user: &str, ts: i64) -> PresenceStatus {
     PresenceStatus {
-        user: user.to_string(),
+        user: user.into(),
         online: false,
         last_seen: Some(ts),
     }

@@ -323,9 +323,10 @@ impl Reader {
     }
 }
 
-/// While disconnected, subscriptions are refused at once (the gateway
-/// closes the connection with "try again later"); unsubscriptions need
-/// nothing, the lost connection took them along.
+/// While disconnected, a subscription is answered `Unavailable` at once
+/// (`RedisChannels::subscribe` then keeps it registered and the reader
+/// subscribes it on reconnect); unsubscriptions need nothing, the lost
+/// connection took them along.
 fn refuse(command: Command) {
     if let Command::Subscribe { reply, .. } = command {
         let _ = reply.send(Err(PortError::Unavailable {

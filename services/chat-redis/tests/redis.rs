@@ -1,7 +1,8 @@
 //! The Redis engines against a real Redis. They run when `REDIS_URL` is
 //! set (`infra/redis/start.sh` starts one and prints it); each test uses a
 //! fresh random prefix. The tests take turns (one lock), because some count
-//! or kill the server's pub/sub connections.
+//! or kill the server's pub/sub connections. The channel and presence
+//! conformance suites run in `conformance`.
 
 use async_trait::async_trait;
 use chat_ports::channels::{presence_channel, user_channel};
@@ -14,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::time::{sleep, timeout};
+
+mod conformance;
 
 const SKIP: &str = "REDIS_URL is not set (./infra/test.sh starts a local Redis)";
 
@@ -114,7 +117,7 @@ async fn setup() -> Option<Ctx> {
 
 fn typing(n: usize) -> RealtimeEvent {
     RealtimeEvent::Typing {
-        conv: n.to_string(),
+        conv: n.to_string().into(),
         user: "t".into(),
     }
 }

@@ -1,5 +1,10 @@
 //! Configuration: compiled-in defaults, then a TOML file, then environment
 //! variables `CHAT__SECTION__KEY` (figment). Unknown keys are errors.
+//!
+//! Every section is here in every build, the sections of engines left out
+//! by cargo features too (`[kafka]`, `[cassandra]`, `[redis]`, `[s3]`), so
+//! one configuration file reads the same in every build; only a URL in
+//! `[engines]` naming a left-out engine is refused (see [`crate::engines`]).
 
 use chat_embedded::FsyncPolicy;
 use chat_gateway::GatewayConfig;
@@ -129,10 +134,15 @@ pub struct CassandraConfig {
     pub request_timeout_ms: u64,
 }
 
+/// `chat_cassandra::DEFAULT_REPLICATION`, written out so that builds
+/// without the `cassandra` feature have the same defaults (a test checks
+/// that the two agree).
+const DEFAULT_CASSANDRA_REPLICATION: &str = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
+
 impl Default for CassandraConfig {
     fn default() -> Self {
         Self {
-            replication: chat_cassandra::DEFAULT_REPLICATION.into(),
+            replication: DEFAULT_CASSANDRA_REPLICATION.into(),
             consistency: "local_quorum".into(),
             serial_consistency: "local_serial".into(),
             local_dc: String::new(),
@@ -253,5 +263,32 @@ mod tests {
         assert_eq!(c.gateway.max_body_bytes, 64 * 1024);
         std::fs::write(&f, "[gateway]\ngroup_kap = 10\n").unwrap();
         assert!(Config::load(Some(&f)).is_err());
+    }
+
+    #[cfg(feature = "cassandra")]
+    #[test]
+    fn the_cassandra_default_replication_is_the_engine_s() {
+        assert_eq!(
+            DEFAULT_CASSANDRA_REPLICATION,
+            chat_cassandra::DEFAULT_REPLICATION
+        );
+    }
+
+    /// A build without an engine still reads that engine's section.
+    #[test]
+    fn every_engine_section_is_read_in_every_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("chat.toml");
+        std::fs::write(
+            &f,
+            "[kafka]\npartitions = 3\n[cassandra]\nlocal_dc = \"dc1\"\n\
+             [redis]\nprefix = \"x:\"\n[s3]\nbucket = \"b\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.kafka.partitions, 3);
+        assert_eq!(c.cassandra.local_dc, "dc1");
+        assert_eq!(c.redis.prefix, "x:");
+        assert_eq!(c.s3.bucket, "b");
     }
 }

@@ -1,12 +1,17 @@
 //! Opens the engine of each port from the URLs in `[engines]`.
+//!
+//! Each distributed engine is built with its cargo feature (`kafka`,
+//! `postgres`, `cassandra`, `redis`, `s3`; all on by default). A URL naming
+//! an engine this build left out is refused when it is parsed, with the
+//! feature to rebuild with.
 
 use crate::Config;
 use anyhow::{bail, Context};
 use chat_blobs::local::LocalBlobs;
 use chat_embedded::{EmbeddedLog, EmbeddedStore, InProcessChannels, InProcessPresence, LogOptions};
-use chat_kafka::{KafkaLog, KafkaOptions};
 use chat_ports::{BlobStore, Channels, EventLog, Presence, Stores};
 use std::sync::Arc;
+#[cfg(any(feature = "cassandra", feature = "redis"))]
 use std::time::Duration;
 
 /// The engines a node runs on.
@@ -25,17 +30,23 @@ pub struct Engines {
     embedded_log: Option<EmbeddedLog>,
 }
 
-/// What an engine URL names.
+/// What an engine URL names. The variants of the distributed engines exist
+/// only in builds with their feature.
 #[derive(Debug, PartialEq, Eq)]
 enum Url<'a> {
     /// A folder, or `server.data_dir` when none is given.
     Embedded(Option<&'a str>),
     Memory,
+    #[cfg(feature = "kafka")]
     Kafka(&'a str),
+    #[cfg(feature = "cassandra")]
     Cassandra(&'a str),
+    #[cfg(feature = "postgres")]
     Postgres(&'a str),
+    #[cfg(feature = "redis")]
     Redis(&'a str),
     /// A bucket, and a key prefix in it, when the URL names them.
+    #[cfg(feature = "s3")]
     S3(&'a str),
 }
 
@@ -46,16 +57,49 @@ fn parse(url: &str) -> anyhow::Result<Url<'_>> {
         Some(("embedded", "")) => Url::Embedded(None),
         Some(("embedded", path)) => Url::Embedded(Some(path)),
         Some(("memory", _)) => Url::Memory,
+        #[cfg(feature = "kafka")]
         Some(("kafka", rest)) => Url::Kafka(rest.trim_end_matches('/')),
+        #[cfg(not(feature = "kafka"))]
+        Some(("kafka", _)) => return Err(left_out(url, "kafka")),
+        #[cfg(feature = "postgres")]
         Some(("postgres" | "postgresql", _)) => Url::Postgres(url),
+        #[cfg(not(feature = "postgres"))]
+        Some(("postgres" | "postgresql", _)) => return Err(left_out(url, "postgres")),
+        #[cfg(feature = "cassandra")]
         Some(("cassandra" | "scylla", _)) => Url::Cassandra(url),
+        #[cfg(not(feature = "cassandra"))]
+        Some(("cassandra" | "scylla", _)) => return Err(left_out(url, "cassandra")),
+        #[cfg(feature = "redis")]
         Some(("redis", _)) => Url::Redis(url),
+        #[cfg(not(feature = "redis"))]
+        Some(("redis", _)) => return Err(left_out(url, "redis")),
+        #[cfg(feature = "s3")]
         None if url == "s3" => Url::S3(""),
+        #[cfg(feature = "s3")]
         Some(("s3", rest)) => Url::S3(rest.trim_end_matches('/')),
+        #[cfg(not(feature = "s3"))]
+        None if url == "s3" => return Err(left_out(url, "s3")),
+        #[cfg(not(feature = "s3"))]
+        Some(("s3", _)) => return Err(left_out(url, "s3")),
         _ => bail!(
             "unknown engine URL {url:?}: use embedded, memory, kafka://, cassandra://, postgres://, redis:// or s3://"
         ),
     })
+}
+
+/// The error for a URL naming an engine this build left out.
+#[cfg(not(all(
+    feature = "kafka",
+    feature = "postgres",
+    feature = "cassandra",
+    feature = "redis",
+    feature = "s3"
+)))]
+fn left_out(url: &str, feature: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "engine URL {url:?}: this chatctl was built without the `{feature}` feature; \
+         rebuild with `--features {feature}` (or with the default features, which have every engine)"
+    )
 }
 
 fn folder(config: &Config, path: Option<&str>) -> anyhow::Result<std::path::PathBuf> {
@@ -83,9 +127,10 @@ pub async fn open_log(config: &Config) -> anyhow::Result<(Arc<dyn EventLog>, Opt
             .context("cannot open the embedded event log (is a server using it?)")?;
             (Arc::new(log.clone()), Some(log))
         }
+        #[cfg(feature = "kafka")]
         Url::Kafka(bootstrap) => {
             let k = &config.kafka;
-            let log = KafkaLog::connect(KafkaOptions {
+            let log = chat_kafka::KafkaLog::connect(chat_kafka::KafkaOptions {
                 bootstrap: bootstrap.to_string(),
                 topic_prefix: k.topic_prefix.clone(),
                 partitions: k.partitions,
@@ -108,11 +153,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
             EmbeddedStore::open(&folder(config, path)?.join("store.redb"), config.log.fsync)
                 .context("cannot open the embedded store")?,
         )),
+        #[cfg(feature = "cassandra")]
         Url::Cassandra(url) => Stores::from_engine(Arc::new(
             chat_cassandra::CassandraStore::connect(&cassandra_options(config, url)?)
                 .await
                 .context("cannot connect to Cassandra")?,
         )),
+        #[cfg(feature = "postgres")]
         Url::Postgres(url) => Stores::from_engine(Arc::new(
             chat_postgres::PostgresStore::connect(url)
                 .await
@@ -125,6 +172,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
 }
 
 /// The Cassandra options of `url` and `[cassandra]`.
+#[cfg(feature = "cassandra")]
 fn cassandra_options(
     config: &Config,
     url: &str,
@@ -154,6 +202,7 @@ async fn open_realtime(
             ));
             (channels, presence)
         }
+        #[cfg(feature = "redis")]
         Url::Redis(url) => {
             let r = &config.redis;
             let channels: Arc<dyn Channels> = match channels {
@@ -205,6 +254,7 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpenedBlobs> {
             );
             (local.clone(), Some(local))
         }
+        #[cfg(feature = "s3")]
         Url::S3(location) => {
             let mut s3 = config.s3.clone();
             if let Some((bucket, prefix)) = location.split_once('/') {
@@ -240,6 +290,17 @@ impl Engines {
         config: &Config,
         channels: Option<Arc<dyn Channels>>,
     ) -> anyhow::Result<Self> {
+        // Every URL first: an unknown engine, or one this build left out,
+        // is refused before any engine is opened.
+        let e = &config.engines;
+        for (key, url) in [
+            ("log", &e.log),
+            ("store", &e.store),
+            ("realtime", &e.realtime),
+            ("blobs", &e.blobs),
+        ] {
+            parse(url).with_context(|| format!("engines.{key} cannot be used"))?;
+        }
         let (log, embedded_log) = open_log(config).await?;
         let stores = open_store(config).await?;
         let (channels, presence) = open_realtime(config, &stores, channels).await?;
@@ -258,7 +319,11 @@ impl Engines {
     /// Whether the blob engine can be shared by several processes on
     /// several machines (an object store).
     pub fn blobs_shareable(config: &Config) -> bool {
-        matches!(parse(&config.engines.blobs), Ok(Url::S3(_)))
+        match parse(&config.engines.blobs) {
+            #[cfg(feature = "s3")]
+            Ok(Url::S3(_)) => true,
+            _ => false,
+        }
     }
 
     /// Whether several processes may share these engines.
@@ -287,22 +352,73 @@ mod tests {
             parse("embedded:///srv/chat").unwrap(),
             Url::Embedded(Some("/srv/chat"))
         );
+        assert_eq!(parse("memory").unwrap(), Url::Memory);
+        #[cfg(feature = "kafka")]
         assert_eq!(parse("kafka://a:1,b:2").unwrap(), Url::Kafka("a:1,b:2"));
+        #[cfg(feature = "redis")]
         assert_eq!(
             parse("redis://r:6379/").unwrap(),
             Url::Redis("redis://r:6379/")
         );
+        #[cfg(feature = "postgres")]
         assert!(matches!(
             parse("postgres://u@h/db").unwrap(),
             Url::Postgres(_)
         ));
+        #[cfg(feature = "cassandra")]
         assert_eq!(
             parse("cassandra://a,b:9043/chat").unwrap(),
             Url::Cassandra("cassandra://a,b:9043/chat")
         );
-        assert_eq!(parse("s3://media/chat").unwrap(), Url::S3("media/chat"));
-        assert_eq!(parse("s3").unwrap(), Url::S3(""));
+        #[cfg(feature = "s3")]
+        {
+            assert_eq!(parse("s3://media/chat").unwrap(), Url::S3("media/chat"));
+            assert_eq!(parse("s3").unwrap(), Url::S3(""));
+        }
         let e = parse("mongodb://x").unwrap_err().to_string();
         assert!(e.contains("unknown engine URL"), "{e}");
+    }
+
+    /// In every build: an engine's URL parses when its feature is on, and
+    /// is refused with the feature's name when it is off.
+    #[test]
+    fn an_engine_left_out_of_the_build_is_refused_with_its_feature() {
+        let built = |feature| match feature {
+            "kafka" => cfg!(feature = "kafka"),
+            "postgres" => cfg!(feature = "postgres"),
+            "cassandra" => cfg!(feature = "cassandra"),
+            "redis" => cfg!(feature = "redis"),
+            "s3" => cfg!(feature = "s3"),
+            _ => unreachable!(),
+        };
+        for (url, feature) in [
+            ("kafka://k:9092", "kafka"),
+            ("postgres://u@h/db", "postgres"),
+            ("postgresql://u@h/db", "postgres"),
+            ("cassandra://c/chat", "cassandra"),
+            ("scylla://c/chat", "cassandra"),
+            ("redis://r:6379/", "redis"),
+            ("s3://bucket/prefix", "s3"),
+            ("s3", "s3"),
+        ] {
+            match parse(url) {
+                Ok(_) => assert!(
+                    built(feature),
+                    "{url} parsed without the `{feature}` feature"
+                ),
+                Err(e) => {
+                    let e = e.to_string();
+                    assert!(
+                        !built(feature),
+                        "{url} refused with the `{feature}` feature: {e}"
+                    );
+                    assert!(
+                        e.contains(&format!("built without the `{feature}` feature"))
+                            && e.contains(&format!("--features {feature}")),
+                        "{e}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -50,7 +50,7 @@ impl Presence for InProcessPresence {
         };
         if first {
             self.announce(PresenceStatus {
-                user: user.to_string(),
+                user: user.into(),
                 online: true,
                 last_seen: None,
             })
@@ -89,7 +89,7 @@ impl Presence for InProcessPresence {
                 return Ok(());
             }
             self.announce(PresenceStatus {
-                user: user.to_string(),
+                user: user.into(),
                 online: false,
                 last_seen: Some(ts),
             })
@@ -111,7 +111,7 @@ impl Presence for InProcessPresence {
                 self.last_seen.last_seen(user).await?
             };
             out.push(PresenceStatus {
-                user: user.clone(),
+                user: user.clone().into(),
                 online,
                 last_seen,
             });

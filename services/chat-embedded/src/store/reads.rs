@@ -174,7 +174,7 @@ impl ReceiptStore for EmbeddedStore {
             }
             let (delivered_seq, read_seq) = v.value();
             out.push(MemberReceipts {
-                user: user.to_string(),
+                user: user.into(),
                 delivered_seq,
                 read_seq,
             });

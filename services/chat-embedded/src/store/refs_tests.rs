@@ -38,10 +38,10 @@ fn message(seq: u64, attachments: &[&str]) -> Message {
     Message {
         conv: "c".into(),
         seq,
-        msg_id: format!("m{seq}"),
+        msg_id: format!("m{seq}").into(),
         sender: "alice".into(),
         sender_device: "d".into(),
-        client_msg_id: format!("k{seq}"),
+        client_msg_id: format!("k{seq}").into(),
         body: "b".into(),
         attachments: attachments.iter().map(|a| a.to_string()).collect(),
         ts: 10,

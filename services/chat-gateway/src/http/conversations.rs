@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use chat_domain::{ConversationKind, DomainError};
+use chat_domain::{ConversationId, ConversationKind, DomainError, UserId};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -29,7 +29,12 @@ pub async fn create(
         .ok_or_else(|| DomainError::bad_request("kind is direct or group"))?;
     let (state, new) = s
         .service
-        .create_conversation(&caller.user, kind, body.title, body.members)
+        .create_conversation(
+            &caller.user,
+            kind,
+            body.title,
+            users("members", body.members)?,
+        )
         .await?;
     let status = if new {
         StatusCode::CREATED
@@ -52,6 +57,7 @@ pub async fn get_one(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = ConversationId::parse(id)?;
     let state = s.service.membership(&id, &caller.user).await?;
     Ok(Json(state.to_view()))
 }
@@ -67,7 +73,9 @@ pub async fn add(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<AddBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let state = s.service.add_members(&caller.user, &id, body.add).await?;
+    let id = ConversationId::parse(id)?;
+    let add = users("add", body.add)?;
+    let state = s.service.add_members(&caller.user, &id, add).await?;
     Ok(Json(state.to_view()))
 }
 
@@ -76,6 +84,15 @@ pub async fn remove(
     caller: Caller,
     ApiPath((id, user)): ApiPath<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let state = s.service.remove_member(&caller.user, &id, &user).await?;
+    let id = ConversationId::parse(id)?;
+    let user = UserId::parse(user)?;
+    let state = s.service.remove_member(&caller.user, &id, user).await?;
     Ok(Json(state.to_view()))
+}
+
+/// The user ids of a request body, checked, naming `field` in the error.
+fn users(field: &str, ids: Vec<String>) -> Result<Vec<UserId>, DomainError> {
+    ids.into_iter()
+        .map(|u| UserId::parse_field(field, u))
+        .collect()
 }

@@ -3,12 +3,13 @@
 use super::{ApiJson, ApiPath, ApiQuery};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::service::Outgoing;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use chat_domain::{DomainError, ReceiptKind};
+use chat_domain::{ClientMsgId, ConversationId, DomainError, ReceiptKind};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -30,10 +31,12 @@ pub async fn send(
         .send(
             &caller.user,
             &caller.device,
-            &b.conv,
-            &b.client_msg_id,
-            b.body,
-            b.attachments,
+            Outgoing {
+                conv: ConversationId::parse(b.conv)?,
+                client_msg_id: ClientMsgId::parse(b.client_msg_id)?,
+                body: b.body,
+                attachments: b.attachments,
+            },
         )
         .await?;
     Ok(Json(ack))
@@ -60,6 +63,7 @@ pub async fn history(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = ConversationId::parse(id)?;
     let after = number("after", q.after)?;
     let before = number("before", q.before)?;
     let limit = number("limit", q.limit)?;
@@ -78,6 +82,7 @@ pub async fn delete(
     let seq: u64 = seq
         .parse()
         .map_err(|_| DomainError::bad_request("seq must be a positive integer"))?;
+    let id = ConversationId::parse(id)?;
     s.service.delete_message(&caller.user, &id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -87,6 +92,7 @@ pub async fn receipts(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = ConversationId::parse(id)?;
     let members = s.service.receipts_of(&caller.user, &id).await?;
     Ok(Json(serde_json::json!({ "members": members })))
 }
@@ -107,7 +113,13 @@ pub async fn receipt(
     let kind = ReceiptKind::parse(&b.kind)
         .ok_or_else(|| DomainError::bad_request("type is delivered or read"))?;
     s.service
-        .receipt(&caller.user, &caller.device, &b.conv, b.seq, kind)
+        .receipt(
+            &caller.user,
+            &caller.device,
+            &ConversationId::parse(b.conv)?,
+            b.seq,
+            kind,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

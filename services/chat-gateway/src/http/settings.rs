@@ -44,6 +44,7 @@ pub async fn mute(
     ApiPath(id): ApiPath<String>,
     ApiJson(b): ApiJson<Mute>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let id = chat_domain::ConversationId::parse(id)?;
     s.service.set_muted(&caller.user, &id, b.muted).await?;
     Ok(StatusCode::NO_CONTENT)
 }

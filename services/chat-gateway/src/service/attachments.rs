@@ -4,7 +4,7 @@
 
 use super::ChatService;
 use crate::error::from_port;
-use chat_domain::{ids, DomainError, ErrorCode};
+use chat_domain::{ids, DomainError, ErrorCode, UserId};
 use chat_ports::attachments::thumbnail_key;
 use chat_ports::Attachment;
 use serde::Serialize;
@@ -52,7 +52,7 @@ impl ChatService {
     /// `content_type`.
     pub async fn create_attachment(
         &self,
-        user: &str,
+        user: &UserId,
         content_type: &str,
         size: u64,
     ) -> Result<UploadTicket, DomainError> {
@@ -67,7 +67,7 @@ impl ChatService {
         let now = chat_domain::time::now_ms();
         let record = Attachment {
             id: ids::new_attachment_id(),
-            owner: user.into(),
+            owner: user.to_string(),
             content_type: content_type.into(),
             size,
             created_at: now,
@@ -98,7 +98,7 @@ impl ChatService {
     /// so that ids cannot be probed.
     pub async fn attachment_url(
         &self,
-        user: &str,
+        user: &UserId,
         id: &str,
         variant: Variant,
     ) -> Result<String, DomainError> {
@@ -127,7 +127,7 @@ impl ChatService {
     /// What the caller may know about an attachment it can download.
     pub async fn attachment_info(
         &self,
-        user: &str,
+        user: &UserId,
         id: &str,
     ) -> Result<AttachmentInfo, DomainError> {
         let record = self.readable_attachment(user, id).await?;
@@ -155,16 +155,20 @@ impl ChatService {
 
     /// The record, when `user` may read it; its upload confirmed if the
     /// bytes arrived since.
-    async fn readable_attachment(&self, user: &str, id: &str) -> Result<Attachment, DomainError> {
+    async fn readable_attachment(
+        &self,
+        user: &UserId,
+        id: &str,
+    ) -> Result<Attachment, DomainError> {
         let record = self.record(id).await?.ok_or_else(not_found)?;
-        if record.owner != user && !self.carried_to(user, id).await? {
+        if record.owner != *user && !self.carried_to(user, id).await? {
             return Err(not_found());
         }
         self.confirm_upload(record).await
     }
 
     /// True when a stored message that `user` can read carries `id`.
-    async fn carried_to(&self, user: &str, id: &str) -> Result<bool, DomainError> {
+    async fn carried_to(&self, user: &UserId, id: &str) -> Result<bool, DomainError> {
         let refs = self
             .stores
             .attachments
@@ -222,7 +226,7 @@ impl ChatService {
     /// time a fresh upload may wait to be sent.
     pub(crate) async fn check_attachments(
         &self,
-        user: &str,
+        user: &UserId,
         attachments: &[String],
     ) -> Result<(), DomainError> {
         for (i, id) in attachments.iter().enumerate() {
@@ -235,7 +239,7 @@ impl ChatService {
             let record = self
                 .record(id)
                 .await?
-                .filter(|r| r.owner == user)
+                .filter(|r| r.owner == *user)
                 .ok_or_else(unknown)?;
             let record = self.confirm_upload(record).await?;
             if record.uploaded_size.is_none() {

@@ -1,39 +1,49 @@
-//! Sends, deletes and receipts.
+//! Sends, deletes and receipts. Their rules are `chat_domain::rules`, run
+//! here as the pre-check on the state read, and by the sequencer at the
+//! command's place in the log.
 
 use super::ChatService;
 use crate::error::from_port;
-use chat_domain::{ids, DomainError, ErrorCode, ReceiptKind};
-use chat_events::{DeleteMessage, SendMessage, SubmitReceipt};
+use chat_domain::commands::{Command, DeleteMessage, SendMessage, SubmitReceipt};
+use chat_domain::rules::{self, Facts};
+use chat_domain::{
+    ids, ClientMsgId, ConversationId, DeviceId, DomainError, ErrorCode, MessageId, ReceiptKind,
+    UserId,
+};
 use serde::Serialize;
 
 /// The answer to a durable send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SentAck {
-    pub conv: String,
-    pub client_msg_id: String,
-    pub msg_id: String,
+    pub conv: ConversationId,
+    pub client_msg_id: ClientMsgId,
+    pub msg_id: MessageId,
     pub ts: i64,
 }
 
 /// Most attachment ids a message may carry.
 pub const MAX_ATTACHMENTS: usize = 10;
 
+/// What a send names; its ids were validated where they entered.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub conv: ConversationId,
+    pub client_msg_id: ClientMsgId,
+    pub body: String,
+    pub attachments: Vec<String>,
+}
+
 impl ChatService {
     /// Sends a message; answers once the command is durable in the log.
     /// A repeated (conv, sender, client_msg_id) gets the first send's id.
     pub async fn send(
         &self,
-        user: &str,
-        device: &str,
-        conv: &str,
-        client_msg_id: &str,
-        body: String,
-        attachments: Vec<String>,
+        user: &UserId,
+        device: &DeviceId,
+        out: Outgoing,
     ) -> Result<SentAck, DomainError> {
         let started = std::time::Instant::now();
-        let outcome = self
-            .send_inner(user, device, conv, client_msg_id, body, attachments)
-            .await;
+        let outcome = self.send_inner(user, device, out).await;
         match &outcome {
             Ok(_) => {
                 self.metrics.send("acked");
@@ -48,15 +58,16 @@ impl ChatService {
 
     async fn send_inner(
         &self,
-        user: &str,
-        device: &str,
-        conv: &str,
-        client_msg_id: &str,
-        body: String,
-        attachments: Vec<String>,
+        user: &UserId,
+        device: &DeviceId,
+        out: Outgoing,
     ) -> Result<SentAck, DomainError> {
-        ids::check_conversation_id(conv)?;
-        ids::check_client_msg_id(client_msg_id)?;
+        let Outgoing {
+            conv,
+            client_msg_id,
+            body,
+            attachments,
+        } = out;
         if body.len() > self.config.max_body_bytes {
             return Err(DomainError::new(
                 ErrorCode::TooLarge,
@@ -69,81 +80,85 @@ impl ChatService {
             )));
         }
         self.limiter.check(user, device)?;
-        self.membership(conv, user).await?;
-        if let Some(first) = self
+        let state = self.conversation(&conv).await?;
+        let first = self
             .stores
             .messages
-            .find_sent(conv, user, client_msg_id)
+            .find_sent(&conv, user, &client_msg_id)
             .await
-            .map_err(from_port)?
-        {
+            .map_err(from_port)?;
+        let command: Command = SendMessage {
+            msg_id: ids::message_id(&conv, user, &client_msg_id),
+            conv,
+            sender: user.clone(),
+            sender_device: device.clone(),
+            client_msg_id,
+            body,
+            attachments,
+            ts: chat_domain::time::now_ms(),
+        }
+        .into();
+        let facts = Facts {
+            state: Some(&state),
+            message: first.as_ref(),
+        };
+        rules::decide(&command, facts, &self.limits())?;
+        let Command::SendMessage(send) = &command else {
+            unreachable!("built as a send above");
+        };
+        if let Some(first) = first {
             return Ok(SentAck {
-                conv: conv.into(),
-                client_msg_id: client_msg_id.into(),
+                conv: send.conv.clone(),
+                client_msg_id: send.client_msg_id.clone(),
                 msg_id: first.msg_id,
                 ts: first.ts,
             });
         }
-        self.check_attachments(user, &attachments).await?;
-        let msg_id = ids::message_id(conv, user, client_msg_id);
-        let ts = chat_domain::time::now_ms();
-        self.append(
-            SendMessage {
-                conv: conv.into(),
-                msg_id: msg_id.clone(),
-                sender: user.into(),
-                sender_device: device.into(),
-                client_msg_id: client_msg_id.into(),
-                body,
-                attachments,
-                ts,
-            }
-            .into(),
-        )
-        .await?;
-        Ok(SentAck {
-            conv: conv.into(),
-            client_msg_id: client_msg_id.into(),
-            msg_id,
-            ts,
-        })
+        self.check_attachments(user, &send.attachments).await?;
+        let ack = SentAck {
+            conv: send.conv.clone(),
+            client_msg_id: send.client_msg_id.clone(),
+            msg_id: send.msg_id.clone(),
+            ts: send.ts,
+        };
+        self.append(command).await?;
+        Ok(ack)
     }
 
     /// The sender deletes a message for everyone.
     pub async fn delete_message(
         &self,
-        user: &str,
-        conv: &str,
+        user: &UserId,
+        conv: &ConversationId,
         seq: u64,
     ) -> Result<(), DomainError> {
-        self.membership(conv, user).await?;
-        let message = self
-            .stores
-            .messages
-            .message(conv, seq)
-            .await
-            .map_err(from_port)?
-            .ok_or_else(|| DomainError::new(ErrorCode::NotFound, "no such message"))?;
-        if message.sender != user {
-            return Err(DomainError::new(
-                ErrorCode::Forbidden,
-                "only the sender deletes a message",
-            ));
+        let state = self.conversation(conv).await?;
+        let message = if state.is_member(user) {
+            self.stores
+                .messages
+                .message(conv, seq)
+                .await
+                .map_err(from_port)?
+        } else {
+            None
+        };
+        let command: Command = DeleteMessage {
+            conv: conv.clone(),
+            seq: i64::try_from(seq).unwrap_or(i64::MAX),
+            actor: user.clone(),
+            ts: chat_domain::time::now_ms(),
         }
-        if message.deleted {
+        .into();
+        let facts = Facts {
+            state: Some(&state),
+            message: message.as_ref(),
+        };
+        let decision = rules::decide(&command, facts, &self.limits())?;
+        if decision.events.is_empty() {
+            // Deleted already: nothing to append.
             return Ok(());
         }
-        let position = self
-            .append(
-                DeleteMessage {
-                    conv: conv.into(),
-                    seq: seq as i64,
-                    actor: user.into(),
-                    ts: chat_domain::time::now_ms(),
-                }
-                .into(),
-            )
-            .await?;
+        let position = self.append(command).await?;
         self.applied(conv, &position).await?;
         Ok(())
     }
@@ -152,14 +167,28 @@ impl ChatService {
     /// the conversation's last seq are clamped to it.
     pub async fn receipt(
         &self,
-        user: &str,
-        device: &str,
-        conv: &str,
+        user: &UserId,
+        device: &DeviceId,
+        conv: &ConversationId,
         seq: u64,
         kind: ReceiptKind,
     ) -> Result<(), DomainError> {
-        let state = self.membership(conv, user).await?;
+        let state = self.conversation(conv).await?;
         let seq = seq.min(state.last_seq);
+        let command: Command = SubmitReceipt {
+            conv: conv.clone(),
+            user: user.clone(),
+            device: device.clone(),
+            kind: kind.as_str().into(),
+            seq: seq as i64,
+            ts: chat_domain::time::now_ms(),
+        }
+        .into();
+        let facts = Facts {
+            state: Some(&state),
+            message: None,
+        };
+        rules::decide(&command, facts, &self.limits())?;
         if seq == 0 {
             return Ok(());
         }
@@ -172,24 +201,13 @@ impl ChatService {
                 .receipts
                 .device_delivered(user, device)
                 .await
-                .map(|m| m.get(conv).copied().unwrap_or(0)),
+                .map(|m| m.get(conv.as_str()).copied().unwrap_or(0)),
         }
         .map_err(from_port)?;
         if seq <= current {
             return Ok(());
         }
-        self.append(
-            SubmitReceipt {
-                conv: conv.into(),
-                user: user.into(),
-                device: device.into(),
-                kind: kind.as_str().into(),
-                seq: seq as i64,
-                ts: chat_domain::time::now_ms(),
-            }
-            .into(),
-        )
-        .await?;
+        self.append(command).await?;
         Ok(())
     }
 }

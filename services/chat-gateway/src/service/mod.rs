@@ -9,15 +9,17 @@ mod reads;
 mod settings;
 
 pub use attachments::{AttachmentInfo, UploadTicket, Variant};
-pub use messages::SentAck;
+pub use messages::{Outgoing, SentAck};
 pub use reads::{ConversationListItem, HistoryPage, MAX_PRESENCE_QUERY};
 
 use crate::auth::Tokens;
 use crate::error::from_port;
 use crate::limits::SendLimiter;
 use crate::GatewayConfig;
-use chat_domain::{ConversationState, DomainError};
-use chat_events::{topics::COMMANDS, Codec, Record};
+use chat_domain::rules::Limits;
+use chat_domain::Command;
+use chat_domain::{ConversationId, ConversationState, DomainError, UserId};
+use chat_events::{topics::COMMANDS, Codec};
 use chat_ports::{BlobStore, Channels, EventLog, OutRecord, Position, Presence, Stores};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,14 +88,21 @@ impl ChatService {
     }
 
     /// Appends one command to the commands topic; returns once durable.
-    pub(crate) async fn append(&self, command: Record) -> Result<Position, DomainError> {
+    /// The limits the rules enforce, as the sequencer has them.
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            group_cap: self.config.group_cap,
+        }
+    }
+
+    pub(crate) async fn append(&self, command: Command) -> Result<Position, DomainError> {
         let span = tracing::info_span!("append", command = command.name());
         self.append_in(command, span.clone()).instrument(span).await
     }
 
     async fn append_in(
         &self,
-        command: Record,
+        command: Command,
         span: tracing::Span,
     ) -> Result<Position, DomainError> {
         let traceparent = chat_telemetry::trace::traceparent_of(&span);
@@ -102,7 +111,7 @@ impl ChatService {
             key: command.conv().to_string(),
             payload: self
                 .codec
-                .encode(&command)
+                .encode_command(&command)
                 .map_err(|e| DomainError::internal(e.to_string()))?,
             headers: vec![(
                 chat_ports::log::TRACEPARENT.to_string(),
@@ -118,8 +127,10 @@ impl ChatService {
     }
 
     /// The conversation, or `unknown_conversation`.
-    pub(crate) async fn conversation(&self, conv: &str) -> Result<ConversationState, DomainError> {
-        chat_domain::ids::check_conversation_id(conv)?;
+    pub(crate) async fn conversation(
+        &self,
+        conv: &ConversationId,
+    ) -> Result<ConversationState, DomainError> {
         let started = std::time::Instant::now();
         let state = self.stores.conversations.conversation(conv).await;
         self.metrics
@@ -133,8 +144,8 @@ impl ChatService {
     /// The conversation if `user` is a member, else `not_member`.
     pub(crate) async fn membership(
         &self,
-        conv: &str,
-        user: &str,
+        conv: &ConversationId,
+        user: &UserId,
     ) -> Result<ConversationState, DomainError> {
         let state = self.conversation(conv).await?;
         if state.is_member(user) {
@@ -147,7 +158,7 @@ impl ChatService {
     /// Every conversation `user` is a member of, with its state.
     pub(crate) async fn member_conversations(
         &self,
-        user: &str,
+        user: &UserId,
     ) -> Result<Vec<ConversationState>, DomainError> {
         let ids = self
             .stores
@@ -172,7 +183,7 @@ impl ChatService {
     /// `conv`, and returns the conversation as it left it.
     pub(crate) async fn applied(
         &self,
-        conv: &str,
+        conv: &ConversationId,
         position: &Position,
     ) -> Result<ConversationState, DomainError> {
         let deadline = tokio::time::Instant::now() + self.config.apply_timeout();

@@ -2,7 +2,9 @@
 
 use super::ChatService;
 use crate::error::from_port;
-use chat_domain::{ids, Conversation, DomainError, MemberReceipts, Message, PresenceStatus};
+use chat_domain::{
+    ids, Conversation, ConversationId, DomainError, MemberReceipts, Message, PresenceStatus, UserId,
+};
 use serde::Serialize;
 
 /// Default and largest history page.
@@ -31,7 +33,7 @@ impl ChatService {
     /// The caller's conversations, most recent activity first.
     pub async fn list_conversations(
         &self,
-        user: &str,
+        user: &UserId,
     ) -> Result<Vec<ConversationListItem>, DomainError> {
         let states = self.member_conversations(user).await?;
         let mut items = Vec::with_capacity(states.len());
@@ -80,8 +82,8 @@ impl ChatService {
     /// A page of history; a member sees messages from its join on.
     pub async fn history(
         &self,
-        user: &str,
-        conv: &str,
+        user: &UserId,
+        conv: &ConversationId,
         after: Option<u64>,
         before: Option<u64>,
         limit: Option<usize>,
@@ -127,8 +129,8 @@ impl ChatService {
     /// Every member's delivered and read watermarks.
     pub async fn receipts_of(
         &self,
-        user: &str,
-        conv: &str,
+        user: &UserId,
+        conv: &ConversationId,
     ) -> Result<Vec<MemberReceipts>, DomainError> {
         let state = self.membership(conv, user).await?;
         let known = self

@@ -3,13 +3,13 @@
 
 use super::ChatService;
 use crate::error::from_port;
-use chat_domain::DomainError;
+use chat_domain::{ConversationId, DeviceId, DomainError, UserId};
 use chat_ports::PushSettings;
 
 impl ChatService {
     /// Remembers a device when it connects, so that it can be pushed while
     /// offline. A known device costs one read, not a write.
-    pub(crate) async fn register_device(&self, user: &str, device: &str) {
+    pub(crate) async fn register_device(&self, user: &UserId, device: &DeviceId) {
         let known = self.stores.devices.devices(user).await;
         if known.as_ref().is_ok_and(|d| d.iter().any(|x| x == device)) {
             return;
@@ -21,7 +21,7 @@ impl ChatService {
     }
 
     /// The caller's push settings.
-    pub async fn push_settings(&self, user: &str) -> Result<PushSettings, DomainError> {
+    pub async fn push_settings(&self, user: &UserId) -> Result<PushSettings, DomainError> {
         self.stores
             .devices
             .push_settings(user)
@@ -30,7 +30,7 @@ impl ChatService {
     }
 
     /// Turns previews in the caller's notifications on or off.
-    pub async fn set_previews(&self, user: &str, on: bool) -> Result<(), DomainError> {
+    pub async fn set_previews(&self, user: &UserId, on: bool) -> Result<(), DomainError> {
         self.stores
             .devices
             .set_previews(user, on)
@@ -39,7 +39,12 @@ impl ChatService {
     }
 
     /// Mutes or unmutes a conversation the caller is a member of.
-    pub async fn set_muted(&self, user: &str, conv: &str, muted: bool) -> Result<(), DomainError> {
+    pub async fn set_muted(
+        &self,
+        user: &UserId,
+        conv: &ConversationId,
+        muted: bool,
+    ) -> Result<(), DomainError> {
         self.membership(conv, user).await?;
         self.stores
             .devices

@@ -8,7 +8,7 @@ use super::outbound::{Gone, Outbound};
 use crate::error::from_port;
 use crate::ChatService;
 use chat_domain::frames::ServerFrame;
-use chat_domain::{DomainError, Message};
+use chat_domain::{ConversationId, DomainError, Message, UserId};
 use std::collections::HashMap;
 
 /// Messages read from the store per page.
@@ -34,7 +34,7 @@ impl From<DomainError> for Stop {
 
 #[derive(Default)]
 pub(crate) struct Delivery {
-    next: HashMap<String, u64>,
+    next: HashMap<ConversationId, u64>,
 }
 
 impl Delivery {
@@ -44,7 +44,7 @@ impl Delivery {
         &mut self,
         service: &ChatService,
         out: &Outbound,
-        conv: &str,
+        conv: &ConversationId,
         mut after: u64,
         upto: u64,
     ) -> Result<u64, Stop> {
@@ -71,7 +71,7 @@ impl Delivery {
                 break;
             }
         }
-        let next = self.next.entry(conv.to_string()).or_insert(0);
+        let next = self.next.entry(conv.clone()).or_insert(0);
         *next = (*next).max(after.saturating_add(1));
         Ok(after)
     }
@@ -83,7 +83,7 @@ impl Delivery {
         &mut self,
         service: &ChatService,
         out: &Outbound,
-        user: &str,
+        user: &UserId,
         watermarks: &HashMap<String, u64>,
     ) -> Result<(), Stop> {
         let states = service.member_conversations(user).await?;
@@ -99,7 +99,7 @@ impl Delivery {
                 .next
                 .get(&conv)
                 .map(|n| n - 1)
-                .or_else(|| watermarks.get(&conv).copied())
+                .or_else(|| watermarks.get(conv.as_str()).copied())
                 .unwrap_or(0)
                 .max(member.joined_after);
             self.replay(service, out, &conv, from, u64::MAX).await?;
@@ -112,7 +112,7 @@ impl Delivery {
         &mut self,
         service: &ChatService,
         out: &Outbound,
-        user: &str,
+        user: &UserId,
         m: &Message,
     ) -> Result<(), Stop> {
         let next = match self.next.get(&m.conv) {
@@ -142,10 +142,10 @@ impl Delivery {
     }
 
     /// The user joined `conv` after message `joined_after`.
-    pub(crate) fn joined(&mut self, conv: &str, joined_after: u64) {
+    pub(crate) fn joined(&mut self, conv: &ConversationId, joined_after: u64) {
         // Never below the join point: a user removed and re-added (whose
         // removal this session may have missed) gets nothing from between.
-        let next = self.next.entry(conv.to_string()).or_insert(0);
+        let next = self.next.entry(conv.clone()).or_insert(0);
         *next = (*next).max(joined_after + 1);
     }
 

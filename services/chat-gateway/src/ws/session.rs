@@ -7,10 +7,11 @@ use super::parse::parse;
 use super::shed::{admits, Kind};
 use crate::auth::Caller;
 use crate::error::from_port;
+use crate::service::Outgoing;
 use crate::ChatService;
 use axum::extract::ws::{Message, WebSocket};
 use chat_domain::frames::{ClientFrame, ServerFrame};
-use chat_domain::{ids, ConversationState, DomainError, ReceiptKind};
+use chat_domain::{ids, ClientMsgId, ConversationId, ConversationState, DomainError, ReceiptKind};
 use chat_ports::channels::{conversation_channel, presence_channel, user_channel};
 use chat_ports::{RealtimeEvent, RecvError, Subscription};
 use futures::StreamExt;
@@ -105,7 +106,7 @@ struct Session {
     /// follows, and the tasks forwarding them.
     conv_tx: mpsc::Sender<Arc<RealtimeEvent>>,
     conv_rx: mpsc::Receiver<Arc<RealtimeEvent>>,
-    conv_subs: HashMap<String, tokio::task::AbortHandle>,
+    conv_subs: HashMap<ConversationId, tokio::task::AbortHandle>,
 }
 
 impl Session {
@@ -248,6 +249,7 @@ impl Session {
             message: e.message,
             reference,
             retry_after_ms: e.retry_after_ms,
+            conv: None,
         })
     }
 
@@ -314,6 +316,24 @@ impl Session {
                     }
                 }
             }
+            RealtimeEvent::SendRejected {
+                conv,
+                device,
+                client_msg_id,
+                code,
+                reason,
+            } => {
+                // Only the device that sent it heard of this send.
+                if *device == self.caller.device {
+                    self.out.try_push(&ServerFrame::Error {
+                        code: *code,
+                        message: reason.clone(),
+                        reference: Some(client_msg_id.to_string()),
+                        retry_after_ms: None,
+                        conv: Some(conv.clone()),
+                    })?
+                }
+            }
             RealtimeEvent::Resync => {
                 self.delivery
                     .catch_up(&self.service, &self.out, user, &Default::default())
@@ -348,10 +368,20 @@ impl Session {
                 body,
                 attachments,
             } => {
+                let reference = Some(client_msg_id.clone());
+                let out = (|| {
+                    Ok::<_, DomainError>(Outgoing {
+                        conv: ConversationId::parse(conv)?,
+                        client_msg_id: ClientMsgId::parse(client_msg_id)?,
+                        body,
+                        attachments,
+                    })
+                })()
+                .map_err(|e| (e, reference.clone()))?;
                 let ack = service
-                    .send(&user, &device, &conv, &client_msg_id, body, attachments)
+                    .send(&user, &device, out)
                     .await
-                    .map_err(|e| (e, Some(client_msg_id.clone())))?;
+                    .map_err(|e| (e, reference))?;
                 self.out
                     .push(&ServerFrame::Sent {
                         conv: ack.conv,
@@ -363,14 +393,15 @@ impl Session {
                     .map_err(gone)?;
             }
             ClientFrame::Delivered { conv, seq } => service
-                .receipt(&user, &device, &conv, seq, ReceiptKind::Delivered)
+                .receipt(&user, &device, &edge(conv)?, seq, ReceiptKind::Delivered)
                 .await
                 .map_err(|e| (e, None))?,
             ClientFrame::Read { conv, seq } => service
-                .receipt(&user, &device, &conv, seq, ReceiptKind::Read)
+                .receipt(&user, &device, &edge(conv)?, seq, ReceiptKind::Read)
                 .await
                 .map_err(|e| (e, None))?,
             ClientFrame::Typing { conv } => {
+                let conv = edge(conv)?;
                 let state = service
                     .membership(&conv, &user)
                     .await
@@ -531,7 +562,12 @@ impl Session {
     ) -> Result<(), (DomainError, Option<String>)> {
         let closing = || (DomainError::internal("connection closing"), None);
         for (conv, seq) in after {
-            let state = match self.service.membership(&conv, &self.caller.user).await {
+            let checked = ConversationId::parse(conv.clone());
+            let state = match checked {
+                Ok(id) => self.service.membership(&id, &self.caller.user).await,
+                Err(e) => Err(e),
+            };
+            let state = match state {
                 Ok(s) => s,
                 Err(e) => {
                     self.error(e, Some(conv)).map_err(|_| closing())?;
@@ -544,7 +580,13 @@ impl Session {
                 .unwrap_or(0);
             let result = self
                 .delivery
-                .replay(&self.service, &self.out, &conv, seq.max(floor), u64::MAX)
+                .replay(
+                    &self.service,
+                    &self.out,
+                    &state.id,
+                    seq.max(floor),
+                    u64::MAX,
+                )
                 .await;
             match result {
                 Ok(_) => {}
@@ -566,4 +608,9 @@ fn is_too_big(e: axum::Error) -> bool {
         inner.downcast_ref::<tungstenite::Error>(),
         Some(tungstenite::Error::Capacity(_))
     )
+}
+
+/// A conversation id from a frame, checked.
+fn edge(conv: String) -> Result<ConversationId, (DomainError, Option<String>)> {
+    ConversationId::parse(conv).map_err(|e| (e, None))
 }

@@ -1,9 +1,14 @@
 //! The conformance suites. This module: the store suite, one body per behaviour, generic over the
 //! store ports, run by every engine's tests against a fresh, empty store
 //! (`run_all`). A new engine is done when it passes all of it.
+//!
+//! The other suites: [`log`] (the event log), [`channels`] (real-time
+//! channels) and [`presence`]; `attachments` is part of the store suite.
 
 pub mod attachments;
+pub mod channels;
 pub mod log;
+pub mod presence;
 
 /// Says that a test is skipped because a service it needs is missing
 /// (`reason` says which, and how to get it). Under CI (`CI` set to `true`
@@ -29,7 +34,7 @@ fn conv(id: &str, members: &[&str], last_seq: u64) -> ConversationState {
         members: members
             .iter()
             .map(|u| Member {
-                user: u.to_string(),
+                user: (*u).into(),
                 joined_after: 0,
                 admin: *u == members[0],
             })
@@ -42,10 +47,10 @@ fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
     Message {
         conv: conv.into(),
         seq,
-        msg_id: format!("m-{conv}-{seq}"),
+        msg_id: format!("m-{conv}-{seq}").into(),
         sender: sender.into(),
         sender_device: "d".into(),
-        client_msg_id: format!("c{seq}"),
+        client_msg_id: format!("c{seq}").into(),
         body: format!("body {seq}"),
         attachments: vec![],
         ts,

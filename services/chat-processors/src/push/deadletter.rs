@@ -14,11 +14,11 @@ impl Push {
     pub(crate) async fn dead_letter(&self, p: &Pending, attempts: u32, error: &AttemptError) {
         let ts = chat_domain::time::now_ms();
         let record: Record = PushDeadLettered {
-            conv: p.key.conv.clone(),
-            user: p.key.user.clone(),
-            device: p.key.device.clone(),
+            conv: p.key.conv.as_str().into(),
+            user: p.key.user.as_str().into(),
+            device: p.key.device.as_str().into(),
             seq: i64::try_from(p.latest.seq).unwrap_or(i64::MAX),
-            sender: p.latest.sender.clone(),
+            sender: p.latest.sender.as_str().into(),
             count: i64::try_from(p.count).unwrap_or(i64::MAX),
             attempts: i32::try_from(attempts).unwrap_or(i32::MAX),
             error: error.to_string(),

@@ -7,8 +7,9 @@ use super::notification::Latest;
 use super::{outcome, Push};
 use crate::{Processor, Result};
 use async_trait::async_trait;
+use chat_domain::Event;
 use chat_events::topics::EVENTS;
-use chat_events::{MessageSequenced, Record};
+use chat_events::MessageSequenced;
 use chat_ports::LogRecord;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{BTreeSet, HashMap};
@@ -23,7 +24,7 @@ const LOOKUPS: usize = 32;
 fn notified(m: &MessageSequenced) -> impl Iterator<Item = &str> {
     m.recipients
         .iter()
-        .map(String::as_str)
+        .map(|u| u.as_str())
         .filter(move |u| *u != m.sender)
 }
 
@@ -34,8 +35,17 @@ impl Push {
             .saturating_sub(i64::try_from(self.config.max_age_ms).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         for r in records {
-            let Ok(Record::MessageSequenced(m)) = self.codec.decode(&r.payload) else {
-                continue;
+            let m = match self.codec.decode_event(&r.payload) {
+                Ok(Event::MessageSequenced(m)) => m,
+                Ok(
+                    Event::MembershipApplied(_)
+                    | Event::MessageDeleted(_)
+                    | Event::ReceiptAdvanced(_)
+                    | Event::CommandRejected(_)
+                    | Event::SendRejected(_)
+                    | Event::PushDeadLettered(_),
+                )
+                | Err(_) => continue,
             };
             if m.ts < cutoff {
                 self.metrics.push(outcome::STALE);
@@ -87,7 +97,7 @@ impl Processor for Push {
             for m in &messages {
                 let latest = Arc::new(Latest {
                     seq: m.seq.max(0) as u64,
-                    sender: m.sender.clone(),
+                    sender: m.sender.to_string(),
                     body: m.body.clone(),
                     has_attachments: !m.attachments.is_empty(),
                 });
@@ -96,7 +106,7 @@ impl Processor for Push {
                         let key = Key {
                             user: user.to_string(),
                             device: device.clone(),
-                            conv: m.conv.clone(),
+                            conv: m.conv.to_string(),
                         };
                         match queue.enqueue(key, &latest, now) {
                             Enqueued::Opened => opened = true,

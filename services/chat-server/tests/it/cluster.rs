@@ -3,9 +3,17 @@
 //! starts local ones). Each cluster gets its own topic prefix, keyspace and
 //! Redis prefix, so tests run side by side. `CHAT_IT_STORE=postgres` runs
 //! the same tests on PostgreSQL (`DATABASE_URL`) instead.
+//!
+//! Built with the engines' features (`kafka`, `cassandra`, `postgres`,
+//! `redis`; the defaults).
+#![cfg(all(
+    feature = "kafka",
+    feature = "cassandra",
+    feature = "postgres",
+    feature = "redis"
+))]
 
-use crate::harness::Server;
-use std::io::{BufRead, BufReader};
+use crate::harness::{spawn_chatctl, Server};
 use std::process::{Child, Command, Stdio};
 
 /// The store the clusters of this run use.
@@ -124,29 +132,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Starts `chatctl <args…> --listen 127.0.0.1:0` with `env`, waits for its
-/// `listening on ADDR` line; returns the child and `http://ADDR`.
-pub fn spawn_chatctl(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatctl"));
-    cmd.args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("chatctl starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{args:?} did not start: {line:?}"))
-        .to_string();
-    (child, format!("http://{addr}"))
 }
 
 /// Waits until something listens on the loopback `port`.

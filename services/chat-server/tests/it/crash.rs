@@ -11,7 +11,7 @@ struct Process {
 
 fn spawn(data_dir: &std::path::Path) -> Process {
     let dir = data_dir.display().to_string();
-    let (child, base) = crate::cluster::spawn_chatctl(
+    let (child, base) = spawn_chatctl(
         &["serve", "--data-dir", &dir],
         &[
             ("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000"),

@@ -298,3 +298,36 @@ async fn real_time_loss_is_repaired_from_the_store_without_gaps() {
     assert!(seqs(&backlog).contains(&10));
     assert!(seqs(&backlog).windows(2).all(|w| w[1] == w[0] + 1));
 }
+
+/// A send the sequencer refused after its `sent` (its sender was removed
+/// just before it in the log) is reported to the device that sent it, as
+/// an `error` frame with the send's `client_msg_id` as `ref` and its `conv`;
+/// the user's other devices never heard of that send and are not told.
+#[tokio::test]
+async fn a_refused_send_is_reported_to_the_sending_device_only() {
+    use chat_ports::Channels;
+    let channels = std::sync::Arc::new(chat_embedded::InProcessChannels::new());
+    let s = Server::start_with_channels(|_| {}, channels.clone()).await;
+    let mut phone = s.connect("bob", "phone").await;
+    phone.handshake().await;
+    let mut laptop = s.connect("bob", "laptop").await;
+    laptop.handshake().await;
+    channels
+        .publish(
+            &chat_ports::channels::user_channel("bob"),
+            chat_ports::RealtimeEvent::SendRejected {
+                conv: "g-1".into(),
+                device: "phone".into(),
+                client_msg_id: "k7".into(),
+                code: chat_domain::ErrorCode::NotMember,
+                reason: "you are not a member of this conversation".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let e = phone.expect("error").await;
+    assert_eq!(e["code"], "not_member");
+    assert_eq!(e["ref"], "k7");
+    assert_eq!(e["conv"], "g-1");
+    laptop.quiet("error", Duration::from_millis(300)).await;
+}

@@ -1,5 +1,13 @@
 //! The distributed deployment: gateways and processors as separate OS
 //! processes sharing Kafka, Cassandra and Redis.
+//!
+//! Built with the engines' features, as `cluster` is.
+#![cfg(all(
+    feature = "kafka",
+    feature = "cassandra",
+    feature = "postgres",
+    feature = "redis"
+))]
 
 use crate::cluster::{services, Cluster};
 use crate::harness::*;

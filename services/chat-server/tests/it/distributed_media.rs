@@ -2,6 +2,15 @@
 //! processors as separate processes on Kafka, PostgreSQL and Redis, with
 //! attachment bytes in an S3-compatible store (`S3_ENDPOINT`; moto locally)
 //! that clients reach through presigned URLs, and a real HTTP webhook.
+//!
+//! Built with the engines' features, as `cluster` is, and `s3`.
+#![cfg(all(
+    feature = "kafka",
+    feature = "cassandra",
+    feature = "postgres",
+    feature = "redis",
+    feature = "s3"
+))]
 
 use crate::cluster::{services, Cluster};
 use crate::harness::*;

@@ -50,7 +50,7 @@ async fn spans_are_exported_and_one_trace_crosses_the_log() {
     let (endpoint, received) = collector().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().display().to_string();
-    let (mut child, base) = crate::cluster::spawn_chatctl(
+    let (mut child, base) = spawn_chatctl(
         &["serve", "--data-dir", &data],
         &[
             ("CHAT__TELEMETRY__OTLP_ENDPOINT", endpoint.as_str()),

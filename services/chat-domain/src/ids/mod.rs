@@ -5,6 +5,10 @@
 //! twice lands on the same conversation; message ids are derived from the
 //! idempotency key, so a retried send gets the first send's id on any gateway.
 
+mod typed;
+
+pub use typed::{ClientMsgId, ConversationId, DeviceId, MessageId, UserId};
+
 use crate::DomainError;
 use uuid::Uuid;
 
@@ -59,15 +63,15 @@ pub fn check_client_msg_id(s: &str) -> Result<(), DomainError> {
 
 /// The id of the direct conversation between two users, the same whichever
 /// of them asks.
-pub fn direct_conversation_id(a: &str, b: &str) -> String {
+pub fn direct_conversation_id(a: &UserId, b: &UserId) -> ConversationId {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     let id = Uuid::new_v5(&NAMESPACE, format!("direct\0{lo}\0{hi}").as_bytes());
-    format!("d-{}", id.simple())
+    ConversationId::from_trusted(format!("d-{}", id.simple()))
 }
 
 /// A fresh group conversation id.
-pub fn new_group_id() -> String {
-    format!("g-{}", Uuid::now_v7().simple())
+pub fn new_group_id() -> ConversationId {
+    ConversationId::from_trusted(format!("g-{}", Uuid::now_v7().simple()))
 }
 
 /// A fresh attachment id: random, so one cannot be derived from another
@@ -92,12 +96,18 @@ pub fn check_attachment_id(s: &str) -> Result<(), DomainError> {
 /// The message id of a send, derived from its idempotency key
 /// (conversation, sender, client_msg_id): a retry through any gateway gets
 /// the id of the first send.
-pub fn message_id(conv: &str, sender: &str, client_msg_id: &str) -> String {
-    Uuid::new_v5(
-        &NAMESPACE,
-        format!("msg\0{conv}\0{sender}\0{client_msg_id}").as_bytes(),
+pub fn message_id(
+    conv: &ConversationId,
+    sender: &UserId,
+    client_msg_id: &ClientMsgId,
+) -> MessageId {
+    MessageId::from_trusted(
+        Uuid::new_v5(
+            &NAMESPACE,
+            format!("msg\0{conv}\0{sender}\0{client_msg_id}").as_bytes(),
+        )
+        .to_string(),
     )
-    .to_string()
 }
 
 #[cfg(test)]
@@ -117,20 +127,22 @@ mod tests {
 
     #[test]
     fn direct_ids_do_not_depend_on_who_asks() {
+        let [alice, bob, carol] = ["alice", "bob", "carol"].map(UserId::from);
         assert_eq!(
-            direct_conversation_id("alice", "bob"),
-            direct_conversation_id("bob", "alice")
+            direct_conversation_id(&alice, &bob),
+            direct_conversation_id(&bob, &alice)
         );
         assert_ne!(
-            direct_conversation_id("alice", "bob"),
-            direct_conversation_id("alice", "carol")
+            direct_conversation_id(&alice, &bob),
+            direct_conversation_id(&alice, &carol)
         );
     }
 
     #[test]
     fn message_ids_follow_the_idempotency_key() {
-        assert_eq!(message_id("c", "alice", "1"), message_id("c", "alice", "1"));
-        assert_ne!(message_id("c", "alice", "1"), message_id("c", "bob", "1"));
-        assert_ne!(message_id("c", "alice", "1"), message_id("c", "alice", "2"));
+        let id = |c: &str, u: &str, k: &str| message_id(&c.into(), &u.into(), &k.into());
+        assert_eq!(id("c", "alice", "1"), id("c", "alice", "1"));
+        assert_ne!(id("c", "alice", "1"), id("c", "bob", "1"));
+        assert_ne!(id("c", "alice", "1"), id("c", "alice", "2"));
     }
 }

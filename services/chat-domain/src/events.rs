@@ -1,0 +1,125 @@
+//! Events: what the processors derived, appended to `chat.events` keyed by
+//! conversation (and [`PushDeadLettered`] to `chat.push.deadletter` keyed by
+//! user). One struct per schema in `schemas/`, field for field.
+
+use crate::ids::{ClientMsgId, ConversationId, DeviceId, MessageId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// `schemas/MessageSequenced.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSequenced {
+    pub conv: ConversationId,
+    pub seq: i64,
+    pub msg_id: MessageId,
+    pub sender: UserId,
+    pub sender_device: DeviceId,
+    pub client_msg_id: ClientMsgId,
+    pub body: String,
+    pub attachments: Vec<String>,
+    pub ts: i64,
+    pub recipients: Vec<UserId>,
+}
+
+/// `schemas/MembershipApplied.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipApplied {
+    pub conv: ConversationId,
+    pub kind: String,
+    pub title: Option<String>,
+    pub actor: UserId,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub members: Vec<UserId>,
+    pub joined_after: Vec<i64>,
+    pub admins: Vec<UserId>,
+    pub removed: Vec<UserId>,
+    pub ts: i64,
+}
+
+/// `schemas/MessageDeleted.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDeleted {
+    pub conv: ConversationId,
+    pub seq: i64,
+    pub actor: UserId,
+    pub recipients: Vec<UserId>,
+    pub ts: i64,
+}
+
+/// `schemas/ReceiptAdvanced.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptAdvanced {
+    pub conv: ConversationId,
+    pub user: UserId,
+    pub device: DeviceId,
+    pub kind: String,
+    pub seq: i64,
+    pub ts: i64,
+}
+
+/// `schemas/CommandRejected.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRejected {
+    pub conv: ConversationId,
+    pub command: String,
+    pub actor: UserId,
+    pub reason: String,
+    pub ts: i64,
+}
+
+/// `schemas/SendRejected.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRejected {
+    pub conv: ConversationId,
+    pub msg_id: MessageId,
+    pub sender: UserId,
+    pub sender_device: DeviceId,
+    pub client_msg_id: ClientMsgId,
+    pub code: String,
+    pub reason: String,
+    pub ts: i64,
+}
+
+/// `schemas/PushDeadLettered.avsc`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushDeadLettered {
+    pub conv: ConversationId,
+    pub user: UserId,
+    pub device: DeviceId,
+    pub seq: i64,
+    pub sender: UserId,
+    pub count: i64,
+    pub attempts: i32,
+    pub error: String,
+    pub ts: i64,
+}
+
+crate::record_enum! {
+    /// Any event. Matched exhaustively everywhere: a new event does not
+    /// fall silently into a catch-all arm.
+    Event {
+        MessageSequenced,
+        MembershipApplied,
+        MessageDeleted,
+        ReceiptAdvanced,
+        CommandRejected,
+        SendRejected,
+        PushDeadLettered,
+    }
+}
+
+impl Event {
+    /// The record's log key: its conversation, except for
+    /// [`PushDeadLettered`], which is keyed by its user.
+    pub fn key(&self) -> &str {
+        match self {
+            Event::MessageSequenced(e) => &e.conv,
+            Event::MembershipApplied(e) => &e.conv,
+            Event::MessageDeleted(e) => &e.conv,
+            Event::ReceiptAdvanced(e) => &e.conv,
+            Event::CommandRejected(e) => &e.conv,
+            Event::SendRejected(e) => &e.conv,
+            Event::PushDeadLettered(e) => &e.user,
+        }
+    }
+}

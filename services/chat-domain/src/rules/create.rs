@@ -1,0 +1,78 @@
+//! Creating a conversation: a direct pair, or a group within its cap whose
+//! creator is its first admin. Creating one that exists announces it again.
+
+use super::{views, Decision, Facts, Limits, Rejection};
+use crate::commands::CreateConversation;
+use crate::ids::UserId;
+use crate::{ConversationKind, ConversationState, Member};
+
+/// Longest group title, characters.
+pub const MAX_TITLE: usize = 256;
+
+pub fn decide(
+    c: &CreateConversation,
+    facts: Facts<'_>,
+    limits: &Limits,
+) -> Result<Decision, Rejection> {
+    if let Some(state) = facts.state {
+        // Created before (a retry, or the other user of a direct pair):
+        // announced again so the asker's devices learn it.
+        return Ok(Decision {
+            events: vec![views::membership(state, &c.creator, &[], c.ts).into()],
+            ..Decision::default()
+        });
+    }
+    let kind =
+        ConversationKind::parse(&c.kind).ok_or_else(|| Rejection::UnknownKind(c.kind.clone()))?;
+    let mut users: Vec<UserId> = vec![c.creator.clone()];
+    for u in &c.members {
+        if !users.contains(u) {
+            users.push(u.clone());
+        }
+    }
+    let title = match kind {
+        ConversationKind::Direct => {
+            if c.members.len() != 1 {
+                return Err(Rejection::DirectNeedsOneOther);
+            }
+            None
+        }
+        ConversationKind::Group => {
+            if users.len() > limits.group_cap {
+                return Err(Rejection::GroupFull {
+                    cap: limits.group_cap,
+                });
+            }
+            if c.title
+                .as_ref()
+                .is_some_and(|t| t.chars().count() > MAX_TITLE)
+            {
+                return Err(Rejection::TitleTooLong { max: MAX_TITLE });
+            }
+            c.title.clone()
+        }
+    };
+    let state = ConversationState {
+        id: c.conv.clone(),
+        kind,
+        title,
+        created_at: c.ts,
+        last_seq: 0,
+        last_activity: c.ts,
+        members: users
+            .iter()
+            .map(|u| Member {
+                user: u.clone(),
+                joined_after: 0,
+                admin: kind == ConversationKind::Group && *u == c.creator,
+            })
+            .collect(),
+        applied_offset: 0,
+    };
+    Ok(Decision {
+        events: vec![views::membership(&state, &c.creator, &[], c.ts).into()],
+        joined: users,
+        state: Some(state),
+        ..Decision::default()
+    })
+}

@@ -1,0 +1,61 @@
+//! Why a command is refused, and the protocol's error code for it: the one
+//! place a rule's verdict becomes a client-visible error.
+
+use crate::{DomainError, ErrorCode};
+
+/// A typed refusal of a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("no such conversation")]
+    UnknownConversation,
+    #[error("you are not a member of this conversation")]
+    NotMember,
+    #[error("unknown conversation kind {0:?}")]
+    UnknownKind(String),
+    #[error("a direct conversation has exactly one other member")]
+    DirectNeedsOneOther,
+    #[error("title is over {max} characters")]
+    TitleTooLong { max: usize },
+    #[error("direct conversations have fixed members")]
+    NotAGroup,
+    #[error("add names no user")]
+    NothingToChange,
+    #[error("only admins add members")]
+    OnlyAdminsAdd,
+    #[error("only admins remove others")]
+    OnlyAdminsRemove,
+    #[error("no such member")]
+    NoSuchMember,
+    #[error("a group has at most {cap} members")]
+    GroupFull { cap: usize },
+    #[error("no such message")]
+    NoSuchMessage,
+    #[error("only the sender deletes a message")]
+    NotSender,
+}
+
+impl Rejection {
+    /// The protocol's error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Rejection::UnknownConversation => ErrorCode::UnknownConversation,
+            Rejection::NotMember => ErrorCode::NotMember,
+            Rejection::UnknownKind(_)
+            | Rejection::DirectNeedsOneOther
+            | Rejection::TitleTooLong { .. }
+            | Rejection::NotAGroup
+            | Rejection::NothingToChange => ErrorCode::BadRequest,
+            Rejection::OnlyAdminsAdd | Rejection::OnlyAdminsRemove | Rejection::NotSender => {
+                ErrorCode::Forbidden
+            }
+            Rejection::NoSuchMember | Rejection::NoSuchMessage => ErrorCode::NotFound,
+            Rejection::GroupFull { .. } => ErrorCode::GroupFull,
+        }
+    }
+}
+
+impl From<Rejection> for DomainError {
+    fn from(r: Rejection) -> Self {
+        DomainError::new(r.code(), r.to_string())
+    }
+}

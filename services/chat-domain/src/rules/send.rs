@@ -1,0 +1,45 @@
+//! A send: the next dense seq for a member's message; a repeated
+//! idempotency key gets the first send's message again.
+
+use super::{member, views, Decision, Facts, Rejection};
+use crate::commands::SendMessage;
+use crate::Message;
+
+/// `facts.message` is the message sent before with the same key, if any.
+pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> {
+    let state = member(facts, &c.sender)?;
+    let mut state = state.clone();
+    let mut decision = Decision::default();
+    if let Some(first) = facts.message {
+        // A retried send: no second message. Its event goes out again, in
+        // case the first handling crashed before publishing it; fan-out
+        // drops what a device already has. A stale view never hands the
+        // first message's seq out again.
+        if state.last_seq < first.seq {
+            state.last_seq = first.seq;
+            decision.state = Some(state.clone());
+        }
+        decision.events.push(views::sequenced(first, &state).into());
+        return Ok(decision);
+    }
+    state.last_seq += 1;
+    state.last_activity = state.last_activity.max(c.ts);
+    let message = Message {
+        conv: c.conv.clone(),
+        seq: state.last_seq,
+        msg_id: c.msg_id.clone(),
+        sender: c.sender.clone(),
+        sender_device: c.sender_device.clone(),
+        client_msg_id: c.client_msg_id.clone(),
+        body: c.body.clone(),
+        attachments: c.attachments.clone(),
+        ts: c.ts,
+        deleted: false,
+    };
+    decision
+        .events
+        .push(views::sequenced(&message, &state).into());
+    decision.message = Some(message);
+    decision.state = Some(state);
+    Ok(decision)
+}

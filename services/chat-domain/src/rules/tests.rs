@@ -1,0 +1,472 @@
+//! The rules, table-tested without a store.
+
+use super::*;
+use crate::commands::{
+    ChangeMembers, CreateConversation, DeleteMessage, SendMessage, SubmitReceipt,
+};
+use crate::events::Event;
+use crate::{ConversationKind, Member};
+
+const LIMITS: Limits = Limits { group_cap: 3 };
+
+/// A group `g` of `members` (the first an admin) at `last_seq` 5.
+fn group(members: &[&str]) -> ConversationState {
+    ConversationState {
+        id: "g".into(),
+        kind: ConversationKind::Group,
+        title: None,
+        created_at: 1,
+        last_seq: 5,
+        last_activity: 1,
+        members: members
+            .iter()
+            .enumerate()
+            .map(|(i, u)| Member {
+                user: (*u).into(),
+                joined_after: 0,
+                admin: i == 0,
+            })
+            .collect(),
+        applied_offset: 0,
+    }
+}
+
+fn direct() -> ConversationState {
+    ConversationState {
+        kind: ConversationKind::Direct,
+        members: group(&["alice", "bob"])
+            .members
+            .into_iter()
+            .map(|m| Member { admin: false, ..m })
+            .collect(),
+        ..group(&[])
+    }
+}
+
+fn send(sender: &str) -> Command {
+    SendMessage {
+        conv: "g".into(),
+        msg_id: "00000000-0000-0000-0000-000000000001".into(),
+        sender: sender.into(),
+        sender_device: "phone".into(),
+        client_msg_id: "k1".into(),
+        body: "hi".into(),
+        attachments: vec![],
+        ts: 10,
+    }
+    .into()
+}
+
+fn message(seq: u64, sender: &str, deleted: bool) -> Message {
+    Message {
+        conv: "g".into(),
+        seq,
+        msg_id: "00000000-0000-0000-0000-000000000002".into(),
+        sender: sender.into(),
+        sender_device: "phone".into(),
+        client_msg_id: "k1".into(),
+        body: if deleted { "" } else { "hi" }.into(),
+        attachments: vec![],
+        ts: 5,
+        deleted,
+    }
+}
+
+fn change(actor: &str, add: &[&str], remove: &[&str]) -> Command {
+    ChangeMembers {
+        conv: "g".into(),
+        actor: actor.into(),
+        add: add.iter().map(|u| (*u).into()).collect(),
+        remove: remove.iter().map(|u| (*u).into()).collect(),
+        ts: 10,
+    }
+    .into()
+}
+
+fn create(kind: &str, creator: &str, members: &[&str], title: Option<&str>) -> Command {
+    CreateConversation {
+        conv: "g".into(),
+        kind: kind.into(),
+        title: title.map(String::from),
+        creator: creator.into(),
+        members: members.iter().map(|u| (*u).into()).collect(),
+        ts: 10,
+    }
+    .into()
+}
+
+fn delete(actor: &str, seq: i64) -> Command {
+    DeleteMessage {
+        conv: "g".into(),
+        seq,
+        actor: actor.into(),
+        ts: 10,
+    }
+    .into()
+}
+
+fn decide_on(
+    command: &Command,
+    state: Option<&ConversationState>,
+    message: Option<&Message>,
+) -> Result<Decision, Rejection> {
+    decide(command, Facts { state, message }, &LIMITS)
+}
+
+fn member_names(d: &Decision) -> Vec<String> {
+    let state = d.state.as_ref().expect("a new state");
+    state.members.iter().map(|m| m.user.to_string()).collect()
+}
+
+/// A refusal case: name, command, state, message, the rejection.
+type Row<'a> = (
+    &'a str,
+    Command,
+    Option<&'a ConversationState>,
+    Option<&'a Message>,
+    Rejection,
+);
+
+#[test]
+fn refusals_follow_the_rules() {
+    let g = group(&["alice", "bob"]);
+    let full = group(&["alice", "bob", "carol"]);
+    let d = direct();
+    let deleted = message(3, "alice", true);
+    let bobs = message(3, "bob", false);
+    let table: Vec<Row> = vec![
+        (
+            "send to nothing",
+            send("alice"),
+            None,
+            None,
+            Rejection::UnknownConversation,
+        ),
+        (
+            "send by a stranger",
+            send("mallory"),
+            Some(&g),
+            None,
+            Rejection::NotMember,
+        ),
+        (
+            "create of an unknown kind",
+            create("channel", "alice", &["bob"], None),
+            None,
+            None,
+            Rejection::UnknownKind("channel".into()),
+        ),
+        (
+            "direct with two others",
+            create("direct", "alice", &["bob", "carol"], None),
+            None,
+            None,
+            Rejection::DirectNeedsOneOther,
+        ),
+        (
+            "group over the cap",
+            create("group", "alice", &["bob", "carol", "dan"], None),
+            None,
+            None,
+            Rejection::GroupFull { cap: 3 },
+        ),
+        (
+            "title too long",
+            create("group", "alice", &[], Some(&"t".repeat(257))),
+            None,
+            None,
+            Rejection::TitleTooLong { max: 256 },
+        ),
+        (
+            "add to a direct pair",
+            change("alice", &["carol"], &[]),
+            Some(&d),
+            None,
+            Rejection::NotAGroup,
+        ),
+        (
+            "add by a non-admin",
+            change("bob", &["carol"], &[]),
+            Some(&g),
+            None,
+            Rejection::OnlyAdminsAdd,
+        ),
+        (
+            "remove by a non-admin",
+            change("bob", &[], &["alice"]),
+            Some(&g),
+            None,
+            Rejection::OnlyAdminsRemove,
+        ),
+        (
+            "change by a stranger",
+            change("mallory", &[], &["mallory"]),
+            Some(&g),
+            None,
+            Rejection::NotMember,
+        ),
+        (
+            "change of nothing",
+            change("alice", &[], &[]),
+            Some(&g),
+            None,
+            Rejection::NothingToChange,
+        ),
+        (
+            "remove a non-member",
+            change("alice", &[], &["carol"]),
+            Some(&g),
+            None,
+            Rejection::NoSuchMember,
+        ),
+        (
+            "add past the cap",
+            change("alice", &["carol", "dan"], &[]),
+            Some(&g),
+            None,
+            Rejection::GroupFull { cap: 3 },
+        ),
+        (
+            "add to a full group",
+            change("alice", &["dan"], &[]),
+            Some(&full),
+            None,
+            Rejection::GroupFull { cap: 3 },
+        ),
+        (
+            "delete of nothing",
+            delete("alice", 9),
+            Some(&g),
+            None,
+            Rejection::NoSuchMessage,
+        ),
+        (
+            "delete of another's message",
+            delete("alice", 3),
+            Some(&g),
+            Some(&bobs),
+            Rejection::NotSender,
+        ),
+        (
+            "delete by a stranger",
+            delete("mallory", 3),
+            Some(&g),
+            Some(&deleted),
+            Rejection::NotMember,
+        ),
+        (
+            "receipt by a stranger",
+            SubmitReceipt {
+                conv: "g".into(),
+                user: "mallory".into(),
+                device: "d".into(),
+                kind: "read".into(),
+                seq: 1,
+                ts: 1,
+            }
+            .into(),
+            Some(&g),
+            None,
+            Rejection::NotMember,
+        ),
+    ];
+    for (name, command, state, message, want) in table {
+        assert_eq!(decide_on(&command, state, message), Err(want), "{name}");
+    }
+}
+
+#[test]
+fn a_send_takes_the_next_seq_and_a_repeat_takes_none() {
+    let g = group(&["alice", "bob"]);
+    let d = decide_on(&send("alice"), Some(&g), None).unwrap();
+    let m = d.message.expect("a new message");
+    assert_eq!(m.seq, 6);
+    assert_eq!(d.state.unwrap().last_seq, 6);
+    assert!(
+        matches!(&d.events[..], [Event::MessageSequenced(e)] if e.seq == 6 && e.recipients.len() == 2)
+    );
+
+    let first = message(4, "alice", false);
+    let again = decide_on(&send("alice"), Some(&g), Some(&first)).unwrap();
+    assert_eq!(again.message, None);
+    assert_eq!(again.state, None, "the state already counts the first send");
+    assert!(matches!(&again.events[..], [Event::MessageSequenced(e)] if e.seq == 4));
+
+    let ahead = message(9, "alice", false);
+    let stale = decide_on(&send("alice"), Some(&g), Some(&ahead)).unwrap();
+    assert_eq!(
+        stale.state.unwrap().last_seq,
+        9,
+        "a stale view never hands seq 9 out again"
+    );
+}
+
+#[test]
+fn recipients_are_the_members_at_the_seq() {
+    let mut g = group(&["alice", "bob"]);
+    g.members[1].joined_after = 6;
+    let d = decide_on(&send("alice"), Some(&g), None).unwrap();
+    let Event::MessageSequenced(e) = &d.events[0] else {
+        panic!("a sequenced event");
+    };
+    assert_eq!(
+        e.recipients,
+        vec!["alice".into()] as Vec<crate::ids::UserId>
+    );
+}
+
+#[test]
+fn membership_changes_apply_between_messages() {
+    let g = group(&["alice", "bob"]);
+    let d = decide_on(&change("alice", &["carol", "carol"], &[]), Some(&g), None).unwrap();
+    assert_eq!(member_names(&d), ["alice", "bob", "carol"]);
+    assert_eq!(d.joined, vec!["carol".into()] as Vec<crate::ids::UserId>);
+    let state = d.state.unwrap();
+    assert_eq!(state.member("carol").unwrap().joined_after, 5);
+
+    let leave = decide_on(&change("bob", &[], &["bob"]), Some(&g), None).unwrap();
+    assert_eq!(member_names(&leave), ["alice"]);
+    assert!(matches!(&leave.events[..], [Event::MembershipApplied(e)] if e.removed == ["bob"]));
+
+    let last_admin = decide_on(&change("alice", &[], &["alice"]), Some(&g), None).unwrap();
+    let state = last_admin.state.unwrap();
+    assert!(
+        state.is_admin("bob"),
+        "the longest-standing member takes over"
+    );
+}
+
+#[test]
+fn creation_names_the_creator_admin_and_repeats_announce() {
+    let d = decide_on(
+        &create("group", "alice", &["bob", "alice"], Some("t")),
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(member_names(&d), ["alice", "bob"]);
+    let state = d.state.unwrap();
+    assert!(state.is_admin("alice") && !state.is_admin("bob"));
+    assert_eq!(d.joined.len(), 2);
+
+    let dm = decide_on(&create("direct", "alice", &["bob"], Some("t")), None, None).unwrap();
+    let state = dm.state.unwrap();
+    assert_eq!(state.title, None, "direct conversations have no title");
+    assert!(!state.is_admin("alice"));
+
+    let g = group(&["alice", "bob"]);
+    let again = decide_on(&create("group", "bob", &[], None), Some(&g), None).unwrap();
+    assert_eq!(again.state, None);
+    assert!(matches!(&again.events[..], [Event::MembershipApplied(_)]));
+}
+
+#[test]
+fn deletes_tombstone_once() {
+    let g = group(&["alice", "bob"]);
+    let mine = message(3, "alice", false);
+    let d = decide_on(&delete("alice", 3), Some(&g), Some(&mine)).unwrap();
+    let m = d.message.unwrap();
+    assert!(m.deleted && m.body.is_empty());
+    assert!(matches!(&d.events[..], [Event::MessageDeleted(e)] if e.seq == 3));
+
+    let gone = message(3, "alice", true);
+    assert_eq!(
+        decide_on(&delete("alice", 3), Some(&g), Some(&gone)).unwrap(),
+        Decision::default()
+    );
+}
+
+#[test]
+fn a_refused_send_is_reported_to_its_device() {
+    let Event::SendRejected(e) = rejected(&send("mallory"), &Rejection::NotMember) else {
+        panic!("a send's refusal is a SendRejected");
+    };
+    assert_eq!(
+        (
+            e.code.as_str(),
+            e.sender_device.as_str(),
+            e.client_msg_id.as_str()
+        ),
+        ("not_member", "phone", "k1")
+    );
+    let Event::CommandRejected(e) = rejected(&delete("bob", 3), &Rejection::NotSender) else {
+        panic!("other refusals are CommandRejected");
+    };
+    assert_eq!(
+        (e.command.as_str(), e.actor.as_str()),
+        ("DeleteMessage", "bob")
+    );
+}
+
+#[test]
+fn the_verdict_is_read_from_the_state_left() {
+    let g = group(&["alice", "bob"]);
+    let full = group(&["alice", "bob", "carol"]);
+    assert_eq!(
+        verdict(&change("alice", &["carol"], &[]), Some(&full), &LIMITS),
+        Ok(())
+    );
+    let fuller = group(&["alice", "bob", "dan"]);
+    assert_eq!(
+        verdict(&change("alice", &["carol"], &[]), Some(&fuller), &LIMITS),
+        Err(Rejection::GroupFull { cap: 3 })
+    );
+    let demoted = group(&["dan", "alice", "bob"]);
+    assert_eq!(
+        verdict(&change("alice", &[], &["bob"]), Some(&demoted), &LIMITS),
+        Err(Rejection::OnlyAdminsRemove)
+    );
+    assert_eq!(
+        verdict(
+            &change("alice", &[], &["bob"]),
+            Some(&group(&["alice"])),
+            &LIMITS
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        verdict(&create("group", "alice", &[], None), Some(&g), &LIMITS),
+        Ok(())
+    );
+}
+
+#[test]
+fn replays_rederive_what_was_published() {
+    let g = group(&["alice", "bob"]);
+    let first = message(4, "alice", false);
+    let facts = Facts {
+        state: Some(&g),
+        message: Some(&first),
+    };
+    assert!(
+        matches!(&replayed(&send("alice"), facts)[..], [Event::MessageSequenced(e)] if e.seq == 4)
+    );
+    assert!(
+        replayed(&delete("alice", 4), facts).is_empty(),
+        "not deleted: nothing to say"
+    );
+    let gone = message(4, "alice", true);
+    let facts = Facts {
+        state: Some(&g),
+        message: Some(&gone),
+    };
+    assert!(matches!(
+        &replayed(&delete("alice", 4), facts)[..],
+        [Event::MessageDeleted(_)]
+    ));
+    assert!(replayed(&send("alice"), Facts::default()).is_empty());
+}
+
+#[test]
+fn receipts_only_move_forward() {
+    use super::receipts::merge_receipt;
+    use crate::ReceiptKind::{Delivered, Read};
+    assert_eq!(merge_receipt((3, 1), Delivered, 2), ((3, 1), false));
+    assert_eq!(merge_receipt((3, 1), Delivered, 5), ((5, 1), true));
+    assert_eq!(
+        merge_receipt((3, 1), Read, 4),
+        ((4, 4), true),
+        "read implies delivered"
+    );
+    assert_eq!(merge_receipt((3, 3), Read, 3), ((3, 3), false));
+}

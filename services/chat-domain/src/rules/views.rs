@@ -1,0 +1,91 @@
+//! The events that describe a decision, built from the state it leaves.
+
+use crate::events::{MembershipApplied, MessageDeleted, MessageSequenced};
+use crate::ids::UserId;
+use crate::{ConversationKind, ConversationState, Member, Message};
+
+/// The event of a sequenced message, addressed to the members at its seq.
+pub fn sequenced(m: &Message, state: &ConversationState) -> MessageSequenced {
+    MessageSequenced {
+        conv: m.conv.clone(),
+        seq: m.seq as i64,
+        msg_id: m.msg_id.clone(),
+        sender: m.sender.clone(),
+        sender_device: m.sender_device.clone(),
+        client_msg_id: m.client_msg_id.clone(),
+        body: m.body.clone(),
+        attachments: m.attachments.clone(),
+        ts: m.ts,
+        recipients: state
+            .members
+            .iter()
+            .filter(|mem| mem.joined_after < m.seq)
+            .map(|mem| mem.user.clone())
+            .collect(),
+    }
+}
+
+/// The event of a message deleted for everyone, addressed to the members.
+pub fn deleted(state: &ConversationState, seq: u64, actor: &UserId, ts: i64) -> MessageDeleted {
+    MessageDeleted {
+        conv: state.id.clone(),
+        seq: seq as i64,
+        actor: actor.clone(),
+        recipients: state.members.iter().map(|m| m.user.clone()).collect(),
+        ts,
+    }
+}
+
+/// The event announcing a conversation's members, and who just left.
+pub fn membership(
+    state: &ConversationState,
+    actor: &UserId,
+    removed: &[UserId],
+    ts: i64,
+) -> MembershipApplied {
+    MembershipApplied {
+        conv: state.id.clone(),
+        kind: state.kind.as_str().into(),
+        title: state.title.clone(),
+        actor: actor.clone(),
+        last_seq: state.last_seq as i64,
+        created_at: state.created_at,
+        members: state.members.iter().map(|m| m.user.clone()).collect(),
+        joined_after: state
+            .members
+            .iter()
+            .map(|m| m.joined_after as i64)
+            .collect(),
+        admins: state
+            .members
+            .iter()
+            .filter(|m| m.admin)
+            .map(|m| m.user.clone())
+            .collect(),
+        removed: removed.to_vec(),
+        ts,
+    }
+}
+
+/// Rebuilds the conversation state a [`MembershipApplied`] event describes.
+pub fn state_from_event(e: &MembershipApplied) -> ConversationState {
+    ConversationState {
+        id: e.conv.clone(),
+        kind: ConversationKind::parse(&e.kind).unwrap_or(ConversationKind::Group),
+        title: e.title.clone(),
+        created_at: e.created_at,
+        last_seq: e.last_seq.max(0) as u64,
+        last_activity: e.ts,
+        members: e
+            .members
+            .iter()
+            .zip(&e.joined_after)
+            .map(|(u, j)| Member {
+                user: u.clone(),
+                joined_after: (*j).max(0) as u64,
+                admin: e.admins.contains(u),
+            })
+            .collect(),
+        applied_offset: 0,
+    }
+}
