@@ -45,14 +45,14 @@ use report::{Machine, Report, RunOutput};
 use scenario::{Env, SendPlan, Target};
 use std::time::Duration;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     clock::epoch();
     let cli = Cli::parse();
     if let Scenario::Render { dir } = &cli.scenario {
         let report = Report::read(&dir.join("report.json"))?;
         report.render(dir)?;
         println!("rendered {}", dir.display());
-        return Ok(());
+        return Ok(std::process::ExitCode::SUCCESS);
     }
     let fd = fdlimit::raise(1 << 20)?;
     eprintln!("open-file limit: {} (hard {})", fd.soft, fd.hard);
@@ -68,13 +68,13 @@ fn main() -> anyhow::Result<()> {
     let violations: u64 = report.runs.iter().map(RunOutput::violation_count).sum();
     if violations > 0 {
         eprintln!("{violations} correctness violations");
-        std::process::exit(2);
+        return Ok(std::process::ExitCode::from(2));
     }
     if let Some(why) = report.runs.iter().find_map(|r| r.incomplete.as_ref()) {
         eprintln!("incomplete run: {why}");
-        std::process::exit(3);
+        return Ok(std::process::ExitCode::from(3));
     }
-    Ok(())
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 async fn run(cli: &Cli, fd_limit: u64) -> anyhow::Result<Report> {
@@ -85,6 +85,8 @@ async fn run(cli: &Cli, fd_limit: u64) -> anyhow::Result<Report> {
         TargetChoice::Both => vec![TargetChoice::Chat, TargetChoice::Ejabberd],
     };
     let prefix = c.prefix.clone().unwrap_or_else(|| {
+        // A name for this run's users, not a timestamp anyone reads.
+        #[allow(clippy::disallowed_methods)]
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -149,7 +151,7 @@ fn env_for(c: &Common, t: TargetChoice, prefix: String) -> anyhow::Result<Env> {
             }),
             c.ejabberd_pid.or_else(|| find_pid(&c.ejabberd_url)),
         ),
-        _ => (
+        TargetChoice::Chat | TargetChoice::Both => (
             Target::Chat(chat::ChatTarget {
                 base: c.chat_url.clone(),
             }),

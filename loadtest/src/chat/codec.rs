@@ -58,7 +58,7 @@ impl Codec for ChatCodec {
     }
 
     fn on_text(&mut self, world: &World, text: &str, _reply: &mut Vec<Message>) -> Vec<Inbound> {
-        let Ok(f) = serde_json::from_str::<Frame>(text) else {
+        let Ok(f) = serde_json::from_str::<Frame<'_>>(text) else {
             return vec![Inbound::Error("unreadable frame".into())];
         };
         match f.kind.as_ref() {

@@ -70,7 +70,7 @@ type Curve<'a> = (String, &'a str, Vec<(f64, f64)>);
 /// Latency distribution of every run and kind, log-scaled milliseconds.
 pub fn latency(r: &Report, path: &Path) -> anyhow::Result<()> {
     font();
-    let series: Vec<Curve> = r
+    let series: Vec<Curve<'_>> = r
         .runs
         .iter()
         .flat_map(|run| {

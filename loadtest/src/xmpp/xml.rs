@@ -45,7 +45,7 @@ impl Element {
     }
 }
 
-fn start(e: &BytesStart) -> anyhow::Result<Element> {
+fn start(e: &BytesStart<'_>) -> anyhow::Result<Element> {
     let mut el = Element {
         name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
         ..Element::default()
@@ -112,7 +112,7 @@ pub fn parse(frame: &str) -> anyhow::Result<Element> {
                 }
             }
             Event::Eof => bail!("no complete element in the frame"),
-            _ => {}
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
         }
     }
 }

@@ -158,6 +158,7 @@ pub async fn urls_name_the_key(store: &dyn BlobStore) {
     assert_ne!(down, other);
 }
 
+#[allow(clippy::disallowed_methods)] // (below chat-domain's clock; the same wall clock)
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

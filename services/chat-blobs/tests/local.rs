@@ -328,6 +328,7 @@ fn open_removes_stale_temp_files_only() {
     std::fs::create_dir_all(&blobs).unwrap();
     let old = std::fs::File::create(blobs.join("~old.part")).unwrap();
     let two_days = Duration::from_secs(2 * 24 * 3600);
+    #[allow(clippy::disallowed_methods)] // (a file time, wall clock)
     old.set_modified(std::time::SystemTime::now() - two_days)
         .unwrap();
     drop(old);

@@ -97,9 +97,10 @@ impl Codec {
                 name: file.clone(),
                 source,
             })?;
-            let name = match &schema {
-                Schema::Record(r) => r.name.name().to_string(),
-                _ => file.clone(),
+            let name = if let Schema::Record(r) = &schema {
+                r.name.name().to_string()
+            } else {
+                file.clone()
             };
             let fp = schema.fingerprint::<Rabin>();
             let mut bytes = [0u8; 8];

@@ -51,7 +51,7 @@ pub fn from_port(e: PortError) -> DomainError {
             ErrorCode::Overloaded,
             format!("the {what} is unavailable; retry later"),
         ),
-        other => {
+        other @ (PortError::Storage { .. } | PortError::Corrupt { .. }) => {
             tracing::error!(error = %other, "A storage operation failed.");
             DomainError::internal("internal error")
         }

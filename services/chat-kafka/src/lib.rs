@@ -180,6 +180,9 @@ impl EventLog for KafkaLog {
                         Err(e) if std::time::Instant::now() >= deadline => {
                             return Err(PortError::unavailable("event log", e))
                         }
+                        // (On a spawn_blocking thread, like the blocking
+                        // metadata calls around it.)
+                        #[allow(clippy::disallowed_methods)]
                         Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
                     }
                 })

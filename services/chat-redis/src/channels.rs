@@ -46,6 +46,10 @@ impl RedisChannels {
             .await
             .map_err(|e| PortError::unavailable(WHAT, e))?;
         let registry = Arc::new(Registry::default());
+        // Unbounded on purpose: a subscription's guard sends its unsubscribe
+        // from `Drop`, which cannot wait for room; the queue holds at most
+        // one entry per live subscription, and the reader drains it.
+        #[allow(clippy::disallowed_methods)]
         let (commands, queue) = mpsc::unbounded_channel();
         let stop = CancellationToken::new();
         let up = Arc::new(AtomicBool::new(true));

@@ -320,6 +320,7 @@ fn server_ms(time: &Value) -> Option<f64> {
 /// The last number in a reply, looking into nested arrays: the score of a
 /// `ZRANGE … WITHSCORES` of one member, in RESP2 (`[member, score]`) or
 /// RESP3 (`[[member, score]]`).
+#[allow(clippy::wildcard_enum_match_arm)] // (`other`: every reply but an array)
 fn last_number(value: &Value) -> Option<f64> {
     match value {
         Value::Array(items) => items.iter().rev().find_map(last_number),
@@ -327,6 +328,8 @@ fn last_number(value: &Value) -> Option<f64> {
     }
 }
 
+/// (Redis's reply enum: whatever is not named here is not a number.)
+#[allow(clippy::wildcard_enum_match_arm)]
 fn number(value: &Value) -> Option<f64> {
     match value {
         Value::BulkString(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
@@ -341,6 +344,8 @@ fn number(value: &Value) -> Option<f64> {
 /// mixed with the time and the process id.
 fn node_id() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    // Seed material for a random id, not a timestamp.
+    #[allow(clippy::disallowed_methods)]
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())

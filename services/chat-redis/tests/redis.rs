@@ -441,10 +441,10 @@ async fn presence(ctx: &Ctx, ttl: Duration, store: &Arc<MemLastSeen>) -> RedisPr
 }
 
 fn status_event(event: RealtimeEvent) -> chat_domain::PresenceStatus {
-    match event {
-        RealtimeEvent::Presence { status } => status,
-        other => panic!("expected a presence event, got {other:?}"),
-    }
+    let RealtimeEvent::Presence { status } = event else {
+        panic!("expected a presence event, got {event:?}");
+    };
+    status
 }
 
 #[tokio::test]

@@ -73,6 +73,8 @@ pub(crate) async fn sync_dir(dir: &Path) -> Result<(), PortError> {
 /// Removes temp files older than `age` from `dir` (blocking): what crashed
 /// uploads left. Uploads still in progress are younger.
 pub(crate) fn sweep_stale(dir: &Path, age: Duration) -> Result<(), PortError> {
+    // Compared with file mtimes, which are wall-clock times too.
+    #[allow(clippy::disallowed_methods)]
     let cutoff = SystemTime::now()
         .checked_sub(age)
         .unwrap_or(SystemTime::UNIX_EPOCH);

@@ -134,7 +134,7 @@ fn refusals_follow_the_rules() {
     let d = direct();
     let deleted = message(3, "alice", true);
     let bobs = message(3, "bob", false);
-    let table: Vec<Row> = vec![
+    let table: Vec<Row<'_>> = vec![
         (
             "send to nothing",
             send("alice"),

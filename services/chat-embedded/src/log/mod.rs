@@ -26,12 +26,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use consumer::EmbeddedConsumer;
 
-pub(crate) const RECORDS: TableDefinition<(&str, u32, u64), &[u8]> =
+pub(crate) const RECORDS: TableDefinition<'_, (&str, u32, u64), &[u8]> =
     TableDefinition::new("records");
-pub(crate) const OFFSETS: TableDefinition<(&str, &str, u32), u64> = TableDefinition::new("offsets");
-pub(crate) const TOPICS: TableDefinition<&str, u32> = TableDefinition::new("topics");
+pub(crate) const OFFSETS: TableDefinition<'_, (&str, &str, u32), u64> =
+    TableDefinition::new("offsets");
+pub(crate) const TOPICS: TableDefinition<'_, &str, u32> = TableDefinition::new("topics");
 /// The next offset of each partition, kept even when retention empties it.
-pub(crate) const ENDS: TableDefinition<(&str, u32), u64> = TableDefinition::new("ends");
+pub(crate) const ENDS: TableDefinition<'_, (&str, u32), u64> = TableDefinition::new("ends");
 
 /// When the log forces its writes to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

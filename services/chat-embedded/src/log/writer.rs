@@ -130,7 +130,7 @@ fn write_group(
     let appends = group.iter().any(|r| matches!(r, Request::Append { .. }));
     txn.set_durability(match fsync {
         FsyncPolicy::Always if appends => Durability::Immediate,
-        _ => Durability::None,
+        FsyncPolicy::Always | FsyncPolicy::Never => Durability::None,
     })
     .map_err(|e| redb::Error::from(redb::StorageError::Io(std::io::Error::other(e))))?;
     let mut outcomes = Vec::with_capacity(group.len());

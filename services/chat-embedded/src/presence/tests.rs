@@ -15,6 +15,7 @@ fn presence(dir: &tempfile::TempDir) -> (InProcessPresence, Arc<InProcessChannel
 
 /// The presence events on `sub` up to a marker published after them, so
 /// that "nothing more" is observable.
+#[allow(clippy::wildcard_enum_match_arm)] // (anything else fails the test)
 async fn announced(channels: &InProcessChannels, user: &str, sub: &mut Subscription) -> Vec<bool> {
     channels
         .publish(&presence_channel(user), RealtimeEvent::Resync)

@@ -31,24 +31,29 @@ use redb::{Database, Durability, TableDefinition, WriteTransaction};
 use std::path::Path;
 use std::sync::Arc;
 
-pub(crate) const CONVERSATIONS: TableDefinition<&str, &[u8]> =
+pub(crate) const CONVERSATIONS: TableDefinition<'_, &str, &[u8]> =
     TableDefinition::new("conversations");
-pub(crate) const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
-pub(crate) const SENDERS: TableDefinition<(&str, u64), &str> = TableDefinition::new("senders");
-pub(crate) const SENT: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("sent");
-pub(crate) const USER_CONVS: TableDefinition<(&str, &str), ()> = TableDefinition::new("user_convs");
-pub(crate) const DEVICE_DELIVERED: TableDefinition<(&str, &str, &str), u64> =
+pub(crate) const MESSAGES: TableDefinition<'_, (&str, u64), &[u8]> =
+    TableDefinition::new("messages");
+pub(crate) const SENDERS: TableDefinition<'_, (&str, u64), &str> = TableDefinition::new("senders");
+pub(crate) const SENT: TableDefinition<'_, (&str, &str, &str), u64> = TableDefinition::new("sent");
+pub(crate) const USER_CONVS: TableDefinition<'_, (&str, &str), ()> =
+    TableDefinition::new("user_convs");
+pub(crate) const DEVICE_DELIVERED: TableDefinition<'_, (&str, &str, &str), u64> =
     TableDefinition::new("device_delivered");
-pub(crate) const USER_RECEIPTS: TableDefinition<(&str, &str), (u64, u64)> =
+pub(crate) const USER_RECEIPTS: TableDefinition<'_, (&str, &str), (u64, u64)> =
     TableDefinition::new("user_receipts");
-pub(crate) const LAST_SEEN: TableDefinition<&str, i64> = TableDefinition::new("last_seen");
-pub(crate) const ATTACHMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("attachments");
-pub(crate) const ATTACHMENT_REFS: TableDefinition<(&str, &str, u64), ()> =
+pub(crate) const LAST_SEEN: TableDefinition<'_, &str, i64> = TableDefinition::new("last_seen");
+pub(crate) const ATTACHMENTS: TableDefinition<'_, &str, &[u8]> =
+    TableDefinition::new("attachments");
+pub(crate) const ATTACHMENT_REFS: TableDefinition<'_, (&str, &str, u64), ()> =
     TableDefinition::new("attachment_refs");
-pub(crate) const UNREFERENCED: TableDefinition<&str, i64> = TableDefinition::new("unreferenced");
-pub(crate) const DEVICES: TableDefinition<(&str, &str), i64> = TableDefinition::new("devices");
-pub(crate) const PUSH_PREVIEWS: TableDefinition<&str, bool> = TableDefinition::new("push_previews");
-pub(crate) const MUTED: TableDefinition<(&str, &str), ()> = TableDefinition::new("muted");
+pub(crate) const UNREFERENCED: TableDefinition<'_, &str, i64> =
+    TableDefinition::new("unreferenced");
+pub(crate) const DEVICES: TableDefinition<'_, (&str, &str), i64> = TableDefinition::new("devices");
+pub(crate) const PUSH_PREVIEWS: TableDefinition<'_, &str, bool> =
+    TableDefinition::new("push_previews");
+pub(crate) const MUTED: TableDefinition<'_, (&str, &str), ()> = TableDefinition::new("muted");
 
 /// The embedded store; cheap to clone.
 #[derive(Clone)]

@@ -80,7 +80,10 @@ async fn upload(
         .await
         .map_err(|e| match e {
             WriteError::TooLarge { .. } => too_large(),
-            other => {
+            other @ (WriteError::Key(_)
+            | WriteError::ContentType(_)
+            | WriteError::Body(_)
+            | WriteError::Storage(_)) => {
                 tracing::warn!(error = %other, "An upload could not be stored.");
                 ApiError(DomainError::new(
                     ErrorCode::BadRequest,

@@ -106,7 +106,7 @@ impl ChatService {
         let key = match variant {
             Variant::Original if record.uploaded_size.is_some() => record.id.clone(),
             Variant::Thumbnail if record.thumbnail.is_some() => thumbnail_key(&record.id),
-            _ => {
+            Variant::Original | Variant::Thumbnail => {
                 return Err(DomainError::new(
                     ErrorCode::NotFound,
                     match variant {

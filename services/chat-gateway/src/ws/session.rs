@@ -171,7 +171,13 @@ impl Session {
                             while self.presence_rx.try_recv().is_ok() {}
                             Box::pin(self.refresh_presence()).await
                         }
-                        _ => {}
+                        // Presence channels carry presence and resyncs only.
+                        RealtimeEvent::Message { .. }
+                        | RealtimeEvent::Deleted { .. }
+                        | RealtimeEvent::Receipt { .. }
+                        | RealtimeEvent::Conversation { .. }
+                        | RealtimeEvent::SendRejected { .. }
+                        | RealtimeEvent::Typing { .. } => {}
                     }
                     Ok(true)
                 }

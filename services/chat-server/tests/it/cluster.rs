@@ -134,7 +134,9 @@ impl Drop for Proc {
     }
 }
 
-/// Waits until something listens on the loopback `port`.
+/// Waits until something listens on the loopback `port` (a test's setup,
+/// before any of its tasks run).
+#[allow(clippy::disallowed_methods)]
 fn wait_port(port: u16, what: &str) -> std::io::Result<()> {
     for _ in 0..300 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -367,6 +369,7 @@ impl OwnBroker {
                     )));
                 }
             }
+            #[allow(clippy::disallowed_methods)] // (setup, as wait_port)
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         Err(std::io::Error::other(

@@ -25,10 +25,10 @@ async fn auth_is_required_and_checked() {
     let err = tokio_tungstenite::connect_async(format!("{}?token=bad", s.ws_url()))
         .await
         .unwrap_err();
-    match err {
-        tokio_tungstenite::tungstenite::Error::Http(r) => assert_eq!(r.status(), 401),
-        other => panic!("expected an HTTP refusal, got {other}"),
-    }
+    let tokio_tungstenite::tungstenite::Error::Http(r) = err else {
+        panic!("expected an HTTP refusal, got {err}");
+    };
+    assert_eq!(r.status(), 401);
     let r = s
         .http
         .post(format!("{}/v1/dev/token", s.base))
