@@ -2,7 +2,7 @@
 
 use crate::Result;
 use async_trait::async_trait;
-use chat_domain::PresenceStatus;
+use chat_domain::{PresenceStatus, UserId};
 
 /// Tracks connections per user and announces online/offline changes on the
 /// users' presence channels.
@@ -20,7 +20,7 @@ pub trait Presence: Send + Sync + 'static {
     /// the user's last, the user goes offline and last-seen is persisted.
     async fn disconnected(&self, user: &str, conn: u64) -> Result<()>;
     /// Current presence of each user, in the order asked.
-    async fn status(&self, users: &[String]) -> Result<Vec<PresenceStatus>>;
+    async fn status(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>>;
     /// The devices of `user` that hold a live connection, ascending and
     /// without repeats.
     async fn online_devices(&self, user: &str) -> Result<Vec<String>>;

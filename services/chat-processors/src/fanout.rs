@@ -153,7 +153,10 @@ impl Fanout {
                     conv: e.conv,
                     device: e.sender_device,
                     client_msg_id: e.client_msg_id,
-                    code: ErrorCode::parse(&e.code).unwrap_or(ErrorCode::Forbidden),
+                    code: ErrorCode::parse(&e.code).unwrap_or_else(|| {
+                        tracing::warn!(code = %e.code, "A SendRejected event names an unknown error code; reporting it as forbidden.");
+                        ErrorCode::Forbidden
+                    }),
                     reason: e.reason,
                 };
                 self.publish(std::slice::from_ref(&e.sender), event).await

@@ -25,7 +25,7 @@ use crate::presence_lua::{LEAVE, LIVE_MEMBERS, TOUCH};
 use crate::script::LuaScript;
 use crate::sweeper::{requeue, Sweeper};
 use async_trait::async_trait;
-use chat_domain::{time::now_ms, PresenceStatus};
+use chat_domain::{time::now_ms, PresenceStatus, UserId};
 use chat_ports::channels::presence_channel;
 use chat_ports::{Channels, LastSeenStore, PortError, Presence, RealtimeEvent, Result};
 use redis::{Client, Value};
@@ -216,7 +216,7 @@ impl Presence for RedisPresence {
 
     /// One pipeline: Redis's clock, then each user's latest expiry; then
     /// last-seen from the store for the users who are offline.
-    async fn status(&self, users: &[String]) -> Result<Vec<PresenceStatus>> {
+    async fn status(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
@@ -259,7 +259,7 @@ impl Presence for RedisPresence {
             .zip(online)
             .zip(last_seen)
             .map(|((user, online), last_seen)| PresenceStatus {
-                user: user.clone().into(),
+                user: user.clone(),
                 online,
                 last_seen,
             })

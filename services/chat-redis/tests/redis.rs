@@ -5,6 +5,7 @@
 //! conformance suites run in `conformance`.
 
 use async_trait::async_trait;
+use chat_domain::UserId;
 use chat_ports::channels::{presence_channel, user_channel};
 use chat_ports::{
     Channels, LastSeenStore, PortError, Presence, RealtimeEvent, RecvError, Subscription,
@@ -456,7 +457,7 @@ async fn presence_is_shared_by_gateways_until_the_last_connection_goes() {
     assert_ne!(a.node(), b.node());
     let watcher = ctx.channels().await;
     let mut changes = watcher.subscribe(&presence_channel("gina")).await.unwrap();
-    let users = ["gina".to_string(), "nobody".to_string()];
+    let users: [UserId; 2] = ["gina".into(), "nobody".into()];
 
     a.connected("gina", "phone", 1).await.unwrap();
     // Scripts that Redis forgot (a restart, SCRIPT FLUSH) are loaded again.
@@ -512,7 +513,7 @@ async fn heartbeats_keep_presence_and_silence_lets_it_expire() {
         sleep(Duration::from_millis(150)).await;
         p.heartbeat("hank", 1).await.unwrap();
     }
-    let users = ["hank".to_string(), "ivy".to_string()];
+    let users: [UserId; 2] = ["hank".into(), "ivy".into()];
     // The sweeper announced ivy offline when her entry expired.
     let expired = status_event(next(&mut ivy_changes).await);
     assert!(
@@ -602,7 +603,7 @@ async fn a_crashed_gateway_s_users_are_announced_offline_by_another() {
         noticed - ts
     );
     assert_eq!(store.last_seen("jack").await.unwrap(), Some(ts));
-    let seen = survivor.status(&["jack".to_string()]).await.unwrap();
+    let seen = survivor.status(&["jack".into()]).await.unwrap();
     assert!(!seen[0].online && seen[0].last_seen == Some(ts), "{seen:?}");
     assert!(!ctx.exists(&survivor.key("jack")).await);
     assert!(
@@ -640,7 +641,7 @@ async fn a_user_with_a_live_connection_elsewhere_is_not_swept() {
             panic!("kate has a live connection, got {got:?}");
         }
     }
-    let seen = alive.status(&["kate".to_string()]).await.unwrap();
+    let seen = alive.status(&["kate".into()]).await.unwrap();
     assert!(seen[0].online, "{seen:?}");
     assert_eq!(store.last_seen("kate").await.unwrap(), None);
     let members: i64 = redis::cmd("ZCARD")
@@ -672,7 +673,7 @@ async fn two_sweeping_gateways_announce_each_expired_user_once() {
     let first = presence(&ctx, ttl, &store).await;
     let second = presence(&ctx, ttl, &store).await;
     let watcher = ctx.channels().await;
-    let users: Vec<String> = (0..20).map(|i| format!("crowd{i}")).collect();
+    let users: Vec<UserId> = (0..20).map(|i| format!("crowd{i}").into()).collect();
     let mut subs = Vec::new();
     for user in &users {
         subs.push(watcher.subscribe(&presence_channel(user)).await.unwrap());

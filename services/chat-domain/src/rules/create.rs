@@ -9,6 +9,18 @@ use crate::{ConversationKind, ConversationState, Member};
 /// Longest group title, characters.
 pub const MAX_TITLE: usize = 256;
 
+/// The members of a new conversation: its creator first, then the others
+/// named, each once.
+pub fn members_of(creator: &UserId, named: &[UserId]) -> Vec<UserId> {
+    let mut users: Vec<UserId> = vec![creator.clone()];
+    for u in named {
+        if !users.contains(u) {
+            users.push(u.clone());
+        }
+    }
+    users
+}
+
 pub fn decide(
     c: &CreateConversation,
     facts: Facts<'_>,
@@ -24,12 +36,7 @@ pub fn decide(
     }
     let kind =
         ConversationKind::parse(&c.kind).ok_or_else(|| Rejection::UnknownKind(c.kind.clone()))?;
-    let mut users: Vec<UserId> = vec![c.creator.clone()];
-    for u in &c.members {
-        if !users.contains(u) {
-            users.push(u.clone());
-        }
-    }
+    let users = members_of(&c.creator, &c.members);
     let title = match kind {
         ConversationKind::Direct => {
             if c.members.len() != 1 {

@@ -1,19 +1,18 @@
-//! Deleting a message for everyone: only its sender, while a member; the
-//! message keeps its seq and loses its content. Deleting it again changes
-//! nothing.
+//! Deleting a message for everyone: only its sender; the message keeps its
+//! seq and loses its content. Deleting it again announces it again (the
+//! tombstone is written again, unchanged). Membership is the gateway's
+//! access check, made before the delete is appended, not a rule of the
+//! delete itself: a sender removed after that still deletes.
 
-use super::{member, views, Decision, Facts, Rejection};
+use super::{views, Decision, Facts, Rejection};
 use crate::commands::DeleteMessage;
 
 /// `facts.message` is the message at `c.seq`, if stored.
 pub fn decide(c: &DeleteMessage, facts: Facts<'_>) -> Result<Decision, Rejection> {
-    let state = member(facts, &c.actor)?;
+    let state = facts.state.ok_or(Rejection::UnknownConversation)?;
     let message = facts.message.ok_or(Rejection::NoSuchMessage)?;
     if message.sender != c.actor {
         return Err(Rejection::NotSender);
-    }
-    if message.deleted {
-        return Ok(Decision::default());
     }
     let mut message = message.clone();
     message.tombstone();

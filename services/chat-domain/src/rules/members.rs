@@ -12,7 +12,8 @@ pub fn decide(c: &ChangeMembers, facts: Facts<'_>, limits: &Limits) -> Result<De
         return Err(Rejection::NotAGroup);
     }
     let admin = state.is_admin(&c.actor);
-    if !c.add.is_empty() && !admin {
+    // (A change that removes nobody is an add, even of nobody.)
+    if (!c.add.is_empty() || c.remove.is_empty()) && !admin {
         return Err(Rejection::OnlyAdminsAdd);
     }
     if c.remove.iter().any(|u| *u != c.actor) && !admin {

@@ -124,11 +124,15 @@ pub fn replayed(command: &Command, facts: Facts<'_>) -> Vec<Event> {
         return Vec::new();
     };
     match command {
-        Command::SendMessage(_) => facts
-            .message
-            .map(|m| views::sequenced(m, state).into())
-            .into_iter()
-            .collect(),
+        Command::SendMessage(c) => match facts.message {
+            Some(m) => vec![views::sequenced(m, state).into()],
+            // No message has its key: it was refused; report it again if
+            // the rules still refuse it (the report is live only).
+            None => match send::decide(c, facts) {
+                Err(r) => vec![rejected(command, &r)],
+                Ok(_) => Vec::new(),
+            },
+        },
         Command::DeleteMessage(c) => facts
             .message
             .filter(|m| m.deleted)

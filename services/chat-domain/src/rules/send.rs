@@ -1,5 +1,6 @@
 //! A send: the next dense seq for a member's message; a repeated
-//! idempotency key gets the first send's message again.
+//! idempotency key gets the first send's message again, whoever its sender
+//! is now (its message exists; membership was checked when it was sent).
 
 use super::{member, views, Decision, Facts, Rejection};
 use crate::commands::SendMessage;
@@ -7,10 +8,9 @@ use crate::Message;
 
 /// `facts.message` is the message sent before with the same key, if any.
 pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> {
-    let state = member(facts, &c.sender)?;
-    let mut state = state.clone();
     let mut decision = Decision::default();
-    if let Some(first) = facts.message {
+    if let (Some(state), Some(first)) = (facts.state, facts.message) {
+        let mut state = state.clone();
         // A retried send: no second message. Its event goes out again, in
         // case the first handling crashed before publishing it; fan-out
         // drops what a device already has. A stale view never hands the
@@ -22,6 +22,7 @@ pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> 
         decision.events.push(views::sequenced(first, &state).into());
         return Ok(decision);
     }
+    let mut state = member(facts, &c.sender)?.clone();
     state.last_seq += 1;
     state.last_activity = state.last_activity.max(c.ts);
     let message = Message {

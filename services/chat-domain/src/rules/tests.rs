@@ -248,11 +248,18 @@ fn refusals_follow_the_rules() {
             Rejection::NotSender,
         ),
         (
-            "delete by a stranger",
-            delete("mallory", 3),
-            Some(&g),
+            "delete in nothing",
+            delete("alice", 3),
+            None,
             Some(&deleted),
-            Rejection::NotMember,
+            Rejection::UnknownConversation,
+        ),
+        (
+            "empty add by a non-admin",
+            change("bob", &[], &[]),
+            Some(&g),
+            None,
+            Rejection::OnlyAdminsAdd,
         ),
         (
             "receipt by a stranger",
@@ -291,6 +298,12 @@ fn a_send_takes_the_next_seq_and_a_repeat_takes_none() {
     assert_eq!(again.message, None);
     assert_eq!(again.state, None, "the state already counts the first send");
     assert!(matches!(&again.events[..], [Event::MessageSequenced(e)] if e.seq == 4));
+
+    // A retry whose sender left since: its message exists, it is
+    // announced again rather than refused.
+    let left = group(&["bob"]);
+    let retried = decide_on(&send("alice"), Some(&left), Some(&first)).unwrap();
+    assert!(matches!(&retried.events[..], [Event::MessageSequenced(e)] if e.seq == 4));
 
     let ahead = message(9, "alice", false);
     let stale = decide_on(&send("alice"), Some(&g), Some(&ahead)).unwrap();
@@ -361,7 +374,7 @@ fn creation_names_the_creator_admin_and_repeats_announce() {
 }
 
 #[test]
-fn deletes_tombstone_once() {
+fn deletes_tombstone_and_announce_again() {
     let g = group(&["alice", "bob"]);
     let mine = message(3, "alice", false);
     let d = decide_on(&delete("alice", 3), Some(&g), Some(&mine)).unwrap();
@@ -370,10 +383,13 @@ fn deletes_tombstone_once() {
     assert!(matches!(&d.events[..], [Event::MessageDeleted(e)] if e.seq == 3));
 
     let gone = message(3, "alice", true);
-    assert_eq!(
-        decide_on(&delete("alice", 3), Some(&g), Some(&gone)).unwrap(),
-        Decision::default()
-    );
+    let again = decide_on(&delete("alice", 3), Some(&g), Some(&gone)).unwrap();
+    assert_eq!(again.message.as_ref(), Some(&gone), "the same tombstone");
+    assert!(matches!(&again.events[..], [Event::MessageDeleted(_)]));
+
+    // Membership is the gateway's access check, not the delete's rule.
+    let left = group(&["bob"]);
+    assert!(decide_on(&delete("alice", 3), Some(&left), Some(&mine)).is_ok());
 }
 
 #[test]
@@ -455,6 +471,15 @@ fn replays_rederive_what_was_published() {
         [Event::MessageDeleted(_)]
     ));
     assert!(replayed(&send("alice"), Facts::default()).is_empty());
+    // A redelivered send with no message was refused: reported again.
+    let stranger = Facts {
+        state: Some(&g),
+        message: None,
+    };
+    assert!(matches!(
+        &replayed(&send("mallory"), stranger)[..],
+        [Event::SendRejected(e)] if e.code == "not_member"
+    ));
 }
 
 #[test]

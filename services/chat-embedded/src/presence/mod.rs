@@ -4,7 +4,7 @@
 //! published on the user's presence channel at once.
 
 use async_trait::async_trait;
-use chat_domain::{time::now_ms, PresenceStatus};
+use chat_domain::{time::now_ms, PresenceStatus, UserId};
 use chat_ports::channels::presence_channel;
 use chat_ports::{Channels, LastSeenStore, Presence, RealtimeEvent, Result};
 use std::collections::{BTreeSet, HashMap};
@@ -98,10 +98,10 @@ impl Presence for InProcessPresence {
         Ok(())
     }
 
-    async fn status(&self, users: &[String]) -> Result<Vec<PresenceStatus>> {
+    async fn status(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
         let online: Vec<bool> = {
             let map = self.online.lock().expect("presence lock");
-            users.iter().map(|u| map.contains_key(u)).collect()
+            users.iter().map(|u| map.contains_key(u.as_str())).collect()
         };
         let mut out = Vec::with_capacity(users.len());
         for (user, online) in users.iter().zip(online) {
@@ -111,7 +111,7 @@ impl Presence for InProcessPresence {
                 self.last_seen.last_seen(user).await?
             };
             out.push(PresenceStatus {
-                user: user.clone().into(),
+                user: user.clone(),
                 online,
                 last_seen,
             });

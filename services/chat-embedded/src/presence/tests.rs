@@ -70,7 +70,7 @@ async fn a_device_stays_online_while_any_of_its_connections_lives() {
 
     p.disconnected("alice", 3).await.unwrap();
     assert!(p.online_devices("alice").await.unwrap().is_empty());
-    let status = p.status(&["alice".to_string()]).await.unwrap();
+    let status = p.status(&["alice".into()]).await.unwrap();
     assert!(!status[0].online && status[0].last_seen.is_some());
 }
 
@@ -82,7 +82,7 @@ async fn a_device_that_reconnects_is_online_again() {
     p.disconnected("alice", 1).await.unwrap();
     p.connected("alice", "phone", 2).await.unwrap();
     assert_eq!(p.online_devices("alice").await.unwrap(), vec!["phone"]);
-    let status = p.status(&["alice".to_string()]).await.unwrap();
+    let status = p.status(&["alice".into()]).await.unwrap();
     assert!(status[0].online);
 }
 

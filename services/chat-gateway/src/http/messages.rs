@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use chat_domain::{ClientMsgId, ConversationId, DomainError, ReceiptKind};
+use chat_domain::{ConversationId, DomainError, ReceiptKind};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -26,19 +26,9 @@ pub async fn send(
     caller: Caller,
     ApiJson(b): ApiJson<SendBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ack = s
-        .service
-        .send(
-            &caller.user,
-            &caller.device,
-            Outgoing {
-                conv: ConversationId::parse(b.conv)?,
-                client_msg_id: ClientMsgId::parse(b.client_msg_id)?,
-                body: b.body,
-                attachments: b.attachments,
-            },
-        )
-        .await?;
+    let out = Outgoing::parse(b.conv, b.client_msg_id, b.body, b.attachments)
+        .inspect_err(|e| s.service.refused_send(e))?;
+    let ack = s.service.send(&caller.user, &caller.device, out).await?;
     Ok(Json(ack))
 }
 

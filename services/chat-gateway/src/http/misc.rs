@@ -70,13 +70,13 @@ pub async fn presence(
     _caller: Caller,
     ApiQuery(q): ApiQuery<PresenceQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let users: Vec<String> = q
+    let users = q
         .users
         .unwrap_or_default()
         .split(',')
         .filter(|u| !u.is_empty())
-        .map(str::to_string)
-        .collect();
+        .map(|u| chat_domain::UserId::parse_field("users", u))
+        .collect::<Result<Vec<_>, _>>()?;
     let presence = s.service.presence_of(&users).await?;
     Ok(Json(serde_json::json!({ "presence": presence })))
 }

@@ -38,6 +38,11 @@ impl ChatService {
             // by the rules below, before the id is used.)
             (ConversationKind::Direct, _) | (ConversationKind::Group, _) => ids::new_group_id(),
         };
+        let members = match kind {
+            // The record names a group's members as they will be.
+            ConversationKind::Group => rules::create::members_of(user, &members),
+            ConversationKind::Direct => members,
+        };
         let command: Command = CreateConversation {
             conv: conv.clone(),
             kind: kind.as_str().into(),

@@ -33,6 +33,23 @@ pub struct Outgoing {
     pub attachments: Vec<String>,
 }
 
+impl Outgoing {
+    /// Checks a send's ids where it enters.
+    pub fn parse(
+        conv: String,
+        client_msg_id: String,
+        body: String,
+        attachments: Vec<String>,
+    ) -> Result<Self, DomainError> {
+        Ok(Self {
+            conv: ConversationId::parse(conv)?,
+            client_msg_id: ClientMsgId::parse(client_msg_id)?,
+            body,
+            attachments,
+        })
+    }
+}
+
 impl ChatService {
     /// Sends a message; answers once the command is durable in the log.
     /// A repeated (conv, sender, client_msg_id) gets the first send's id.
@@ -81,13 +98,7 @@ impl ChatService {
         }
         self.limiter.check(user, device)?;
         let state = self.conversation(&conv).await?;
-        let first = self
-            .stores
-            .messages
-            .find_sent(&conv, user, &client_msg_id)
-            .await
-            .map_err(from_port)?;
-        let command: Command = SendMessage {
+        let send = SendMessage {
             msg_id: ids::message_id(&conv, user, &client_msg_id),
             conv,
             sender: user.clone(),
@@ -96,33 +107,42 @@ impl ChatService {
             body,
             attachments,
             ts: chat_domain::time::now_ms(),
-        }
-        .into();
+        };
+        // The rules on the state read (a member sends); then the
+        // idempotency key, whose first send answers a retry.
         let facts = Facts {
             state: Some(&state),
-            message: first.as_ref(),
+            message: None,
         };
-        rules::decide(&command, facts, &self.limits())?;
-        let Command::SendMessage(send) = &command else {
-            unreachable!("built as a send above");
-        };
-        if let Some(first) = first {
-            return Ok(SentAck {
-                conv: send.conv.clone(),
-                client_msg_id: send.client_msg_id.clone(),
-                msg_id: first.msg_id,
-                ts: first.ts,
-            });
-        }
-        self.check_attachments(user, &send.attachments).await?;
+        rules::decide(&send.clone().into(), facts, &self.limits())?;
+        let first = self
+            .stores
+            .messages
+            .find_sent(&send.conv, user, &send.client_msg_id)
+            .await
+            .map_err(from_port)?;
         let ack = SentAck {
             conv: send.conv.clone(),
             client_msg_id: send.client_msg_id.clone(),
             msg_id: send.msg_id.clone(),
             ts: send.ts,
         };
-        self.append(command).await?;
+        if let Some(first) = first {
+            return Ok(SentAck {
+                msg_id: first.msg_id,
+                ts: first.ts,
+                ..ack
+            });
+        }
+        self.check_attachments(user, &send.attachments).await?;
+        self.append(send.into()).await?;
         Ok(ack)
+    }
+
+    /// Counts a send refused where it entered (a malformed id), as `send`
+    /// counts the ones it refuses.
+    pub fn refused_send(&self, e: &DomainError) {
+        self.metrics.send(e.code.as_str());
     }
 
     /// The sender deletes a message for everyone.
@@ -132,16 +152,13 @@ impl ChatService {
         conv: &ConversationId,
         seq: u64,
     ) -> Result<(), DomainError> {
-        let state = self.conversation(conv).await?;
-        let message = if state.is_member(user) {
-            self.stores
-                .messages
-                .message(conv, seq)
-                .await
-                .map_err(from_port)?
-        } else {
-            None
-        };
+        let state = self.membership(conv, user).await?;
+        let message = self
+            .stores
+            .messages
+            .message(conv, seq)
+            .await
+            .map_err(from_port)?;
         let command: Command = DeleteMessage {
             conv: conv.clone(),
             seq: i64::try_from(seq).unwrap_or(i64::MAX),
@@ -153,9 +170,9 @@ impl ChatService {
             state: Some(&state),
             message: message.as_ref(),
         };
-        let decision = rules::decide(&command, facts, &self.limits())?;
-        if decision.events.is_empty() {
-            // Deleted already: nothing to append.
+        rules::decide(&command, facts, &self.limits())?;
+        if message.is_some_and(|m| m.deleted) {
+            // Deleted already: not worth a durable append.
             return Ok(());
         }
         let position = self.append(command).await?;

@@ -87,7 +87,6 @@ impl ChatService {
         &self.limiter
     }
 
-    /// Appends one command to the commands topic; returns once durable.
     /// The limits the rules enforce, as the sequencer has them.
     pub(crate) fn limits(&self) -> Limits {
         Limits {
@@ -95,6 +94,7 @@ impl ChatService {
         }
     }
 
+    /// Appends one command to the commands topic; returns once durable.
     pub(crate) async fn append(&self, command: Command) -> Result<Position, DomainError> {
         let span = tracing::info_span!("append", command = command.name());
         self.append_in(command, span.clone()).instrument(span).await

@@ -3,7 +3,7 @@
 use super::ChatService;
 use crate::error::from_port;
 use chat_domain::{
-    ids, Conversation, ConversationId, DomainError, MemberReceipts, Message, PresenceStatus, UserId,
+    Conversation, ConversationId, DomainError, MemberReceipts, Message, PresenceStatus, UserId,
 };
 use serde::Serialize;
 
@@ -157,14 +157,11 @@ impl ChatService {
     }
 
     /// Presence of the named users.
-    pub async fn presence_of(&self, users: &[String]) -> Result<Vec<PresenceStatus>, DomainError> {
+    pub async fn presence_of(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>, DomainError> {
         if users.len() > MAX_PRESENCE_QUERY {
             return Err(DomainError::bad_request(format!(
                 "at most {MAX_PRESENCE_QUERY} users per query"
             )));
-        }
-        for u in users {
-            ids::check_id("users", u)?;
         }
         self.presence.status(users).await.map_err(from_port)
     }

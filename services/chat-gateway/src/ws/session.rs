@@ -11,7 +11,7 @@ use crate::service::Outgoing;
 use crate::ChatService;
 use axum::extract::ws::{Message, WebSocket};
 use chat_domain::frames::{ClientFrame, ServerFrame};
-use chat_domain::{ids, ClientMsgId, ConversationId, ConversationState, DomainError, ReceiptKind};
+use chat_domain::{ConversationId, ConversationState, DomainError, ReceiptKind, UserId};
 use chat_ports::channels::{conversation_channel, presence_channel, user_channel};
 use chat_ports::{RealtimeEvent, RecvError, Subscription};
 use futures::StreamExt;
@@ -97,7 +97,7 @@ struct Session {
     subscription: Subscription,
     presence_tx: mpsc::Sender<Arc<RealtimeEvent>>,
     presence_rx: mpsc::Receiver<Arc<RealtimeEvent>>,
-    watching: HashSet<String>,
+    watching: HashSet<UserId>,
     watchers: JoinSet<()>,
     last_heard: Instant,
     /// This connection's id in presence.
@@ -375,15 +375,10 @@ impl Session {
                 attachments,
             } => {
                 let reference = Some(client_msg_id.clone());
-                let out = (|| {
-                    Ok::<_, DomainError>(Outgoing {
-                        conv: ConversationId::parse(conv)?,
-                        client_msg_id: ClientMsgId::parse(client_msg_id)?,
-                        body,
-                        attachments,
-                    })
-                })()
-                .map_err(|e| (e, reference.clone()))?;
+                let out = Outgoing::parse(conv, client_msg_id, body, attachments).map_err(|e| {
+                    service.refused_send(&e);
+                    (e, reference.clone())
+                })?;
                 let ack = service
                     .send(&user, &device, out)
                     .await
@@ -437,10 +432,12 @@ impl Session {
 
     /// `subscribe_presence`: current presence now, changes as they happen.
     async fn watch(&mut self, users: Vec<String>) -> Result<(), (DomainError, Option<String>)> {
-        for u in &users {
-            ids::check_id("users", u).map_err(|e| (e, None))?;
-        }
-        let mut new: Vec<String> = users
+        let users = users
+            .into_iter()
+            .map(|u| UserId::parse_field("users", u))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (e, None))?;
+        let mut new: Vec<UserId> = users
             .iter()
             .filter(|u| !self.watching.contains(*u))
             .cloned()
@@ -544,7 +541,7 @@ impl Session {
         if !admits(Kind::Presence, self.out.fill()) || self.watching.is_empty() {
             return;
         }
-        let users: Vec<String> = self.watching.iter().cloned().collect();
+        let users: Vec<UserId> = self.watching.iter().cloned().collect();
         for chunk in users.chunks(crate::service::MAX_PRESENCE_QUERY) {
             let Ok(statuses) = self.service.presence_of(chunk).await else {
                 return;

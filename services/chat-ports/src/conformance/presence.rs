@@ -12,7 +12,7 @@
 
 use crate::channels::presence_channel;
 use crate::{Channels, Presence, RealtimeEvent, Subscription};
-use chat_domain::{time::now_ms, PresenceStatus};
+use chat_domain::{time::now_ms, PresenceStatus, UserId};
 use std::time::Duration;
 
 /// How long an expected announcement may take to arrive.
@@ -23,7 +23,7 @@ const CLOCK_SLACK_MS: i64 = 5_000;
 
 /// The status of each of `users`.
 async fn status<S: AsRef<str>>(p: &dyn Presence, users: &[S]) -> Vec<PresenceStatus> {
-    let users: Vec<String> = users.iter().map(|u| u.as_ref().to_string()).collect();
+    let users: Vec<UserId> = users.iter().map(|u| u.as_ref().into()).collect();
     let got = p.status(&users).await.unwrap();
     let named: Vec<&str> = got.iter().map(|s| s.user.as_str()).collect();
     assert_eq!(named, users, "one status per user asked, in order");
