@@ -95,6 +95,18 @@ impl Command {
         }
     }
 
+    /// The receipt, if this is one (for the receipts processor, which
+    /// merges receipts and leaves every other command to the sequencer).
+    pub fn into_receipt(self) -> Option<SubmitReceipt> {
+        match self {
+            Command::SubmitReceipt(c) => Some(c),
+            Command::SendMessage(_)
+            | Command::CreateConversation(_)
+            | Command::ChangeMembers(_)
+            | Command::DeleteMessage(_) => None,
+        }
+    }
+
     /// When the gateway accepted it, server clock.
     pub fn ts(&self) -> i64 {
         match self {

@@ -109,6 +109,20 @@ crate::record_enum! {
 }
 
 impl Event {
+    /// The sequenced message, if this is one (for the processors that
+    /// follow messages alone: push, media).
+    pub fn into_sequenced(self) -> Option<MessageSequenced> {
+        match self {
+            Event::MessageSequenced(e) => Some(e),
+            Event::MembershipApplied(_)
+            | Event::MessageDeleted(_)
+            | Event::ReceiptAdvanced(_)
+            | Event::CommandRejected(_)
+            | Event::SendRejected(_)
+            | Event::PushDeadLettered(_) => None,
+        }
+    }
+
     /// The record's log key: its conversation, except for
     /// [`PushDeadLettered`], which is keyed by its user.
     pub fn key(&self) -> &str {

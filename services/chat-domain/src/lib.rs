@@ -7,6 +7,7 @@
 //! - [`model`]: conversations, members, messages, receipts, presence.
 //! - [`commands`]: what gateways ask for (the `chat.commands` records).
 //! - [`events`]: what processors derive (the `chat.events` records).
+//! - [`realtime`]: what fan-out publishes on the real-time channels.
 //! - [`rules`]: command + state + limits → decision or typed rejection.
 //! - [`frames`]: WebSocket frames, client to server and server to client.
 //! - [`error`]: the protocol's error codes and the domain error type.
@@ -18,6 +19,7 @@ pub mod events;
 pub mod frames;
 pub mod ids;
 pub mod model;
+pub mod realtime;
 mod record_enum;
 pub mod rules;
 pub mod time;

@@ -107,17 +107,13 @@ impl Processor for Media {
 
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
         for r in records {
-            let e = match self.codec.decode_event(&r.payload) {
-                Ok(Event::MessageSequenced(e)) => e,
-                Ok(
-                    Event::MembershipApplied(_)
-                    | Event::MessageDeleted(_)
-                    | Event::ReceiptAdvanced(_)
-                    | Event::CommandRejected(_)
-                    | Event::SendRejected(_)
-                    | Event::PushDeadLettered(_),
-                )
-                | Err(_) => continue,
+            let Some(e) = self
+                .codec
+                .decode_event(&r.payload)
+                .ok()
+                .and_then(Event::into_sequenced)
+            else {
+                continue;
             };
             for id in &e.attachments {
                 self.thumbnail(id).await?;

@@ -57,16 +57,14 @@ impl Processor for Receipts {
         let mut updates = Vec::new();
         let mut traces = Vec::new();
         for r in records {
-            let c = match self.codec.decode_command(&r.payload) {
-                Ok(Command::SubmitReceipt(c)) => c,
-                // The sequencer's.
-                Ok(
-                    Command::SendMessage(_)
-                    | Command::CreateConversation(_)
-                    | Command::ChangeMembers(_)
-                    | Command::DeleteMessage(_),
-                )
-                | Err(_) => continue,
+            // (Every other command is the sequencer's.)
+            let Some(c) = self
+                .codec
+                .decode_command(&r.payload)
+                .ok()
+                .and_then(Command::into_receipt)
+            else {
+                continue;
             };
             let Some(kind) = ReceiptKind::parse(&c.kind) else {
                 continue;

@@ -35,17 +35,13 @@ impl Push {
             .saturating_sub(i64::try_from(self.config.max_age_ms).unwrap_or(i64::MAX));
         let mut out = Vec::new();
         for r in records {
-            let m = match self.codec.decode_event(&r.payload) {
-                Ok(Event::MessageSequenced(m)) => m,
-                Ok(
-                    Event::MembershipApplied(_)
-                    | Event::MessageDeleted(_)
-                    | Event::ReceiptAdvanced(_)
-                    | Event::CommandRejected(_)
-                    | Event::SendRejected(_)
-                    | Event::PushDeadLettered(_),
-                )
-                | Err(_) => continue,
+            let Some(m) = self
+                .codec
+                .decode_event(&r.payload)
+                .ok()
+                .and_then(Event::into_sequenced)
+            else {
+                continue;
             };
             if m.ts < cutoff {
                 self.metrics.push(outcome::STALE);
