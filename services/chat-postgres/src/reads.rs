@@ -115,6 +115,11 @@ impl PostgresStore {
         sender: &str,
         client_msg_id: &str,
     ) -> Result<Option<Message>> {
+        if client_msg_id.contains('\0') {
+            // The text column cannot hold U+0000, so no stored send has
+            // such a key (the rules refuse one; asking would fail).
+            return Ok(None);
+        }
         let mut found = self
             .messages(
                 concat!(

@@ -235,3 +235,81 @@ async fn concurrent_receipts_report_each_move_once() {
     })
     .await;
 }
+
+/// A send whose client_msg_id holds U+0000 (which the `client_msg_id` text
+/// column cannot hold) that reached the log, from before the gateway
+/// refused such ids or from another producer: the sequencer refuses it by
+/// the rules and goes on, rather than failing its batch on the store for
+/// ever and stalling every conversation of the partition.
+#[tokio::test]
+async fn a_send_the_store_cannot_hold_is_refused_and_the_partition_goes_on() {
+    use chat_embedded::{EmbeddedLog, LogOptions};
+    use chat_events::{Codec, CreateConversation, Record, SendMessage};
+    use chat_ports::{EventLog, OutRecord};
+    use chat_processors::Processor as _;
+    with_database(|url| async move {
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        let stores = Stores::from_engine(Arc::new(store));
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(&dir.path().join("log.redb"), LogOptions::default()).unwrap();
+        let codec = Arc::new(Codec::new());
+        let send = |key: &str| -> Record {
+            SendMessage {
+                conv: "g".into(),
+                msg_id: chat_domain::ids::message_id(&"g".into(), &"alice".into(), &key.into()),
+                sender: "alice".into(),
+                sender_device: "d".into(),
+                client_msg_id: key.into(),
+                body: "hi".into(),
+                attachments: vec![],
+                ts: 2,
+            }
+            .into()
+        };
+        let records: Vec<Record> = vec![
+            CreateConversation {
+                conv: "g".into(),
+                kind: "group".into(),
+                title: None,
+                creator: "alice".into(),
+                members: vec!["alice".into()],
+                ts: 1,
+            }
+            .into(),
+            send("poison\u{0}"),
+            send("fine"),
+        ];
+        let out = records
+            .iter()
+            .map(|r| OutRecord {
+                topic: chat_events::topics::COMMANDS.into(),
+                key: r.key().into(),
+                payload: codec.encode(r).unwrap(),
+                headers: vec![],
+                timestamp: 0,
+            })
+            .collect();
+        log.append(out).await.unwrap();
+        let mut consumer = log
+            .consumer("t", &[chat_events::topics::COMMANDS])
+            .await
+            .unwrap();
+        let batch = consumer
+            .poll(100, std::time::Duration::from_millis(100))
+            .await
+            .unwrap();
+        let events: Arc<dyn EventLog> = Arc::new(log.clone());
+        chat_processors::sequencer::Sequencer::new(stores.clone(), events, codec, 256)
+            .handle(&batch)
+            .await
+            .expect("the batch applies");
+        let history = stores.messages.messages_after("g", 0, 10).await.unwrap();
+        let keys: Vec<&str> = history.iter().map(|m| m.client_msg_id.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["fine"],
+            "the poison is refused, the next send is seq 1"
+        );
+    })
+    .await;
+}

@@ -49,15 +49,20 @@ pub fn check_conversation_id(s: &str) -> Result<(), DomainError> {
     }
 }
 
-/// Checks a client message id: 1 to 64 characters.
+/// Checks a client message id: 1 to 64 characters, none of them a control
+/// character (NUL, which PostgreSQL's text refuses, among them).
 pub fn check_client_msg_id(s: &str) -> Result<(), DomainError> {
     let n = s.chars().count();
-    if (1..=64).contains(&n) {
-        Ok(())
-    } else {
+    if !(1..=64).contains(&n) {
         Err(DomainError::bad_request(
             "client_msg_id must be 1 to 64 characters",
         ))
+    } else if s.chars().any(char::is_control) {
+        Err(DomainError::bad_request(
+            "client_msg_id must not contain control characters",
+        ))
+    } else {
+        Ok(())
     }
 }
 

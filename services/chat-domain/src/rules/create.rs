@@ -56,6 +56,14 @@ pub fn decide(
             {
                 return Err(Rejection::TitleTooLong { max: MAX_TITLE });
             }
+            if c.title
+                .as_ref()
+                .is_some_and(|t| t.chars().any(char::is_control))
+            {
+                // (PostgreSQL's text refuses NUL: a title that reached the
+                // store would stop the partition's sequencing.)
+                return Err(Rejection::TitleHasControl);
+            }
             c.title.clone()
         }
     };

@@ -16,6 +16,10 @@ pub enum Rejection {
     DirectNeedsOneOther,
     #[error("title is over {max} characters")]
     TitleTooLong { max: usize },
+    #[error("title must not contain control characters")]
+    TitleHasControl,
+    #[error("client_msg_id must be 1 to 64 characters, none of them a control character")]
+    BadClientMsgId,
     #[error("direct conversations have fixed members")]
     NotAGroup,
     #[error("add names no user")]
@@ -43,6 +47,8 @@ impl Rejection {
             Rejection::UnknownKind(_)
             | Rejection::DirectNeedsOneOther
             | Rejection::TitleTooLong { .. }
+            | Rejection::TitleHasControl
+            | Rejection::BadClientMsgId
             | Rejection::NotAGroup
             | Rejection::NothingToChange => ErrorCode::BadRequest,
             Rejection::OnlyAdminsAdd | Rejection::OnlyAdminsRemove | Rejection::NotSender => {

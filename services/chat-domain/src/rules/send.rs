@@ -23,6 +23,12 @@ pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> 
         return Ok(decision);
     }
     let mut state = member(facts, &c.sender)?.clone();
+    if crate::ids::check_client_msg_id(&c.client_msg_id).is_err() {
+        // Checked where it entered; a record from before that check (or
+        // from another producer) is refused, never written to a store
+        // that may refuse it.
+        return Err(Rejection::BadClientMsgId);
+    }
     state.last_seq += 1;
     state.last_activity = state.last_activity.max(c.ts);
     let message = Message {

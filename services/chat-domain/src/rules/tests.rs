@@ -44,12 +44,16 @@ fn direct() -> ConversationState {
 }
 
 fn send(sender: &str) -> Command {
+    send_key(sender, "k1")
+}
+
+fn send_key(sender: &str, client_msg_id: &str) -> Command {
     SendMessage {
         conv: "g".into(),
         msg_id: "00000000-0000-0000-0000-000000000001".into(),
         sender: sender.into(),
         sender_device: "phone".into(),
-        client_msg_id: "k1".into(),
+        client_msg_id: client_msg_id.into(),
         body: "hi".into(),
         attachments: vec![],
         ts: 10,
@@ -176,6 +180,20 @@ fn refusals_follow_the_rules() {
             None,
             None,
             Rejection::TitleTooLong { max: 256 },
+        ),
+        (
+            "a title with NUL",
+            create("group", "alice", &[], Some("a\0b")),
+            None,
+            None,
+            Rejection::TitleHasControl,
+        ),
+        (
+            "a client_msg_id with NUL",
+            send_key("alice", "k\0"),
+            Some(&g),
+            None,
+            Rejection::BadClientMsgId,
         ),
         (
             "add to a direct pair",

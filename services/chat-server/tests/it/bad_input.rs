@@ -25,6 +25,7 @@ async fn malformed_frames_get_errors_and_the_connection_stays_usable() {
         (WsMessage::Text(json!({"type": "send", "conv": conv, "client_msg_id": "", "body": "x"}).to_string().into()), "bad_request"),
         (WsMessage::Text(json!({"type": "send", "conv": conv, "client_msg_id": "x".repeat(65), "body": "x"}).to_string().into()), "bad_request"),
         (WsMessage::Text(json!({"type": "send", "conv": "g-none", "client_msg_id": "n", "body": "x"}).to_string().into()), "unknown_conversation"),
+        (WsMessage::Text(json!({"type": "send", "conv": conv, "client_msg_id": "k\u{0}", "body": "x"}).to_string().into()), "bad_request"),
         (WsMessage::Text(json!({"type": "send", "conv": conv, "client_msg_id": "att", "body": "x", "attachments": ["nope"]}).to_string().into()), "bad_request"),
         (WsMessage::Text(json!({"type": "subscribe_presence", "users": ["bad user"]}).to_string().into()), "bad_request"),
     ];
@@ -162,4 +163,34 @@ async fn foreign_origins_are_refused() {
     let own = s.base.clone();
     req.headers_mut().insert("origin", own.parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
+}
+
+/// Control characters where a store could not hold them, or a client could
+/// not show them (titles, client_msg_ids), are refused with `bad_request`;
+/// a body is any UTF-8 text, NUL and controls included, and comes back
+/// exactly.
+#[tokio::test]
+async fn control_characters_are_refused_in_titles_and_kept_in_bodies() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let (status, e) = alice
+        .post(
+            "/v1/conversations",
+            json!({"kind": "group", "title": "a\u{0}b", "members": ["bob"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{e}"
+    );
+    let conv = alice.group("fine", &["bob"]).await;
+    let body = "x\u{0}y\u{1}z\u{7f}\u{202e}\u{1f600}";
+    alice.send(&conv, "k1", body).await;
+    let h = eventually(|| async {
+        let h = alice.history(&conv, "").await;
+        (h.len() == 1).then_some(h)
+    })
+    .await;
+    assert_eq!(h[0]["body"], body);
 }
