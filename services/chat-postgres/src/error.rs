@@ -1,5 +1,7 @@
 //! PostgreSQL and pool errors as [`PortError`]s: a lost or refused
-//! connection is `Unavailable`, anything else `Storage`.
+//! connection, or a session limit reached (a statement, lock or idle
+//! transaction that took too long), is `Unavailable`, anything else
+//! `Storage`.
 
 use chat_ports::PortError;
 use deadpool_postgres::PoolError;
@@ -29,8 +31,13 @@ fn is_connection(e: &tokio_postgres::Error) -> bool {
     if let Some(code) = e.code() {
         let code = code.code();
         // 08: connection exception; 57P01..03: the server is shutting down
-        // or starting; 53300: too many connections.
-        return code.starts_with("08") || code.starts_with("57P") || code == "53300";
+        // or starting; 53300: too many connections; 57014: the statement
+        // ran past statement_timeout; 55P03: a lock waited past
+        // lock_timeout; 25P03: the session idled in its transaction past
+        // idle_in_transaction_session_timeout. All pass: retried.
+        return code.starts_with("08")
+            || code.starts_with("57P")
+            || matches!(code, "53300" | "57014" | "55P03" | "25P03");
     }
     e.source().is_some_and(|s| s.is::<std::io::Error>())
 }

@@ -26,6 +26,7 @@
 //! - `error.rs`: PostgreSQL and pool errors as [`PortError`]s.
 //! - `migrate.rs`: the migrations and the runner.
 //! - `rows.rs`: conversions between port values and columns.
+//! - `session.rs`: the limits every session runs under (timeouts, keepalives).
 //! - `reads.rs`: the read queries.
 //! - `writes.rs`: the sequencer's batches, retention, last-seen.
 //! - `refs.rs`: a batch's attachment references.
@@ -43,7 +44,10 @@ mod reads;
 mod receipts;
 mod refs;
 mod rows;
+mod session;
 mod writes;
+
+pub use session::{IDLE_IN_TRANSACTION_TIMEOUT, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 
 pub use migrate::SCHEMA_VERSION;
 
@@ -84,6 +88,7 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        session::limit(&mut config);
         migrate::run(&config).await?;
         let manager = Manager::from_config(
             config,

@@ -313,3 +313,50 @@ async fn a_send_the_store_cannot_hold_is_refused_and_the_partition_goes_on() {
     })
     .await;
 }
+
+/// A session that stopped in the middle of its transaction (a sequencer
+/// under SIGSTOP, or cut off from the server) holds its row locks; the
+/// partition's next owner must not wait behind them for ever: its write
+/// gives up after `lock_timeout` with a transient error (retried by the
+/// runner), and succeeds once the lock is gone.
+#[tokio::test]
+async fn a_write_behind_a_stopped_transaction_gives_up_and_is_retried() {
+    with_database(|url| async move {
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        let batch = SequencedBatch {
+            conversations: vec![conv("locked", "t")],
+            messages: vec![msg("locked", 1, "x")],
+            joined: vec![],
+            left: vec![],
+        };
+        store.apply(batch.clone()).await.unwrap();
+        let mut stopped = admin(&url).await;
+        let txn = stopped.transaction().await.unwrap();
+        txn.execute(
+            "SELECT 1 FROM conversations WHERE id = 'locked' FOR UPDATE",
+            &[],
+        )
+        .await
+        .unwrap();
+        let mut next = batch.clone();
+        next.messages = vec![msg("locked", 2, "y")];
+        next.conversations[0].last_seq = 2;
+        let outcome = tokio::time::timeout(
+            chat_postgres::LOCK_TIMEOUT + std::time::Duration::from_secs(10),
+            store.apply(next.clone()),
+        )
+        .await
+        .expect("the write gives up instead of waiting for ever");
+        assert!(
+            matches!(outcome, Err(chat_ports::PortError::Unavailable { .. })),
+            "a transient error, retried: {outcome:?}"
+        );
+        drop(txn);
+        store.apply(next).await.expect("the retry goes through");
+        assert_eq!(
+            store.messages_after("locked", 0, 10).await.unwrap().len(),
+            2
+        );
+    })
+    .await;
+}
