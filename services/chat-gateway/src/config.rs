@@ -28,6 +28,10 @@ pub struct GatewayConfig {
     /// Frames queued for one connection before it counts as too slow and is
     /// disconnected.
     pub outbound_queue: usize,
+    /// Bytes of frames queued for one connection before it counts as too
+    /// slow: a frame can be six times its body once JSON escapes it, so a
+    /// count of frames alone does not bound memory.
+    pub outbound_queue_bytes: usize,
     /// Server ping period, milliseconds.
     pub ping_interval_ms: u64,
     /// A connection silent for this long is closed, milliseconds.
@@ -104,6 +108,7 @@ impl Default for GatewayConfig {
             send_rate_per_sec: 20,
             send_burst: 40,
             outbound_queue: 1024,
+            outbound_queue_bytes: 4 * 1024 * 1024,
             ping_interval_ms: 15_000,
             idle_timeout_ms: 45_000,
             allowed_origins: Vec::new(),

@@ -32,7 +32,11 @@ const TRY_AGAIN_LATER: u16 = 1013;
 pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Caller) {
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     let (sink, stream) = socket.split();
-    let (out, writer) = Outbound::spawn(sink, service.config.outbound_queue);
+    let (out, writer) = Outbound::spawn(
+        sink,
+        service.config.outbound_queue,
+        service.config.outbound_queue_bytes,
+    );
     let subscription = match service
         .channels
         .subscribe(&user_channel(&caller.user))

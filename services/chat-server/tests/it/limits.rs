@@ -96,6 +96,85 @@ async fn a_reader_too_slow_is_disconnected_and_loses_nothing() {
     assert_eq!(all, (1..=200).collect::<Vec<_>>());
 }
 
+/// The outbound queue is bounded in bytes too: frames whose bodies grow six
+/// times when JSON escapes them (control characters) cut a reader that does
+/// not read long before the frame count would, and nothing is lost.
+#[tokio::test]
+async fn a_reader_too_slow_in_bytes_is_disconnected_and_loses_nothing() {
+    const N: usize = 64;
+    let s = Server::start_with(|c| {
+        c.gateway.outbound_queue = 1024;
+        c.gateway.outbound_queue_bytes = 256 * 1024;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut bob = s.connect("bob", "phone").await;
+    bob.handshake().await;
+    // 60 KiB of U+0001: about 360 KiB of frame each, 23 MiB in all.
+    let body = "\u{1}".repeat(60 * 1024);
+    for i in 0..N {
+        alice.send(&conv, &format!("c{i}"), &body).await;
+    }
+    let mut seen = Vec::new();
+    let mut closed = None;
+    loop {
+        match tokio::time::timeout(WAIT, bob.stream.next()).await.unwrap() {
+            Some(Ok(WsMessage::Text(t))) => {
+                let f: serde_json::Value = serde_json::from_str(&t).unwrap();
+                if f["type"] == "message" {
+                    seen.push(f["seq"].as_u64().unwrap());
+                }
+            }
+            Some(Ok(WsMessage::Close(frame))) => {
+                closed = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            None | Some(Err(_)) => break,
+            Some(Ok(_)) => {}
+        }
+        if seen.len() == N {
+            break;
+        }
+    }
+    assert!(
+        seen.len() < N,
+        "cut off by the byte bound: {} of {N}",
+        seen.len()
+    );
+    assert_eq!(closed, Some(1013), "closed as too slow");
+    // A client reconnects until it has everything: with a budget of about
+    // one frame, a live frame that lands during the backlog cuts it again.
+    let mut all = seen.clone();
+    for _ in 0..10 {
+        let mut again = s.connect("bob", "phone").await;
+        loop {
+            match tokio::time::timeout(WAIT, again.stream.next())
+                .await
+                .unwrap()
+            {
+                Some(Ok(WsMessage::Text(t))) => {
+                    let f: serde_json::Value = serde_json::from_str(&t).unwrap();
+                    if f["type"] == "message" && f["conv"] == conv.as_str() {
+                        all.push(f["seq"].as_u64().unwrap());
+                    }
+                    if f["type"] == "synced" {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => break,
+            }
+        }
+        all.sort();
+        all.dedup();
+        if all.len() == N {
+            break;
+        }
+    }
+    assert_eq!(all, (1..=N as u64).collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn overload_refuses_sends_and_never_drops_an_acknowledged_one() {
     // A log queue of one: concurrent sends beyond what the disk takes are
