@@ -397,3 +397,69 @@ async fn a_refused_send_is_reported_to_the_device_that_sent_it() {
         "bob's send after he left is reported to his device"
     );
 }
+
+/// A log whose appends fail, as a receipts processor killed before its
+/// events reached the log would see it.
+struct NoAppends(EmbeddedLog);
+
+#[async_trait::async_trait]
+impl EventLog for NoAppends {
+    async fn append(&self, _: Vec<OutRecord>) -> chat_ports::Result<Vec<chat_ports::Position>> {
+        Err(chat_ports::PortError::unavailable("event log", "killed"))
+    }
+    async fn consumer(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> chat_ports::Result<Box<dyn chat_ports::LogConsumer>> {
+        EventLog::consumer(&self.0, group, topics).await
+    }
+    async fn expire(&self, cutoff_ms: i64) -> chat_ports::Result<u64> {
+        EventLog::expire(&self.0, cutoff_ms).await
+    }
+    async fn health(&self) -> chat_ports::Result<()> {
+        EventLog::health(&self.0).await
+    }
+    async fn end_offsets(&self, topic: &str) -> chat_ports::Result<Vec<u64>> {
+        EventLog::end_offsets(&self.0, topic).await
+    }
+}
+
+/// A receipts processor that dies between its store write and its events
+/// (its appends fail, then a fresh process handles the batch again) loses
+/// no receipt frame: the new process still publishes the advances.
+#[tokio::test]
+async fn a_receipts_processor_killed_before_its_events_loses_no_advance() {
+    let rig = rig().await;
+    let r = |kind: &str, seq: i64| -> Record {
+        SubmitReceipt {
+            conv: "g".into(),
+            user: "bob".into(),
+            device: "phone".into(),
+            kind: kind.into(),
+            seq,
+            ts: 0,
+        }
+        .into()
+    };
+    append_all(&rig, &[r("delivered", 3), r("read", 2)]).await;
+    let batch = read_all(&rig.log, "t").await;
+    let dying: Arc<dyn EventLog> = Arc::new(NoAppends(rig.log.clone()));
+    let first = Receipts::new(rig.stores.clone(), dying, rig.codec.clone());
+    assert!(first.handle(&batch).await.is_err(), "its events never left");
+    drop(first);
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    Receipts::new(rig.stores.clone(), log, rig.codec.clone())
+        .handle(&batch)
+        .await
+        .unwrap();
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let published = events.poll(100, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(published.len(), 2, "both advances reach the log");
+    let rows = rig.stores.receipts.member_receipts("g").await.unwrap();
+    assert_eq!((rows[0].delivered_seq, rows[0].read_seq), (3, 2));
+}
