@@ -1,15 +1,7 @@
 //! The receipts processor: reads receipt commands and max-merges them into
 //! the watermarks, so a lower or repeated value changes nothing and a
-//! replay writes the same values. A user-level watermark that moves is
+//! replay writes the same values. A user-level watermark that moved is
 //! published as a `ReceiptAdvanced` event.
-//!
-//! The events go to the log before the watermarks go to the store: which
-//! updates move is computed from the stored watermarks read first. A
-//! process killed between the two publishes them again on the retry (the
-//! store still has the old values), so an advance is never lost, at worst
-//! announced twice; a batch handled again after both finds nothing moving
-//! and publishes nothing. (Stored first, a kill before the publish lost the
-//! advance for good: the retry found nothing left to move.)
 
 use crate::{event_records, Processor, Result};
 use async_trait::async_trait;
@@ -18,10 +10,13 @@ use chat_domain::{Command, Event};
 use chat_events::topics::COMMANDS;
 use chat_events::{Codec, ReceiptAdvanced};
 use chat_ports::{EventLog, LogRecord, ReceiptUpdate, Stores};
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub struct Receipts {
+    /// Events derived from watermarks already stored whose publish failed:
+    /// the retry of the batch finds nothing left to advance, so they are
+    /// kept here and published first.
+    unpublished: tokio::sync::Mutex<Vec<chat_ports::OutRecord>>,
     stores: Stores,
     log: Arc<dyn EventLog>,
     codec: Arc<Codec>,
@@ -33,6 +28,7 @@ pub struct Receipts {
 impl Receipts {
     pub fn new(stores: Stores, log: Arc<dyn EventLog>, codec: Arc<Codec>) -> Self {
         Self {
+            unpublished: Default::default(),
             stores,
             log,
             codec,
@@ -44,26 +40,6 @@ impl Receipts {
     pub fn without_events(mut self) -> Self {
         self.publish = false;
         self
-    }
-}
-
-impl Receipts {
-    /// Which updates would move their user-level watermark, from the
-    /// watermarks stored now (one read per conversation of the batch).
-    async fn would_move(&self, updates: &[ReceiptUpdate]) -> Result<Vec<bool>> {
-        let mut current: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
-        let convs: BTreeSet<&str> = updates.iter().map(|u| u.conv.as_str()).collect();
-        for conv in convs {
-            for m in self.stores.receipts.member_receipts(conv).await? {
-                if let Some(u) = updates.iter().find(|u| u.conv == conv && u.user == *m.user) {
-                    current.insert(
-                        (u.conv.as_str(), u.user.as_str()),
-                        (m.delivered_seq, m.read_seq),
-                    );
-                }
-            }
-        }
-        Ok(chat_ports::merge_receipts(&mut current, updates).0)
     }
 }
 
@@ -105,40 +81,45 @@ impl Processor for Receipts {
                 seq: c.seq as u64,
             });
         }
+        let mut unpublished = self.unpublished.lock().await;
+        if !unpublished.is_empty() {
+            self.log.append(unpublished.clone()).await?;
+            unpublished.clear();
+        }
         if updates.is_empty() {
             return Ok(());
         }
-        if self.publish {
-            let moved = self.would_move(&updates).await?;
-            let ts = chat_domain::time::now_ms();
-            let traces: Vec<Option<String>> = traces
-                .into_iter()
-                .zip(&moved)
-                .filter(|(_, moved)| **moved)
-                .map(|(t, _)| t)
-                .collect();
-            let events: Vec<Event> = updates
-                .iter()
-                .zip(moved)
-                .filter(|(_, moved)| *moved)
-                .map(|(u, _)| {
-                    ReceiptAdvanced {
-                        conv: u.conv.as_str().into(),
-                        user: u.user.as_str().into(),
-                        device: u.device.as_str().into(),
-                        kind: u.kind.as_str().into(),
-                        seq: u.seq as i64,
-                        ts,
-                    }
-                    .into()
-                })
-                .collect();
-            if !events.is_empty() {
-                let records = event_records(&self.codec, &events, &traces)?;
-                self.log.append(records).await?;
+        let moved = self.stores.receipts.advance(&updates).await?;
+        let ts = chat_domain::time::now_ms();
+        let traces: Vec<Option<String>> = traces
+            .into_iter()
+            .zip(&moved)
+            .filter(|(_, moved)| **moved)
+            .map(|(t, _)| t)
+            .collect();
+        let events: Vec<Event> = updates
+            .into_iter()
+            .zip(moved)
+            .filter(|(_, moved)| *moved)
+            .map(|(u, _)| {
+                ReceiptAdvanced {
+                    conv: u.conv.into(),
+                    user: u.user.into(),
+                    device: u.device.into(),
+                    kind: u.kind.as_str().into(),
+                    seq: u.seq as i64,
+                    ts,
+                }
+                .into()
+            })
+            .collect();
+        if self.publish && !events.is_empty() {
+            let records = event_records(&self.codec, &events, &traces)?;
+            if let Err(e) = self.log.append(records.clone()).await {
+                *unpublished = records;
+                return Err(e.into());
             }
         }
-        self.stores.receipts.advance(&updates).await?;
         Ok(())
     }
 }
