@@ -8,7 +8,7 @@ use super::outbound::{Gone, Outbound};
 use crate::error::from_port;
 use crate::ChatService;
 use chat_domain::frames::ServerFrame;
-use chat_domain::{ConversationId, DomainError, Message, UserId};
+use chat_domain::{ConversationId, ConversationState, DomainError, Message, UserId};
 use std::collections::HashMap;
 
 /// Messages read from the store per page.
@@ -74,6 +74,28 @@ impl Delivery {
         let next = self.next.entry(conv.clone()).or_insert(0);
         *next = (*next).max(after.saturating_add(1));
         Ok(after)
+    }
+
+    /// One conversation caught up from the store: what lies above this
+    /// session's position in it (or the member's join point).
+    pub(crate) async fn catch_up_one(
+        &mut self,
+        service: &ChatService,
+        out: &Outbound,
+        user: &UserId,
+        state: &ConversationState,
+    ) -> Result<(), Stop> {
+        let Some(member) = state.member(user) else {
+            return Ok(());
+        };
+        let from = self
+            .next
+            .get(&state.id)
+            .map(|n| n - 1)
+            .unwrap_or(0)
+            .max(member.joined_after);
+        self.replay(service, out, &state.id, from, u64::MAX).await?;
+        Ok(())
     }
 
     /// The backlog on connect, or the repair after lag: for every

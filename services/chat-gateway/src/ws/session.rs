@@ -290,10 +290,22 @@ impl Session {
                     Some(m) => self.delivery.joined(&state.id, m.joined_after),
                     None => self.delivery.left(&state.id),
                 }
-                self.follow(state).await?;
+                let followed = self.follow(state).await?;
                 self.out.try_push(&ServerFrame::Conversation {
                     conversation: state.to_view(),
-                })?
+                })?;
+                if followed {
+                    // What was published on the shared channel before this
+                    // session followed it (the first message after the
+                    // add, say) is in the store.
+                    Box::pin(self.delivery.catch_up_one(
+                        &self.service,
+                        &self.out,
+                        &self.caller.user,
+                        state,
+                    ))
+                    .await?
+                }
             }
             RealtimeEvent::Receipt {
                 conv,
@@ -505,7 +517,9 @@ impl Session {
 
     /// Follows the conversation channel of a large group the user is in,
     /// and stops following one it left or that is no longer large.
-    async fn follow(&mut self, state: &ConversationState) -> Result<(), Stop> {
+    /// Follows or stops following a large group's shared channel as the
+    /// membership says; true when it started following it.
+    async fn follow(&mut self, state: &ConversationState) -> Result<bool, Stop> {
         let large = state.members.len() > self.service.config.conversation_channel_above;
         let wanted = large && state.is_member(&self.caller.user);
         let followed = self.conv_subs.contains_key(&state.id);
@@ -531,12 +545,14 @@ impl Session {
                 }
             });
             self.conv_subs.insert(state.id.clone(), task.abort_handle());
-        } else if !wanted && followed {
+            return Ok(true);
+        }
+        if !wanted && followed {
             if let Some(task) = self.conv_subs.remove(&state.id) {
                 task.abort();
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Sends the current presence of every watched user (after a possible

@@ -171,3 +171,65 @@ async fn large_groups_go_out_once_on_their_conversation_channel() {
         "{published:?}"
     );
 }
+
+/// Channels on which news of a membership change travels slowly (a busy
+/// Redis, a gateway far away): it arrives 300 ms after it was published.
+struct SlowMembership(std::sync::Arc<chat_embedded::InProcessChannels>);
+
+#[async_trait::async_trait]
+impl chat_ports::Channels for SlowMembership {
+    async fn publish(
+        &self,
+        channel: &str,
+        event: chat_ports::RealtimeEvent,
+    ) -> chat_ports::Result<()> {
+        if matches!(event, chat_ports::RealtimeEvent::Conversation { .. }) {
+            let (inner, channel) = (self.0.clone(), channel.to_string());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = inner.publish(&channel, event).await;
+            });
+            return Ok(());
+        }
+        self.0.publish(channel, event).await
+    }
+
+    async fn subscribe(&self, channel: &str) -> chat_ports::Result<chat_ports::Subscription> {
+        self.0.subscribe(channel).await
+    }
+}
+
+/// A member added to a large group hears of it on its own channel and then
+/// follows the group's shared channel; the first message after the add,
+/// published there before that, still reaches it live (read from the store
+/// when it starts following), not only with the next message or on its
+/// next connect.
+#[tokio::test]
+async fn the_first_message_after_joining_a_large_group_arrives_live() {
+    let s = Server::start_with_channels(
+        |c| c.gateway.conversation_channel_above = 2,
+        std::sync::Arc::new(SlowMembership(std::sync::Arc::new(
+            chat_embedded::InProcessChannels::new(),
+        ))),
+    )
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.group("big", &["bob", "carol"]).await;
+    let mut dave = s.connect("dave", "phone").await;
+    dave.handshake().await;
+    let (st, e) = alice
+        .post(
+            &format!("/v1/conversations/{conv}/members"),
+            json!({ "add": ["dave"] }),
+        )
+        .await;
+    assert_eq!(st, 200, "{e}");
+    alice.send(&conv, "first", "welcome").await;
+    let got = tokio::time::timeout(
+        Duration::from_secs(3),
+        dave.take(|f| f["type"] == "message" && f["client_msg_id"] == "first"),
+    )
+    .await
+    .expect("the first message arrives live");
+    assert!(got.is_some());
+}
