@@ -20,6 +20,8 @@
 //! - [`presence`]: [`RedisPresence`], the sorted sets of connections and
 //!   the index of users by their latest expiry.
 //! - `presence_lua`: the Lua scripts of presence.
+//! - `offline`: the offline announcement, checked against a reconnect on
+//!   another gateway on both sides of its publish.
 //! - `members`: the members of the users' sets (`{node}:{conn}:{device}`)
 //!   and the device of each of the engine's connections.
 //! - `sweeper`: the task of each presence engine that announces offline the
@@ -36,6 +38,7 @@ pub mod channels;
 mod conn;
 mod errors;
 mod members;
+mod offline;
 pub mod presence;
 mod presence_lua;
 mod script;

@@ -21,7 +21,8 @@
 
 use crate::conn::Commands;
 use crate::members::{self, Connections};
-use crate::presence_lua::{LEAVE, LIVE_MEMBERS, TOUCH};
+use crate::offline::Offline;
+use crate::presence_lua::{LEAVE, LIVE, LIVE_MEMBERS, TOUCH};
 use crate::script::LuaScript;
 use crate::sweeper::{requeue, Sweeper};
 use async_trait::async_trait;
@@ -48,6 +49,7 @@ pub struct RedisPresence {
     last_seen: Arc<dyn LastSeenStore>,
     touch: LuaScript,
     leave: LuaScript,
+    live: LuaScript,
     live_members: LuaScript,
     /// The device of each connection this engine was told about.
     connections: Connections,
@@ -98,6 +100,7 @@ impl RedisPresence {
             last_seen,
             touch: LuaScript::new("presence touch", TOUCH),
             leave: LuaScript::new("presence leave", LEAVE),
+            live: LuaScript::new("presence live", LIVE),
             live_members: LuaScript::new("presence live members", LIVE_MEMBERS),
             connections: Connections::default(),
             _sweeper: stop.drop_guard(),
@@ -145,10 +148,18 @@ impl RedisPresence {
         announce(self.channels.as_ref(), status).await
     }
 
-    /// Writes last-seen, then announces `offline`.
+    /// Writes last-seen, then announces `offline`, checked against a
+    /// reconnect on another gateway (`offline.rs`).
     async fn go_offline(&self, user: &str, ts: i64) -> Result<()> {
         self.last_seen.set_last_seen(user, ts).await?;
-        announce(self.channels.as_ref(), offline(user, ts)).await
+        Offline {
+            commands: &self.commands,
+            live: &self.live,
+            channels: self.channels.as_ref(),
+            prefix: &self.prefix,
+        }
+        .announce(user, ts)
+        .await
     }
 }
 

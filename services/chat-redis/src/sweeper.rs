@@ -12,7 +12,7 @@
 //! so that a later sweep tries again.
 
 use crate::conn::Commands;
-use crate::presence::{announce, offline, user_key};
+use crate::offline::Offline;
 use crate::presence_lua::{LIVE, SWEEP};
 use crate::script::LuaScript;
 use chat_ports::{Channels, LastSeenStore, Result};
@@ -97,16 +97,14 @@ impl Sweeper {
     async fn report(&self, live: &LuaScript, user: String, at: i64) -> bool {
         let done = async {
             self.last_seen.set_last_seen(&user, at).await?;
-            let key = user_key(&self.prefix, &user);
-            let live: i64 = live.run(&self.commands, &[&key], &[] as &[&str]).await?;
-            if live > 0 {
-                tracing::debug!(
-                    user,
-                    "An expired user came back online before the sweeper announced it."
-                );
-                return Ok(());
+            Offline {
+                commands: &self.commands,
+                live,
+                channels: self.channels.as_ref(),
+                prefix: &self.prefix,
             }
-            announce(self.channels.as_ref(), offline(&user, at)).await
+            .announce(&user, at)
+            .await
         };
         match done.await {
             Ok(()) => {

@@ -855,3 +855,62 @@ async fn online_devices_span_gateways_and_a_crashed_one_s_expire() {
     assert!(alive.online_devices("omar").await.unwrap().is_empty());
     assert!(!ctx.exists(&alive.key("nora")).await);
 }
+
+/// A last-seen store that takes its time, as a store under load does.
+struct SlowLastSeen(Arc<MemLastSeen>);
+
+#[async_trait]
+impl LastSeenStore for SlowLastSeen {
+    async fn set_last_seen(&self, user: &str, ts: i64) -> chat_ports::Result<()> {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        self.0.set_last_seen(user, ts).await
+    }
+
+    async fn last_seen(&self, user: &str) -> chat_ports::Result<Option<i64>> {
+        self.0.last_seen(user).await
+    }
+}
+
+/// A disconnect on one gateway and a reconnect on another that race: the
+/// user's last connection closes on gateway A (which writes last-seen,
+/// slowly), and the user connects on gateway B meanwhile. Watchers must end
+/// with `online`, the truth, not with A's late `offline`.
+#[tokio::test]
+async fn a_reconnect_racing_a_disconnect_leaves_the_user_online() {
+    let Some(ctx) = setup().await else { return };
+    let store = Arc::new(MemLastSeen(Mutex::new(HashMap::new())));
+    let slow: Arc<dyn LastSeenStore> = Arc::new(SlowLastSeen(store.clone()));
+    let channels: Arc<dyn Channels> = Arc::new(ctx.channels().await);
+    let a = Arc::new(
+        RedisPresence::connect(
+            &ctx.url,
+            &ctx.prefix,
+            Duration::from_secs(30),
+            channels,
+            slow,
+        )
+        .await
+        .expect("connect presence"),
+    );
+    let b = presence(&ctx, Duration::from_secs(30), &store).await;
+    let watcher = ctx.channels().await;
+    let mut changes = watcher.subscribe(&presence_channel("zoe")).await.unwrap();
+    a.connected("zoe", "phone", 1).await.unwrap();
+    assert!(status_event(next(&mut changes).await).online);
+
+    let leaving = {
+        let a = a.clone();
+        tokio::spawn(async move { a.disconnected("zoe", 1).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    b.connected("zoe", "laptop", 2).await.unwrap();
+    leaving.await.unwrap().unwrap();
+
+    let mut last = None;
+    while let Ok(Ok(e)) = timeout(Duration::from_millis(700), changes.recv()).await {
+        last = Some(status_event((*e).clone()).online);
+    }
+    assert_eq!(last, Some(true), "the last word is online");
+    let now = b.status(&["zoe".into()]).await.unwrap();
+    assert!(now[0].online);
+}
