@@ -94,6 +94,19 @@ pub struct PushDeadLettered {
     pub ts: i64,
 }
 
+/// `schemas/DeadLettered.avsc`: a record a processor set aside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLettered {
+    pub topic: String,
+    pub partition: i64,
+    pub offset: i64,
+    pub key: String,
+    pub group: String,
+    pub reason: String,
+    pub payload_hex: String,
+    pub ts: i64,
+}
+
 crate::record_enum! {
     /// Any event. Matched exhaustively everywhere: a new event does not
     /// fall silently into a catch-all arm.
@@ -105,6 +118,7 @@ crate::record_enum! {
         CommandRejected,
         SendRejected,
         PushDeadLettered,
+        DeadLettered,
     }
 }
 
@@ -119,12 +133,14 @@ impl Event {
             | Event::ReceiptAdvanced(_)
             | Event::CommandRejected(_)
             | Event::SendRejected(_)
-            | Event::PushDeadLettered(_) => None,
+            | Event::PushDeadLettered(_)
+            | Event::DeadLettered(_) => None,
         }
     }
 
     /// The record's log key: its conversation, except for
-    /// [`PushDeadLettered`], which is keyed by its user.
+    /// [`PushDeadLettered`], keyed by its user, and [`DeadLettered`], by
+    /// the key of the record it sets aside.
     pub fn key(&self) -> &str {
         match self {
             Event::MessageSequenced(e) => &e.conv,
@@ -134,6 +150,7 @@ impl Event {
             Event::CommandRejected(e) => &e.conv,
             Event::SendRejected(e) => &e.conv,
             Event::PushDeadLettered(e) => &e.user,
+            Event::DeadLettered(e) => &e.key,
         }
     }
 }

@@ -6,8 +6,8 @@ pub use chat_domain::commands::{
     ChangeMembers, Command, CreateConversation, DeleteMessage, SendMessage, SubmitReceipt,
 };
 pub use chat_domain::events::{
-    CommandRejected, Event, MembershipApplied, MessageDeleted, MessageSequenced, PushDeadLettered,
-    ReceiptAdvanced, SendRejected,
+    CommandRejected, DeadLettered, Event, MembershipApplied, MessageDeleted, MessageSequenced,
+    PushDeadLettered, ReceiptAdvanced, SendRejected,
 };
 
 /// Any record of the log: a command or an event.
@@ -27,7 +27,8 @@ impl Record {
     }
 
     /// The record's log key: its conversation, except for
-    /// [`PushDeadLettered`], which is keyed by its user.
+    /// [`PushDeadLettered`], keyed by its user, and [`DeadLettered`], by the
+    /// key of the record it sets aside.
     pub fn key(&self) -> &str {
         match self {
             Record::Command(c) => c.conv(),
@@ -135,6 +136,7 @@ records!(
         CommandRejected,
         SendRejected,
         PushDeadLettered,
+        DeadLettered,
     ],
 );
 

@@ -7,6 +7,9 @@ pub const COMMANDS: &str = "chat.commands";
 pub const EVENTS: &str = "chat.events";
 /// Push notifications given up on after their retries, keyed by user id.
 pub const PUSH_DEADLETTER: &str = "chat.push.deadletter";
+/// Records a processor could never apply, set aside with their reason,
+/// keyed by the original record's key.
+pub const DEADLETTER: &str = "chat.deadletter";
 
 /// A topic as `kafka/topics.toml` declares it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -114,7 +117,12 @@ mod declared {
         let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            vec![super::COMMANDS, super::EVENTS, super::PUSH_DEADLETTER]
+            vec![
+                super::COMMANDS,
+                super::EVENTS,
+                super::PUSH_DEADLETTER,
+                super::DEADLETTER
+            ]
         );
         let mut listed = 0;
         for t in &topics {

@@ -34,10 +34,15 @@ fn is_connection(e: &tokio_postgres::Error) -> bool {
         // or starting; 53300: too many connections; 57014: the statement
         // ran past statement_timeout; 55P03: a lock waited past
         // lock_timeout; 25P03: the session idled in its transaction past
-        // idle_in_transaction_session_timeout. All pass: retried.
+        // idle_in_transaction_session_timeout; 40001, 40P01: a
+        // serialization failure or a deadlock, which the server resolved
+        // by aborting this transaction. All pass: retried.
         return code.starts_with("08")
             || code.starts_with("57P")
-            || matches!(code, "53300" | "57014" | "55P03" | "25P03");
+            || matches!(
+                code,
+                "53300" | "57014" | "55P03" | "25P03" | "40001" | "40P01"
+            );
     }
     e.source().is_some_and(|s| s.is::<std::io::Error>())
 }

@@ -163,7 +163,9 @@ impl Fanout {
             }
             // Refusals of commands whose callers wait for the outcome, and
             // push failures: for operators and analytics, not for devices.
-            Event::CommandRejected(_) | Event::PushDeadLettered(_) => Ok(()),
+            Event::CommandRejected(_) | Event::PushDeadLettered(_) | Event::DeadLettered(_) => {
+                Ok(())
+            }
         }
     }
 }

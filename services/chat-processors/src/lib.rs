@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`runner`]: the loop every processor shares (poll, handle, commit,
-//!   retry, shut down).
+//!   retry, shut down); `dead_letter`: records that can never be applied
+//!   set aside on `chat.deadletter`.
 //! - [`sequencer`]: commands → seq, message store, membership; publishes the
 //!   sequenced events.
 //! - [`receipts`]: receipt commands → watermarks; publishes advances.
@@ -18,6 +19,7 @@
 //!   rebuild a store.
 
 pub mod blob_gc;
+mod dead_letter;
 pub mod fanout;
 pub mod media;
 pub mod push;
@@ -39,6 +41,23 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether handling the same records again may succeed (a store or
+    /// broker that is down or overloaded; a record written by a newer
+    /// version, which an upgraded processor will read): retried, never
+    /// skipped. Anything else is a record that can never be applied.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Port(chat_ports::PortError::Unavailable { .. })
+            | Error::Port(chat_ports::PortError::Overloaded(_))
+            | Error::Codec(chat_events::Error::UnknownFingerprint(_)) => true,
+            Error::Port(chat_ports::PortError::Storage { .. })
+            | Error::Port(chat_ports::PortError::Corrupt { .. })
+            | Error::Codec(_) => false,
+        }
+    }
+}
 
 /// Encodes derived records for the events topic, keyed by conversation,
 /// each with the trace context of the command it came from.

@@ -1,7 +1,11 @@
 //! The loop every processor runs: poll a batch, handle it, commit its
-//! offsets only once its effects are durable; on failure handle the same
-//! batch again after a pause, so nothing is skipped.
+//! offsets only once its effects are durable. On a transient failure the
+//! same batch is handled again after a backoff, so nothing is skipped; a
+//! batch that keeps failing otherwise is handled record by record, and a
+//! record that can never be applied is set aside on the dead-letter topic
+//! (`dead_letter.rs`) so its partition moves on.
 
+use crate::dead_letter::{Isolation, PERMANENT_TRIES};
 use async_trait::async_trait;
 use chat_ports::log::last_positions;
 use chat_ports::{EventLog, LogConsumer, LogRecord, Position};
@@ -51,6 +55,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
 ) -> crate::Result<()> {
     let group = processor.group();
+    let codec = chat_events::Codec::new();
     let mut consumer = log.consumer(group, processor.topics()).await?;
     tracing::info!(group, "The processor started.");
     // Offsets of a batch whose effects may still be in flight (pipelined
@@ -92,18 +97,31 @@ pub async fn run(
         let mut failures = 0u32;
         let started = Instant::now();
         loop {
-            match processor.start(&batch).await {
+            let e = match processor.start(&batch).await {
                 Ok(()) => break,
-                Err(e) => {
-                    failures += 1;
-                    metrics.processor_failure(group);
-                    tracing::warn!(group, error = %e, failures, "The processor failed a batch; handling it again.");
-                    if shutdown.is_cancelled() {
-                        return Ok(());
-                    }
-                    pause(&shutdown).await;
-                }
+                Err(e) => e,
+            };
+            failures += 1;
+            metrics.processor_failure(group);
+            if shutdown.is_cancelled() {
+                return Ok(());
             }
+            if !e.is_transient() && failures >= PERMANENT_TRIES {
+                tracing::warn!(group, error = %e, failures, "The processor keeps failing a batch; handling it record by record.");
+                let isolation = Isolation {
+                    processor: processor.as_ref(),
+                    log: log.as_ref(),
+                    codec: &codec,
+                    metrics: &metrics,
+                    shutdown: &shutdown,
+                };
+                if !isolation.run(&batch).await {
+                    return Ok(());
+                }
+                break;
+            }
+            tracing::warn!(group, error = %e, failures, "The processor failed a batch; handling it again.");
+            backoff(failures, &shutdown).await;
         }
         let now = chat_domain::time::now_ms();
         let ages: Vec<Duration> = batch
@@ -145,4 +163,26 @@ async fn pause(shutdown: &CancellationToken) {
         _ = shutdown.cancelled() => {}
         _ = tokio::time::sleep(Duration::from_millis(200)) => {}
     }
+}
+
+/// Waits before try `failures + 1`: 200 ms doubling to at most 5 s, with up
+/// to a quarter of it added at random, so processors that failed together
+/// do not retry together; a shutdown ends the wait.
+pub(crate) async fn backoff(failures: u32, shutdown: &CancellationToken) {
+    let base = Duration::from_millis(200)
+        .saturating_mul(1 << failures.saturating_sub(1).min(5))
+        .min(Duration::from_secs(5));
+    let jitter = base.mul_f64(random_fraction() / 4.0);
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(base + jitter) => {}
+    }
+}
+
+/// A number in [0, 1) from the process's random hasher keys.
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(chat_domain::time::now_ms() as u64);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }

@@ -109,10 +109,16 @@ impl Processor for Sequencer {
                     // Events derived from this command carry its trace.
                     traces.resize(work.events.len(), trace);
                 }
-                Err(e) => tracing::warn!(
-                    partition = r.partition, offset = r.offset, error = %e,
-                    "The sequencer skipped a record that is not a command it can decode."
-                ),
+                // Never skipped: a record of a newer schema waits for an
+                // upgraded sequencer (transient); anything else that does not
+                // decode is set aside by the runner (`dead_letter.rs`).
+                Err(e) => {
+                    tracing::warn!(
+                        partition = r.partition, offset = r.offset, error = %e,
+                        "The sequencer cannot decode a command."
+                    );
+                    return Err(e.into());
+                }
             }
         }
         let (batch, events) = work.finish();

@@ -397,3 +397,69 @@ async fn a_refused_send_is_reported_to_the_device_that_sent_it() {
         "bob's send after he left is reported to his device"
     );
 }
+
+/// A command record that does not decode (garbage, or an event on the
+/// commands topic) is not skipped in silence: the sequencer refuses it and
+/// the runner sets it aside on the dead-letter topic; the commands around
+/// it are sequenced.
+#[tokio::test]
+async fn an_undecodable_command_is_set_aside_and_the_rest_is_sequenced() {
+    let rig = rig().await;
+    append_all(&rig, &commands()[..3]).await;
+    rig.log
+        .append(vec![OutRecord {
+            topic: COMMANDS.into(),
+            key: "g".into(),
+            payload: b"not avro".to_vec(),
+            headers: vec![],
+            timestamp: 0,
+        }])
+        .await
+        .unwrap();
+    append_all(&rig, &[send("g", "bob", "after", 20)]).await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    let sequencer = Arc::new(Sequencer::new(
+        rig.stores.clone(),
+        log.clone(),
+        rig.codec.clone(),
+        256,
+    ));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let metrics = chat_telemetry::Metrics::new();
+    let running = tokio::spawn(chat_processors::run(
+        sequencer,
+        log,
+        shutdown.clone(),
+        metrics.clone(),
+    ));
+    let mut dead = rig
+        .log
+        .consumer("ops", &[chat_events::topics::DEADLETTER])
+        .await
+        .unwrap();
+    let mut set_aside = Vec::new();
+    for _ in 0..100 {
+        set_aside.extend(dead.poll(10, Duration::from_millis(100)).await.unwrap());
+        if !set_aside.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(set_aside.len(), 1, "the garbage is set aside");
+    let mut history = Vec::new();
+    for _ in 0..100 {
+        history = rig
+            .stores
+            .messages
+            .messages_after("g", 0, 10)
+            .await
+            .unwrap();
+        if history.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let keys: Vec<&str> = history.iter().map(|m| m.client_msg_id.as_str()).collect();
+    assert_eq!(keys, ["a1", "b1", "after"]);
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}

@@ -51,6 +51,9 @@ pub struct Metrics {
     pub processed: Family<Label, Counter>,
     /// Batches that failed and were handled again, by group.
     pub processor_failures: Family<Label, Counter>,
+    /// Records a processor set aside on `chat.deadletter`, by group: each
+    /// one is a bug or an attack, worth an alert.
+    pub dead_letters: Family<Label, Counter>,
     /// Time to handle a batch (store writes included), by group.
     pub batch_seconds: HistogramFamily,
     /// Age of records when a processor handles them: the consumer lag in
@@ -77,6 +80,7 @@ impl Metrics {
             shed: Family::default(),
             processed: Family::default(),
             processor_failures: Family::default(),
+            dead_letters: Family::default(),
             batch_seconds: Family::new_with_constructor(latency as fn() -> Histogram),
             record_age_seconds: Family::new_with_constructor(age as fn() -> Histogram),
             store_read_seconds: latency(),
@@ -117,6 +121,11 @@ impl Metrics {
             "processor_failures",
             "Failed batches handled again, by group",
             m.processor_failures.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Records a processor could never apply, set aside on chat.deadletter, by group",
+            m.dead_letters.clone(),
         );
         registry.register(
             "batch_seconds",
@@ -181,6 +190,10 @@ impl Metrics {
         self.processor_failures
             .get_or_create(&[("group", group)])
             .inc();
+    }
+
+    pub fn dead_letter(&self, group: &'static str) {
+        self.dead_letters.get_or_create(&[("group", group)]).inc();
     }
 }
 
