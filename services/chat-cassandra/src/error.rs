@@ -38,9 +38,20 @@ fn is_transient(e: &ExecutionError) -> bool {
 pub(crate) fn exec(e: ExecutionError) -> PortError {
     if is_transient(&e) {
         PortError::unavailable("store", e)
+    } else if is_invalid_value(&e) {
+        PortError::refused("store", e)
     } else {
         PortError::storage("store", e)
     }
+}
+
+/// Whether the node refused the request as invalid (a mutation too large,
+/// a value out of its type): it would refuse it again.
+fn is_invalid_value(e: &ExecutionError) -> bool {
+    matches!(
+        e,
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(DbError::Invalid, _))
+    )
 }
 
 /// A stored value that does not decode.
@@ -48,7 +59,7 @@ pub(crate) fn corrupt(e: impl std::fmt::Display) -> PortError {
     PortError::corrupt("store", e)
 }
 
-/// A value this engine refuses to write.
+/// A value this engine refuses to write, and always will.
 pub(crate) fn refuse(detail: impl std::fmt::Display) -> PortError {
-    PortError::storage("store", detail)
+    PortError::refused("store", detail)
 }

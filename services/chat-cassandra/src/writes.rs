@@ -162,7 +162,9 @@ impl CassandraStore {
                         self.row(&self.st.conversation_offset, (id,)).await?;
                     let stored = stored.and_then(|(o,)| o).unwrap_or(0);
                     if u64::try_from(stored).is_ok_and(|s| s > new) {
-                        return Err(error::refuse(format!(
+                        // (Not refused for good: this process lost its
+                        // partition, and retries until it is fenced.)
+                        return Err(chat_ports::PortError::storage("store", format!(
                             "stale batch: conversation {id:?} was already written from further in the log"
                         )));
                     }

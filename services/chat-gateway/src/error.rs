@@ -51,6 +51,9 @@ pub fn from_port(e: PortError) -> DomainError {
             ErrorCode::Overloaded,
             format!("the {what} is unavailable; retry later"),
         ),
+        PortError::Refused { what, detail } => {
+            DomainError::bad_request(format!("the {what} cannot hold this value: {detail}"))
+        }
         other @ (PortError::Storage { .. } | PortError::Corrupt { .. }) => {
             tracing::error!(error = %other, "A storage operation failed.");
             DomainError::internal("internal error")

@@ -16,6 +16,12 @@ pub enum PortError {
     /// Stored bytes do not decode.
     #[error("corrupt data in the {what}: {detail}")]
     Corrupt { what: &'static str, detail: String },
+    /// The engine refuses this value and will refuse it again, however
+    /// often it is written (a text it cannot hold, a number out of its
+    /// range): the one failure a processor sets the record aside for. Every
+    /// other failure is retried.
+    #[error("the {what} refuses the value: {detail}")]
+    Refused { what: &'static str, detail: String },
 }
 
 impl PortError {
@@ -28,6 +34,13 @@ impl PortError {
 
     pub fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Self {
         Self::Corrupt {
+            what,
+            detail: e.to_string(),
+        }
+    }
+
+    pub fn refused(what: &'static str, e: impl std::fmt::Display) -> Self {
+        Self::Refused {
             what,
             detail: e.to_string(),
         }

@@ -51,6 +51,10 @@ fn is_connection(e: &tokio_postgres::Error) -> bool {
 pub(crate) fn db(e: tokio_postgres::Error) -> PortError {
     if is_connection(&e) {
         PortError::unavailable("store", describe(&e))
+    } else if e.code().is_some_and(|c| c.code().starts_with("22")) {
+        // Class 22, data exception (a NUL in text, a value too long or out
+        // of range): this value is refused, and always will be.
+        PortError::refused("store", describe(&e))
     } else {
         PortError::storage("store", describe(&e))
     }

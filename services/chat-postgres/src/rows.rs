@@ -27,7 +27,7 @@ pub(crate) use attachment_columns;
 /// store a negative number and break the order.
 pub(crate) fn to_db(what: &str, v: u64) -> Result<i64> {
     i64::try_from(v)
-        .map_err(|_| PortError::storage("store", format!("{what} {v} is above the largest bigint")))
+        .map_err(|_| PortError::refused("store", format!("{what} {v} is above the largest bigint")))
 }
 
 /// A u64 bound of a read: values above `i64::MAX` stand for `i64::MAX`,

@@ -360,3 +360,28 @@ async fn a_write_behind_a_stopped_transaction_gives_up_and_is_retried() {
     })
     .await;
 }
+
+/// A value PostgreSQL can never hold (U+0000 in a text column) is refused
+/// as such, `PortError::Refused`, which a processor sets aside; it is not a
+/// storage failure to retry for ever.
+#[tokio::test]
+async fn a_value_the_server_cannot_hold_is_refused_for_good() {
+    with_database(|url| async move {
+        let store = PostgresStore::connect(&url).await.expect("connect");
+        let mut m = msg("r", 1, "x");
+        m.client_msg_id = "k\u{0}".into();
+        let outcome = store
+            .apply(SequencedBatch {
+                conversations: vec![conv("r", "t")],
+                messages: vec![m],
+                joined: vec![],
+                left: vec![],
+            })
+            .await;
+        assert!(
+            matches!(outcome, Err(chat_ports::PortError::Refused { .. })),
+            "{outcome:?}"
+        );
+    })
+    .await;
+}

@@ -1,10 +1,11 @@
-//! Records a processor can never apply. A batch that fails with an error
-//! that is not transient (the store refused a value for good, a record
-//! that does not decode) is handled again record by record; a record that
-//! still fails alone, after a few tries, goes to `chat.deadletter` with its
-//! reason and counts in `chat_dead_letters_total`, and its partition moves
-//! on. A transient failure (the store or the broker down, a record of a
-//! newer schema) is retried with backoff and never set aside.
+//! Records a processor can never apply. A batch that fails with a
+//! permanent error (`Error::is_permanent`: a value the store refuses for
+//! good, a record that does not decode) is handled again record by record;
+//! a record that still fails alone, after a few tries, goes to
+//! `chat.deadletter` with its reason and counts in
+//! `chat_dead_letters_total`, and its partition moves on. Any other failure
+//! (the store or the broker down or failing, a record of a newer schema) is
+//! retried with backoff and never set aside.
 
 use crate::runner::backoff;
 use crate::{Error, Processor};
@@ -45,7 +46,7 @@ impl Isolation<'_> {
                 if self.shutdown.is_cancelled() {
                     return false;
                 }
-                if !e.is_transient() && failures >= PERMANENT_TRIES {
+                if e.is_permanent() && failures >= PERMANENT_TRIES {
                     if !self.set_aside(r, &e).await {
                         return false;
                     }

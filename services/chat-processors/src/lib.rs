@@ -43,18 +43,25 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// Whether handling the same records again may succeed (a store or
-    /// broker that is down or overloaded; a record written by a newer
-    /// version, which an upgraded processor will read): retried, never
-    /// skipped. Anything else is a record that can never be applied.
-    pub fn is_transient(&self) -> bool {
+    /// Whether the records can never be applied, however often they are
+    /// handled again: a value the store refuses for good, or a record that
+    /// does not decode with any schema of its name. Everything else (a
+    /// store or broker down, overloaded or failing, a stale batch, a
+    /// record of a newer schema that an upgraded processor will read) is
+    /// retried and never skipped: a failure of the store is not the
+    /// record's fault, and setting records aside for it would empty the
+    /// partition into the dead-letter topic.
+    pub fn is_permanent(&self) -> bool {
         match self {
-            Error::Port(chat_ports::PortError::Unavailable { .. })
-            | Error::Port(chat_ports::PortError::Overloaded(_))
-            | Error::Codec(chat_events::Error::UnknownFingerprint(_)) => true,
-            Error::Port(chat_ports::PortError::Storage { .. })
-            | Error::Port(chat_ports::PortError::Corrupt { .. })
-            | Error::Codec(_) => false,
+            Error::Port(chat_ports::PortError::Refused { .. }) => true,
+            Error::Port(
+                chat_ports::PortError::Unavailable { .. }
+                | chat_ports::PortError::Overloaded(_)
+                | chat_ports::PortError::Storage { .. }
+                | chat_ports::PortError::Corrupt { .. },
+            ) => false,
+            Error::Codec(chat_events::Error::UnknownFingerprint(_)) => false,
+            Error::Codec(_) => true,
         }
     }
 }

@@ -106,7 +106,7 @@ pub async fn run(
             if shutdown.is_cancelled() {
                 return Ok(());
             }
-            if !e.is_transient() && failures >= PERMANENT_TRIES {
+            if e.is_permanent() && failures >= PERMANENT_TRIES {
                 tracing::warn!(group, error = %e, failures, "The processor keeps failing a batch; handling it record by record.");
                 let isolation = Isolation {
                     processor: processor.as_ref(),

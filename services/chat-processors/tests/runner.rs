@@ -139,7 +139,7 @@ impl Processor for Picky {
             return Err(chat_ports::PortError::unavailable("store", "restarting").into());
         }
         if records.iter().any(|r| r.payload == [0xFF]) {
-            return Err(chat_ports::PortError::storage("store", "value refused").into());
+            return Err(chat_ports::PortError::refused("store", "value refused").into());
         }
         let mut applied = self.applied.lock().unwrap();
         applied.extend(records.iter().map(|r| r.payload[0]));
