@@ -125,6 +125,23 @@ async fn read_all(log: &EmbeddedLog, group: &str) -> Vec<chat_ports::LogRecord> 
     c.poll(1000, Duration::from_millis(100)).await.unwrap()
 }
 
+/// Sequences every command of the log in one batch; returns the events
+/// the sequencer published.
+async fn sequence_all(rig: &Rig) -> Vec<chat_ports::LogRecord> {
+    let batch = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
+        .handle(&batch)
+        .await
+        .unwrap();
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    events.poll(100, Duration::from_millis(100)).await.unwrap()
+}
+
 /// Everything the sequencer derived, for comparison.
 async fn snapshot(stores: &Stores) -> (ConversationState, Vec<chat_domain::Message>) {
     let state = stores
@@ -319,18 +336,7 @@ async fn trace_context_travels_from_a_command_to_its_events() {
         })
         .collect();
     rig.log.append(out).await.unwrap();
-    let batch = read_all(&rig.log, "t").await;
-    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
-    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
-        .handle(&batch)
-        .await
-        .unwrap();
-    let mut events = rig
-        .log
-        .consumer("e", &[chat_events::topics::EVENTS])
-        .await
-        .unwrap();
-    let published = events.poll(100, Duration::from_millis(100)).await.unwrap();
+    let published = sequence_all(&rig).await;
     assert_eq!(published.len(), 2, "membership and message");
     for e in &published {
         assert_eq!(e.traceparent().as_deref(), Some(tp));
@@ -346,18 +352,7 @@ async fn a_refused_send_is_reported_to_the_device_that_sent_it() {
     use chat_ports::{Channels, RealtimeEvent};
     let rig = rig().await;
     append_all(&rig, &commands()).await;
-    let batch = read_all(&rig.log, "t").await;
-    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
-    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
-        .handle(&batch)
-        .await
-        .unwrap();
-    let mut events = rig
-        .log
-        .consumer("e", &[chat_events::topics::EVENTS])
-        .await
-        .unwrap();
-    let published = events.poll(100, Duration::from_millis(100)).await.unwrap();
+    let published = sequence_all(&rig).await;
 
     let channels = Arc::new(chat_embedded::InProcessChannels::new());
     let mut bob = channels.subscribe(&user_channel("bob")).await.unwrap();
