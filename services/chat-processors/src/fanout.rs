@@ -65,7 +65,7 @@ impl Fanout {
 #[async_trait]
 impl Processor for Fanout {
     fn group(&self) -> &'static str {
-        "fanout"
+        crate::groups::FANOUT
     }
 
     fn topics(&self) -> &'static [&'static str] {

@@ -31,6 +31,18 @@ pub mod sequencer;
 
 pub use runner::{run, Processor};
 
+/// The consumer groups of the processors.
+pub mod groups {
+    pub const SEQUENCER: &str = "sequencer";
+    pub const RECEIPTS: &str = "receipts";
+    pub const FANOUT: &str = "fanout";
+    pub const PUSH: &str = "push";
+    pub const MEDIA: &str = "media";
+    /// Every processor's group: an embedded log keeps what they have not
+    /// read (`LogOptions::retain_for`).
+    pub const ALL: &[&str] = &[SEQUENCER, RECEIPTS, FANOUT, PUSH, MEDIA];
+}
+
 /// What a processor can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -98,7 +98,7 @@ impl Media {
 #[async_trait]
 impl Processor for Media {
     fn group(&self) -> &'static str {
-        "media"
+        crate::groups::MEDIA
     }
 
     fn topics(&self) -> &'static [&'static str] {

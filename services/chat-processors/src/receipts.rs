@@ -46,7 +46,7 @@ impl Receipts {
 #[async_trait]
 impl Processor for Receipts {
     fn group(&self) -> &'static str {
-        "receipts"
+        crate::groups::RECEIPTS
     }
 
     fn topics(&self) -> &'static [&'static str] {

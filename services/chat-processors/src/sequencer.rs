@@ -67,7 +67,7 @@ impl Sequencer {
 #[async_trait]
 impl Processor for Sequencer {
     fn group(&self) -> &'static str {
-        "sequencer"
+        crate::groups::SEQUENCER
     }
 
     fn topics(&self) -> &'static [&'static str] {

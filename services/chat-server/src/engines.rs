@@ -122,6 +122,11 @@ pub async fn open_log(config: &Config) -> anyhow::Result<(Arc<dyn EventLog>, Opt
                     partitions: config.log.partitions,
                     fsync: config.log.fsync,
                     queue_capacity: config.log.queue_capacity,
+                    // Expiry never removes what a processor has not read.
+                    retain_for: chat_processors::groups::ALL
+                        .iter()
+                        .map(|g| g.to_string())
+                        .collect(),
                 },
             )
             .context("cannot open the embedded event log (is a server using it?)")?;

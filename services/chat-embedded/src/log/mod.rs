@@ -54,6 +54,12 @@ pub struct LogOptions {
     pub fsync: FsyncPolicy,
     /// Appends waiting for the writer beyond this are refused as overload.
     pub queue_capacity: usize,
+    /// Consumer groups whose unread records expiry never removes: a record
+    /// at or after the lowest offset any of them committed on its
+    /// partition stays, however old (a lagging sequencer, a clock that
+    /// jumped ahead). A group that never committed on a partition holds
+    /// nothing back there.
+    pub retain_for: Vec<String>,
 }
 
 impl Default for LogOptions {
@@ -62,6 +68,7 @@ impl Default for LogOptions {
             partitions: 8,
             fsync: FsyncPolicy::Always,
             queue_capacity: 16_384,
+            retain_for: Vec::new(),
         }
     }
 }
@@ -80,6 +87,7 @@ struct Inner {
     /// Partition count per topic, fixed at creation.
     topics: std::sync::RwLock<HashMap<String, u32>>,
     default_partitions: u32,
+    retain_for: Arc<Vec<String>>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -99,6 +107,7 @@ impl EmbeddedLog {
                 appended,
                 topics: std::sync::RwLock::new(topics),
                 default_partitions: options.partitions.max(1),
+                retain_for: Arc::new(options.retain_for),
                 thread: std::sync::Mutex::new(Some(thread)),
             }),
         })
@@ -224,8 +233,16 @@ impl EventLog for EmbeddedLog {
     }
 
     async fn expire(&self, cutoff_ms: i64) -> Result<u64> {
-        self.request(|reply| writer::Request::Expire { cutoff_ms, reply }, false)
-            .await
+        let retain_for = self.inner.retain_for.clone();
+        self.request(
+            |reply| writer::Request::Expire {
+                cutoff_ms,
+                retain_for,
+                reply,
+            },
+            false,
+        )
+        .await
     }
 
     async fn health(&self) -> Result<()> {

@@ -86,6 +86,50 @@ async fn expiry_drops_old_records_but_keeps_offsets_growing() {
     assert_eq!(p[0].offset, 2);
 }
 
+/// Expiry never removes what a processor has not read yet: a sequencer
+/// lagging past the retention, or a clock that jumped ahead, must not lose
+/// commands never sequenced. Groups not named in `retain_for` (a reader of
+/// the dead-letter topic, say) hold nothing back.
+#[tokio::test]
+async fn expiry_keeps_what_a_retained_group_has_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(
+        &dir.path().join("log.redb"),
+        LogOptions {
+            partitions: 1,
+            retain_for: vec!["sequencer".into()],
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    let records = (0..5).map(|i| record("k", &format!("r{i}"), 10)).collect();
+    log.append(records).await.unwrap();
+    let mut sequencer = log.consumer("sequencer", &["t"]).await.unwrap();
+    let read = sequencer.poll(2, Duration::from_millis(100)).await.unwrap();
+    sequencer
+        .commit(&chat_ports::log::last_positions(&read))
+        .await
+        .unwrap();
+    let mut idle = log.consumer("tail", &["t"]).await.unwrap();
+    let first = idle.poll(1, Duration::from_millis(100)).await.unwrap();
+    idle.commit(&chat_ports::log::last_positions(&first))
+        .await
+        .unwrap();
+
+    // The clock jumped far ahead: every record is "old".
+    assert_eq!(
+        log.expire(i64::MAX).await.unwrap(),
+        2,
+        "only what the sequencer read"
+    );
+    let rest = sequencer
+        .poll(10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    let payloads: Vec<&[u8]> = rest.iter().map(|r| r.payload.as_slice()).collect();
+    assert_eq!(payloads, [b"r2".as_slice(), b"r3", b"r4"]);
+}
+
 #[tokio::test]
 async fn a_full_queue_is_refused_as_overload() {
     let dir = tempfile::tempdir().unwrap();

@@ -26,6 +26,8 @@ pub(crate) enum Request {
     },
     Expire {
         cutoff_ms: i64,
+        /// Groups whose unread records stay (`LogOptions::retain_for`).
+        retain_for: Arc<Vec<String>>,
         reply: oneshot::Sender<Result<u64>>,
     },
     /// Finish what is queued before this and stop.
@@ -151,7 +153,11 @@ fn write_group(
                 }
                 Outcome::Committed
             }
-            Request::Expire { cutoff_ms, .. } => Outcome::Expired(expire(&txn, *cutoff_ms)?),
+            Request::Expire {
+                cutoff_ms,
+                retain_for,
+                ..
+            } => Outcome::Expired(expire(&txn, *cutoff_ms, retain_for)?),
             Request::Stop => unreachable!("stop requests are taken out of the group"),
         });
     }
@@ -196,8 +202,28 @@ fn append(
 }
 
 /// Removes, from the head of every partition, the records older than the
-/// cutoff.
-fn expire(txn: &WriteTransaction, cutoff_ms: i64) -> Result<u64, redb::Error> {
+/// cutoff that every group of `retain_for` has read.
+fn expire(
+    txn: &WriteTransaction,
+    cutoff_ms: i64,
+    retain_for: &[String],
+) -> Result<u64, redb::Error> {
+    // The lowest committed (next-to-read) offset of a retained group, by
+    // partition.
+    let mut floor: HashMap<(String, u32), u64> = HashMap::new();
+    {
+        let t = txn.open_table(OFFSETS)?;
+        for row in t.iter()? {
+            let (k, next) = row?;
+            let (group, topic, partition) = k.value();
+            if retain_for.iter().any(|g| g == group) {
+                let e = floor
+                    .entry((topic.to_string(), partition))
+                    .or_insert(u64::MAX);
+                *e = (*e).min(next.value());
+            }
+        }
+    }
     let partitions: Vec<(String, u32)> = {
         let t = txn.open_table(TOPICS)?;
         let mut v = Vec::new();
@@ -212,9 +238,13 @@ fn expire(txn: &WriteTransaction, cutoff_ms: i64) -> Result<u64, redb::Error> {
     let mut table = txn.open_table(RECORDS)?;
     let mut removed = 0;
     for (topic, p) in partitions {
+        let kept_from = floor.get(&(topic.clone(), p)).copied().unwrap_or(u64::MAX);
         let mut doomed = Vec::new();
         for row in table.range((topic.as_str(), p, 0)..=(topic.as_str(), p, u64::MAX))? {
             let (k, v) = row?;
+            if k.value().2 >= kept_from {
+                break;
+            }
             match format::timestamp(v.value()) {
                 Some(ts) if ts < cutoff_ms => doomed.push(k.value().2),
                 _ => break,

@@ -69,7 +69,7 @@ impl Push {
 #[async_trait]
 impl Processor for Push {
     fn group(&self) -> &'static str {
-        "push"
+        crate::groups::PUSH
     }
 
     fn topics(&self) -> &'static [&'static str] {
