@@ -38,9 +38,12 @@ pub mod groups {
     pub const FANOUT: &str = "fanout";
     pub const PUSH: &str = "push";
     pub const MEDIA: &str = "media";
-    /// Every processor's group: an embedded log keeps what they have not
-    /// read (`LogOptions::retain_for`).
-    pub const ALL: &[&str] = &[SEQUENCER, RECEIPTS, FANOUT, PUSH, MEDIA];
+    /// The groups whose unread records an embedded log keeps
+    /// (`LogOptions::retain_for`): the commands' readers, which always run,
+    /// and whose loss would lose acknowledged commands. (The events'
+    /// readers are repaired from the store or derive what can be lost; and
+    /// a push processor turned off would hold expiry back for ever.)
+    pub const RETAINED: &[&str] = &[SEQUENCER, RECEIPTS];
 }
 
 /// What a processor can fail with.

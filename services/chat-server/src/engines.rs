@@ -122,8 +122,8 @@ pub async fn open_log(config: &Config) -> anyhow::Result<(Arc<dyn EventLog>, Opt
                     partitions: config.log.partitions,
                     fsync: config.log.fsync,
                     queue_capacity: config.log.queue_capacity,
-                    // Expiry never removes what a processor has not read.
-                    retain_for: chat_processors::groups::ALL
+                    // Expiry never removes a command not yet sequenced.
+                    retain_for: chat_processors::groups::RETAINED
                         .iter()
                         .map(|g| g.to_string())
                         .collect(),
