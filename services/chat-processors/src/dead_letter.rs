@@ -89,9 +89,11 @@ impl Isolation<'_> {
             headers: r.headers.clone(),
             timestamp: chat_domain::time::now_ms(),
         };
+        let mut records = vec![out];
+        records.extend(self.processor.set_aside(r, &why.to_string()));
         let mut failures = 0u32;
         loop {
-            match self.log.append(vec![out.clone()]).await {
+            match self.log.append(records.clone()).await {
                 Ok(_) => break,
                 Err(e) => {
                     failures += 1;

@@ -8,7 +8,7 @@
 use crate::dead_letter::{Isolation, PERMANENT_TRIES};
 use async_trait::async_trait;
 use chat_ports::log::last_positions;
-use chat_ports::{EventLog, LogConsumer, LogRecord, Position};
+use chat_ports::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
 use chat_telemetry::Metrics;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +44,13 @@ pub trait Processor: Send + Sync + 'static {
     /// Returns once everything `start` left in flight is durable.
     async fn settle(&self) -> crate::Result<()> {
         Ok(())
+    }
+
+    /// Records to append with the dead letter of `record`, which this
+    /// processor could never apply (`reason`): the sequencer tells the
+    /// sender of a send it set aside, as for a send the rules refuse.
+    fn set_aside(&self, _record: &LogRecord, _reason: &str) -> Vec<OutRecord> {
+        Vec::new()
     }
 }
 

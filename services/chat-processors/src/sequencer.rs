@@ -140,6 +140,20 @@ impl Processor for Sequencer {
         Ok(())
     }
 
+    /// A command set aside is refused like one the rules refuse: a send's
+    /// device is told (`SendRejected`), anything else is recorded
+    /// (`CommandRejected`).
+    fn set_aside(&self, record: &LogRecord, reason: &str) -> Vec<OutRecord> {
+        if !self.publish {
+            return Vec::new();
+        }
+        let Ok(cmd) = self.codec.decode_command(&record.payload) else {
+            return Vec::new();
+        };
+        let event = rules::rejected(&cmd, &Rejection::Unstorable(reason.to_string()));
+        event_records(&self.codec, &[event], &[record.traceparent()]).unwrap_or_default()
+    }
+
     async fn settle(&self) -> Result<()> {
         let mut in_flight = self.in_flight.lock().await;
         let Some(f) = in_flight.as_mut() else {

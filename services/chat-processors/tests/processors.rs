@@ -458,3 +458,95 @@ async fn an_undecodable_command_is_set_aside_and_the_rest_is_sequenced() {
     shutdown.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// A store that refuses for good any batch carrying a message whose body is
+/// "poison", as PostgreSQL refuses a value it cannot hold.
+struct RefusesPoison(Arc<dyn chat_ports::SequencerStore>);
+
+#[async_trait::async_trait]
+impl chat_ports::SequencerStore for RefusesPoison {
+    async fn apply(&self, batch: chat_ports::SequencedBatch) -> chat_ports::Result<()> {
+        if batch.messages.iter().any(|m| m.body == "poison") {
+            return Err(chat_ports::PortError::refused("store", "cannot hold it"));
+        }
+        self.0.apply(batch).await
+    }
+}
+
+/// An acknowledged send the store refuses for good is set aside on the
+/// dead-letter topic, and not in silence for its sender either: its device
+/// is told, as for a send the rules refuse; the sends after it go on.
+#[tokio::test]
+async fn a_send_set_aside_is_reported_to_its_device() {
+    let mut rig = rig().await;
+    rig.stores.sequencer = Arc::new(RefusesPoison(rig.stores.sequencer.clone()));
+    let poison = SendMessage {
+        conv: "g".into(),
+        msg_id: chat_domain::ids::message_id(&"g".into(), &"alice".into(), &"p".into()),
+        sender: "alice".into(),
+        sender_device: "d".into(),
+        client_msg_id: "p".into(),
+        body: "poison".into(),
+        attachments: vec![],
+        ts: 3,
+    };
+    let mut records = commands()[..2].to_vec();
+    records.push(poison.into());
+    records.push(send("g", "alice", "after", 4));
+    append_all(&rig, &records).await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    let sequencer = Arc::new(Sequencer::new(
+        rig.stores.clone(),
+        log.clone(),
+        rig.codec.clone(),
+        256,
+    ));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(chat_processors::run(
+        sequencer,
+        log,
+        shutdown.clone(),
+        chat_telemetry::Metrics::new(),
+    ));
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let mut refused = None;
+    for _ in 0..100 {
+        for r in events.poll(10, Duration::from_millis(100)).await.unwrap() {
+            if let Ok(chat_domain::Event::SendRejected(e)) = rig.codec.decode_event(&r.payload) {
+                refused = Some(e);
+            }
+        }
+        if refused.is_some() {
+            break;
+        }
+    }
+    let refused = refused.expect("the device is told");
+    assert_eq!(
+        (
+            refused.client_msg_id.as_str(),
+            refused.sender_device.as_str()
+        ),
+        ("p", "d")
+    );
+    let mut history = Vec::new();
+    for _ in 0..100 {
+        history = rig
+            .stores
+            .messages
+            .messages_after("g", 0, 10)
+            .await
+            .unwrap();
+        if history.iter().any(|m| m.client_msg_id == "after") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(history.iter().all(|m| m.client_msg_id != "p"));
+    assert!(history.iter().any(|m| m.client_msg_id == "after"));
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}

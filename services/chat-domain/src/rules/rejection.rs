@@ -36,6 +36,10 @@ pub enum Rejection {
     NoSuchMessage,
     #[error("only the sender deletes a message")]
     NotSender,
+    /// Not a rule's: the store refused the command's values for good, and
+    /// the command was set aside on the dead-letter topic.
+    #[error("the store cannot hold this: {0}")]
+    Unstorable(String),
 }
 
 impl Rejection {
@@ -50,7 +54,8 @@ impl Rejection {
             | Rejection::TitleHasControl
             | Rejection::BadClientMsgId
             | Rejection::NotAGroup
-            | Rejection::NothingToChange => ErrorCode::BadRequest,
+            | Rejection::NothingToChange
+            | Rejection::Unstorable(_) => ErrorCode::BadRequest,
             Rejection::OnlyAdminsAdd | Rejection::OnlyAdminsRemove | Rejection::NotSender => {
                 ErrorCode::Forbidden
             }

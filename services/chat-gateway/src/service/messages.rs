@@ -114,7 +114,7 @@ impl ChatService {
             state: Some(&state),
             message: None,
         };
-        rules::decide(&send.clone().into(), facts, &self.limits())?;
+        rules::send::decide(&send, facts)?;
         let first = self
             .stores
             .messages
