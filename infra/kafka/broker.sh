@@ -18,6 +18,12 @@
 #   - its log is DATA_DIR/broker.log (the previous run's is moved to
 #     DATA_DIR/broker.log.1); "Kafka Server started" in it means the broker
 #     takes requests.
+#   - KAFKA_EXTRA_LISTENERS, when set ("NAME:PORT:ADVERTISED_PORT[,…]",
+#     NAME in capitals), adds a PLAINTEXT listener NAME on 127.0.0.1:PORT
+#     advertised as 127.0.0.1:ADVERTISED_PORT: a client that bootstraps
+#     through a TCP proxy on ADVERTISED_PORT (forwarding to PORT) keeps
+#     going through it (the fault harness, services/chat-faults, cuts
+#     processors from the broker that way). Unset: only the two above.
 # A dev/test setup: one broker, replication factor 1, every topic's data
 # on this one disk, no authentication. The JVM gets -Xms256m -Xmx512m
 # (KAFKA_HEAP_OPTS replaces that) and KAFKA_JVM_OPTS is appended.
@@ -62,16 +68,34 @@ if kafka_port_used "$CPORT" listen; then
   echo "broker.sh: warning: the controller port $CPORT (kept in $DATA/controller.port) is taken; the broker will fail to start" >&2
 fi
 
+# Extra listeners (KAFKA_EXTRA_LISTENERS, above).
+LISTENERS="PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT"
+ADVERTISED="PLAINTEXT://127.0.0.1:$PORT"
+PROTOCOLS="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+if [ -n "${KAFKA_EXTRA_LISTENERS:-}" ]; then
+  IFS=',' read -r -a extra <<<"$KAFKA_EXTRA_LISTENERS"
+  for l in "${extra[@]}"; do
+    IFS=':' read -r lname lport ladv <<<"$l"
+    case "$lname:$lport:$ladv" in
+      [A-Z]*:[0-9]*:[0-9]*) ;;
+      *) echo "broker.sh: KAFKA_EXTRA_LISTENERS: '$l' is not NAME:PORT:ADVERTISED_PORT" >&2; exit 2 ;;
+    esac
+    LISTENERS="$LISTENERS,$lname://127.0.0.1:$lport"
+    ADVERTISED="$ADVERTISED,$lname://127.0.0.1:$ladv"
+    PROTOCOLS="$PROTOCOLS,$lname:PLAINTEXT"
+  done
+fi
+
 cat >"$DATA/server.properties" <<EOF
 # Written by infra/kafka/broker.sh on every start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CPORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$LISTENERS
+advertised.listeners=$ADVERTISED
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$PROTOCOLS
 log.dirs=$DATA/data
 
 # One broker: every internal topic with one replica.

@@ -49,6 +49,7 @@
 //! - `ports.rs`: the port traits, on top of the modules above.
 
 mod attachments;
+mod cursors;
 mod devices;
 mod error;
 mod keys;

@@ -116,4 +116,8 @@ impl CassandraStore {
     pub(crate) async fn read_read_seq(&self, conv: &str, user: &str) -> Result<u64> {
         Ok(self.watermarks(conv, user).await?.1)
     }
+
+    pub(crate) async fn read_watermarks(&self, conv: &str, user: &str) -> Result<(u64, u64)> {
+        self.watermarks(conv, user).await
+    }
 }

@@ -23,11 +23,18 @@ struct Migration {
 }
 
 /// Every migration, in order; versions are 1, 2, 3, ….
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_init.cql",
-    cql: include_str!("../../../infra/cassandra/schema/0001_init.cql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init.cql",
+        cql: include_str!("../../../infra/cassandra/schema/0001_init.cql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_sequencer_cursors.cql",
+        cql: include_str!("../../../infra/cassandra/schema/0002_sequencer_cursors.cql"),
+    },
+];
 
 /// The schema version this build writes: the last migration's.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;

@@ -68,6 +68,11 @@ statements! {
     put_conversation = "UPDATE conversations USING TIMESTAMP ? SET state = ?, applied_offset = ?, last_seq = ? \
         WHERE id = ?";
     conversations_of = "SELECT conv FROM user_conversations WHERE user_id = ?";
+    // The sequencer's cursors.
+    cursors = "SELECT partition, partitions, base, last_offset, last_fingerprint \
+        FROM sequencer_cursors WHERE topic = ?";
+    put_cursor = "UPDATE sequencer_cursors USING TIMESTAMP ? SET partitions = ?, base = ?, \
+        last_offset = ?, last_fingerprint = ? WHERE topic = ? AND partition = ?";
     join = "INSERT INTO user_conversations (user_id, conv) VALUES (?, ?) USING TIMESTAMP ?";
     leave = "DELETE FROM user_conversations USING TIMESTAMP ? WHERE user_id = ? AND conv = ?";
 

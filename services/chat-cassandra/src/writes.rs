@@ -55,6 +55,11 @@ impl CassandraStore {
         for (_, conv) in batch.joined.iter().chain(&batch.left) {
             stamp(conv)?;
         }
+        let cursors = batch
+            .cursors
+            .iter()
+            .map(crate::cursors::cursor_row)
+            .collect::<Result<Vec<_>>>()?;
         // The last write to one key wins, as in the other engines.
         let mut messages: BTreeMap<(&str, u64), &Message> = BTreeMap::new();
         for m in &batch.messages {
@@ -136,6 +141,10 @@ impl CassandraStore {
                 self.run(&st.join, (user.as_str(), conv.as_str(), s.upsert))
                     .boxed(),
             );
+        }
+        // Before the states: a cursor is never behind what it covers.
+        for row in cursors {
+            writes.push(self.run(&st.put_cursor, row).boxed());
         }
         self.join_writes(writes).await?;
 

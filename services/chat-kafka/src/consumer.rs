@@ -70,28 +70,32 @@ impl KafkaConsumer {
     }
 
     fn convert(&self, m: &BorrowedMessage<'_>) -> LogRecord {
-        let prefix = &self.log.options().topic_prefix;
-        let topic = m.topic().strip_prefix(prefix.as_str()).unwrap_or(m.topic());
-        let headers = m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        LogRecord {
-            topic: topic.to_string(),
-            partition: m.partition() as u32,
-            offset: m.offset() as u64,
-            key: m
-                .key()
-                .map(|k| String::from_utf8_lossy(k).into_owned())
-                .unwrap_or_default(),
-            payload: m.payload().unwrap_or_default().to_vec(),
-            headers,
-            timestamp: m.timestamp().to_millis().unwrap_or(0),
-        }
+        record_of(&self.log.options().topic_prefix, m)
+    }
+}
+
+/// A message as a log record, its topic named without `prefix`.
+pub(crate) fn record_of(prefix: &str, m: &BorrowedMessage<'_>) -> LogRecord {
+    let topic = m.topic().strip_prefix(prefix).unwrap_or(m.topic());
+    let headers = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    LogRecord {
+        topic: topic.to_string(),
+        partition: m.partition() as u32,
+        offset: m.offset() as u64,
+        key: m
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default(),
+        payload: m.payload().unwrap_or_default().to_vec(),
+        headers,
+        timestamp: m.timestamp().to_millis().unwrap_or(0),
     }
 }
 

@@ -15,11 +15,13 @@
 //!   first use.
 //! - [`producer`]: appending records.
 //! - [`consumer`]: consumer-group members.
+//! - `read_at`: one record at an offset, outside any group.
 
 pub mod admin;
 pub mod consumer;
 pub mod options;
 pub mod producer;
+mod read_at;
 
 pub use options::KafkaOptions;
 
@@ -190,6 +192,16 @@ impl EventLog for KafkaLog {
         })
         .await
         .map_err(|e| PortError::unavailable("event log", e))?
+    }
+
+    async fn read_at(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Option<chat_ports::LogRecord>> {
+        self.ensure_topic(topic).await?;
+        read_at::read_at(self, topic, partition, offset).await
     }
 
     async fn health(&self) -> Result<()> {

@@ -44,6 +44,6 @@ pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
 pub use presence::Presence;
 pub use receipts::{delivered_by_device, merge_receipt, merge_receipts};
 pub use store::{
-    ConversationStore, LastSeenStore, MessageStore, ReceiptStore, ReceiptUpdate, SequencedBatch,
-    SequencerStore, Stores,
+    ConversationStore, LastSeenStore, LogCursor, MessageStore, ReceiptStore, ReceiptUpdate,
+    SequencedBatch, SequencerStore, Stores,
 };

@@ -50,6 +50,22 @@ impl LogRecord {
             .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 
+    /// A fingerprint of what the record says (key and payload): the same
+    /// record read again has the same one; a different record at the same
+    /// offset (another incarnation of the log) almost surely does not.
+    pub fn fingerprint(&self) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update((self.key.len() as u64).to_be_bytes());
+        h.update(self.key.as_bytes());
+        h.update(&self.payload);
+        let digest = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        // Kept below 2^63, so engines store it in a signed bigint as is.
+        u64::from_be_bytes(first) >> 1
+    }
+
     pub fn position(&self) -> Position {
         Position {
             topic: self.topic.clone(),
@@ -92,6 +108,11 @@ pub trait EventLog: Send + Sync + 'static {
     /// has handled every retained offset below these has read everything
     /// that was in the topic when it asked.
     async fn end_offsets(&self, topic: &str) -> Result<Vec<u64>>;
+
+    /// The record at `offset` of a partition, or None when the partition
+    /// holds no record there (expired, or past its end). Not for reading in
+    /// bulk: the sequencer uses it to recognise the log it last wrote from.
+    async fn read_at(&self, topic: &str, partition: u32, offset: u64) -> Result<Option<LogRecord>>;
 }
 
 /// One member of a consumer group.

@@ -61,6 +61,37 @@ pub struct SequencedBatch {
     pub joined: Vec<(String, String)>,
     /// (user, conversation) pairs to remove from the member index.
     pub left: Vec<(String, String)>,
+    /// Where the batch leaves the sequencer in each partition it read.
+    pub cursors: Vec<LogCursor>,
+}
+
+/// The sequencer's place in one partition of the commands topic, written
+/// with every batch that read from it. It names the log the positions in
+/// the store came from: the offset and fingerprint of the last record
+/// applied, which another incarnation of the log (a recreated topic, a
+/// restored file) does not hold at that offset.
+///
+/// Stored conversation states count in positions, not offsets: position =
+/// `base` + offset. The first incarnation has base 0; a new one gets a base
+/// that puts its first record above every position stored before, so
+/// positions only grow and a write from the new log is never mistaken for
+/// a replay, nor (on Cassandra) written below an old one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCursor {
+    pub partition: u32,
+    /// The partition count of the topic when written.
+    pub partitions: u32,
+    pub base: u64,
+    /// Offset of the last record applied, and its `LogRecord::fingerprint`.
+    pub last_offset: u64,
+    pub last_fingerprint: u64,
+}
+
+impl LogCursor {
+    /// The position of `offset` in this incarnation.
+    pub fn position(&self, offset: u64) -> u64 {
+        self.base + offset
+    }
 }
 
 /// The sequencer's write side.
@@ -68,6 +99,9 @@ pub struct SequencedBatch {
 pub trait SequencerStore: Send + Sync + 'static {
     /// Applies the batch atomically and durably.
     async fn apply(&self, batch: SequencedBatch) -> Result<()>;
+    /// The cursors last written, one per partition that has one, in
+    /// partition order.
+    async fn cursors(&self) -> Result<Vec<LogCursor>>;
 }
 
 /// A watermark a device reported.
@@ -92,6 +126,9 @@ pub trait ReceiptStore: Send + Sync + 'static {
     async fn member_receipts(&self, conv: &str) -> Result<Vec<MemberReceipts>>;
     /// The read watermark of `user` in `conv`.
     async fn read_seq(&self, conv: &str, user: &str) -> Result<u64>;
+    /// The (delivered, read) watermarks of `user` in `conv`, (0, 0) when it
+    /// has none.
+    async fn watermarks(&self, conv: &str, user: &str) -> Result<(u64, u64)>;
 }
 
 /// Last-seen times, persisted when a user's last connection closes.

@@ -8,9 +8,9 @@
 /// `$engine` by calling its inherent async methods of the same arguments:
 /// `read_conversation`, `read_conversations_of`, `read_message`,
 /// `read_messages_after`, `read_messages_before`, `read_sent`,
-/// `read_count_from_others`, `write_expire`, `write_batch`,
+/// `read_count_from_others`, `write_expire`, `write_batch`, `read_cursors`,
 /// `write_receipts`, `read_device_delivered`, `read_member_receipts`,
-/// `read_read_seq`, `write_last_seen`, `read_last_seen`, `write_attachment`,
+/// `read_read_seq`, `read_watermarks`, `write_last_seen`, `read_last_seen`, `write_attachment`,
 /// `read_attachment`, `write_uploaded`, `write_thumbnail`,
 /// `read_attachment_refs`, `read_unreferenced`, `delete_attachment_record`,
 /// `write_device`, `read_devices`, `write_previews`, `write_muted`,
@@ -88,6 +88,10 @@ macro_rules! store_ports_from_methods {
             async fn apply(&self, batch: $crate::SequencedBatch) -> $crate::Result<()> {
                 self.write_batch(&batch).await
             }
+
+            async fn cursors(&self) -> $crate::Result<Vec<$crate::LogCursor>> {
+                self.read_cursors().await
+            }
         }
 
         #[$crate::__async_trait]
@@ -116,6 +120,10 @@ macro_rules! store_ports_from_methods {
 
             async fn read_seq(&self, conv: &str, user: &str) -> $crate::Result<u64> {
                 self.read_read_seq(conv, user).await
+            }
+
+            async fn watermarks(&self, conv: &str, user: &str) -> $crate::Result<(u64, u64)> {
+                self.read_watermarks(conv, user).await
             }
         }
 

@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_attachments_devices.sql",
         sql: include_str!("../../../infra/postgres/migrations/0002_attachments_devices.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_sequencer_cursors.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0003_sequencer_cursors.sql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

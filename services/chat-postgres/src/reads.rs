@@ -198,6 +198,19 @@ impl PostgresStore {
         }
     }
 
+    pub(crate) async fn read_watermarks(&self, conv: &str, user: &str) -> Result<(u64, u64)> {
+        let found = self
+            .rows(
+                "SELECT delivered, read FROM user_receipts WHERE conv = $1 AND user_id = $2",
+                &[&conv, &user],
+            )
+            .await?;
+        match found.first() {
+            Some(row) => Ok((rows::seq(row, 0)?, rows::seq(row, 1)?)),
+            None => Ok((0, 0)),
+        }
+    }
+
     pub(crate) async fn read_last_seen(&self, user: &str) -> Result<Option<i64>> {
         let found = self
             .rows("SELECT ts FROM last_seen WHERE user_id = $1", &[&user])

@@ -8,7 +8,7 @@
 use crate::rows::{self, to_db};
 use crate::{error, refs, PostgresStore};
 use chat_domain::{ConversationState, Message};
-use chat_ports::{Result, SequencedBatch};
+use chat_ports::{LogCursor, PortError, Result, SequencedBatch};
 use std::collections::BTreeMap;
 use tokio_postgres::types::ToSql;
 
@@ -45,6 +45,16 @@ const INSERT_MEMBERS: &str = "\
 INSERT INTO user_conversations (user_id, conv)
 SELECT user_id, conv FROM unnest($1::text[], $2::text[]) AS t(user_id, conv)
 ON CONFLICT DO NOTHING";
+
+/// Positions only grow: a zombie's older cursor does not replace a newer one.
+const UPSERT_CURSORS: &str = "\
+INSERT INTO sequencer_cursors (partition, partitions, base, last_offset, last_fingerprint)
+SELECT * FROM unnest($1::int4[], $2::int4[], $3::int8[], $4::int8[], $5::int8[])
+ON CONFLICT (partition) DO UPDATE SET
+    partitions = EXCLUDED.partitions, base = EXCLUDED.base,
+    last_offset = EXCLUDED.last_offset, last_fingerprint = EXCLUDED.last_fingerprint
+WHERE sequencer_cursors.base + sequencer_cursors.last_offset
+   <= EXCLUDED.base + EXCLUDED.last_offset";
 
 /// (user, conv) pairs as two columns.
 fn pair_columns(pairs: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
@@ -173,7 +183,34 @@ impl PostgresStore {
                 .await
                 .map_err(error::db)?;
         }
+        write_cursors(&tx, &batch.cursors).await?;
         tx.commit().await.map_err(error::db)
+    }
+
+    pub(crate) async fn read_cursors(&self) -> Result<Vec<LogCursor>> {
+        let found = self
+            .rows(
+                "SELECT partition, partitions, base, last_offset, last_fingerprint \
+                 FROM sequencer_cursors ORDER BY partition",
+                &[],
+            )
+            .await?;
+        found
+            .iter()
+            .map(|row| {
+                let small = |i: usize| -> Result<u32> {
+                    let v: i32 = rows::column(row, i)?;
+                    u32::try_from(v).map_err(|_| error::corrupt(format!("cursor column {i}: {v}")))
+                };
+                Ok(LogCursor {
+                    partition: small(0)?,
+                    partitions: small(1)?,
+                    base: rows::from_db("base", rows::int(row, 2)?)?,
+                    last_offset: rows::from_db("offset", rows::int(row, 3)?)?,
+                    last_fingerprint: rows::from_db("fingerprint", rows::int(row, 4)?)?,
+                })
+            })
+            .collect()
     }
 
     /// Deletes every message older than `cutoff_ms`; their idempotency keys
@@ -206,4 +243,56 @@ impl PostgresStore {
             .map_err(error::db)?;
         Ok(())
     }
+}
+
+/// The columns of `UPSERT_CURSORS`.
+#[derive(Default)]
+struct CursorColumns {
+    partition: Vec<i32>,
+    partitions: Vec<i32>,
+    base: Vec<i64>,
+    last_offset: Vec<i64>,
+    last_fingerprint: Vec<i64>,
+}
+
+impl CursorColumns {
+    fn push(&mut self, c: &LogCursor) -> Result<()> {
+        let int = |what: &str, v: u32| {
+            i32::try_from(v).map_err(|_| PortError::refused("store", format!("{what} {v}")))
+        };
+        self.partition.push(int("partition", c.partition)?);
+        self.partitions.push(int("partition count", c.partitions)?);
+        self.base.push(to_db("base", c.base)?);
+        self.last_offset.push(to_db("offset", c.last_offset)?);
+        self.last_fingerprint
+            .push(to_db("fingerprint", c.last_fingerprint)?);
+        Ok(())
+    }
+}
+
+async fn write_cursors(
+    tx: &deadpool_postgres::Transaction<'_>,
+    cursors: &[LogCursor],
+) -> Result<()> {
+    if cursors.is_empty() {
+        return Ok(());
+    }
+    let mut c = CursorColumns::default();
+    for cursor in cursors {
+        c.push(cursor)?;
+    }
+    let statement = tx.prepare_cached(UPSERT_CURSORS).await.map_err(error::db)?;
+    tx.execute(
+        &statement,
+        &[
+            &c.partition,
+            &c.partitions,
+            &c.base,
+            &c.last_offset,
+            &c.last_fingerprint,
+        ],
+    )
+    .await
+    .map_err(error::db)?;
+    Ok(())
 }

@@ -117,6 +117,7 @@ async fn text_with_nul_and_values_above_i64_round_trip_or_are_refused_whole() {
                 messages: vec![m.clone()],
                 joined: vec![("alice".into(), "n".into())],
                 left: vec![],
+                cursors: vec![],
             })
             .await
             .unwrap();
@@ -155,6 +156,7 @@ async fn text_with_nul_and_values_above_i64_round_trip_or_are_refused_whole() {
                 messages: vec![msg("z", 1, "ok"), msg("z", i64::MAX as u64 + 1, "no")],
                 joined: vec![("alice".into(), "z".into())],
                 left: vec![],
+                cursors: vec![],
             })
             .await;
         assert!(refused.is_err());
@@ -178,6 +180,7 @@ async fn the_last_write_to_a_key_in_a_batch_wins() {
                 messages: vec![first, deleted.clone()],
                 // Left, then joined, as the embedded engine applies them.
                 left: vec![("bob".into(), "w".into())],
+                cursors: vec![],
                 joined: vec![("bob".into(), "w".into()), ("bob".into(), "w".into())],
             })
             .await
@@ -328,6 +331,7 @@ async fn a_write_behind_a_stopped_transaction_gives_up_and_is_retried() {
             messages: vec![msg("locked", 1, "x")],
             joined: vec![],
             left: vec![],
+            cursors: vec![],
         };
         store.apply(batch.clone()).await.unwrap();
         let mut stopped = admin(&url).await;
@@ -376,6 +380,7 @@ async fn a_value_the_server_cannot_hold_is_refused_for_good() {
                 messages: vec![m],
                 joined: vec![],
                 left: vec![],
+                cursors: vec![],
             })
             .await;
         assert!(

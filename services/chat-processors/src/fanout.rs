@@ -134,6 +134,17 @@ impl Fanout {
                 let Some(kind) = ReceiptKind::parse(&e.kind) else {
                     return Ok(());
                 };
+                // Read again (a rebalance, a restart before the commit), an
+                // event the store has gone past would take devices back:
+                // the newer one announces the stored value.
+                let (delivered, read) = self.stores.receipts.watermarks(&e.conv, &e.user).await?;
+                let stored = match kind {
+                    ReceiptKind::Delivered => delivered,
+                    ReceiptKind::Read => read,
+                };
+                if stored > e.seq.max(0) as u64 {
+                    return Ok(());
+                }
                 let Some(state) = self.stores.conversations.conversation(&e.conv).await? else {
                     return Ok(());
                 };

@@ -21,6 +21,7 @@
 pub mod blob_gc;
 mod dead_letter;
 pub mod fanout;
+mod incarnation;
 pub mod media;
 pub mod push;
 pub mod receipts;
@@ -53,6 +54,10 @@ pub enum Error {
     Port(#[from] chat_ports::PortError),
     #[error(transparent)]
     Codec(#[from] chat_events::Error),
+    /// The log is not one the processor can go on from (a changed
+    /// partition count): retried, so it goes on once an operator acted.
+    #[error("{0}")]
+    LogShape(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -75,7 +80,7 @@ impl Error {
                 | chat_ports::PortError::Storage { .. }
                 | chat_ports::PortError::Corrupt { .. },
             ) => false,
-            Error::Codec(chat_events::Error::UnknownFingerprint(_)) => false,
+            Error::Codec(chat_events::Error::UnknownFingerprint(_)) | Error::LogShape(_) => false,
             Error::Codec(_) => true,
         }
     }

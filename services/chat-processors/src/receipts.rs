@@ -2,6 +2,13 @@
 //! the watermarks, so a lower or repeated value changes nothing and a
 //! replay writes the same values. A user-level watermark that moved is
 //! published as a `ReceiptAdvanced` event.
+//!
+//! A processor killed between its store write and its publish leaves
+//! watermarks that moved with no event; the records are redelivered (their
+//! offsets were not committed) but move nothing. So a record this processor
+//! has not handled before, whose value is the stored watermark of its kind,
+//! is announced again: at the stored value, so no announced watermark goes
+//! back, and at worst a device sees one it had. No outbox is needed.
 
 use crate::{event_records, Processor, Result};
 use async_trait::async_trait;
@@ -10,13 +17,14 @@ use chat_domain::{Command, Event};
 use chat_events::topics::COMMANDS;
 use chat_events::{Codec, ReceiptAdvanced};
 use chat_ports::{EventLog, LogRecord, ReceiptUpdate, Stores};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct Receipts {
-    /// Events derived from watermarks already stored whose publish failed:
-    /// the retry of the batch finds nothing left to advance, so they are
-    /// kept here and published first.
-    unpublished: tokio::sync::Mutex<Vec<chat_ports::OutRecord>>,
+    /// Per (topic, partition), one past the last record whose events this
+    /// processor published: a record below it is a retry of its own, not a
+    /// redelivery after another one's crash, and is not announced again.
+    handled: tokio::sync::Mutex<HashMap<(String, u32), u64>>,
     stores: Stores,
     log: Arc<dyn EventLog>,
     codec: Arc<Codec>,
@@ -28,7 +36,7 @@ pub struct Receipts {
 impl Receipts {
     pub fn new(stores: Stores, log: Arc<dyn EventLog>, codec: Arc<Codec>) -> Self {
         Self {
-            unpublished: Default::default(),
+            handled: Default::default(),
             stores,
             log,
             codec,
@@ -54,8 +62,11 @@ impl Processor for Receipts {
     }
 
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
+        let mut handled = self.handled.lock().await;
         let mut updates = Vec::new();
-        let mut traces = Vec::new();
+        // Per update: its record's trace, and whether this processor has
+        // not handled the record before.
+        let mut origins = Vec::new();
         for r in records {
             // (Every other command is the sequencer's.)
             let Some(c) = self
@@ -72,7 +83,8 @@ impl Processor for Receipts {
             if c.seq <= 0 {
                 continue;
             }
-            traces.push(r.traceparent());
+            let mark = handled.get(&(r.topic.clone(), r.partition)).copied();
+            origins.push((r.traceparent(), mark.is_none_or(|m| r.offset >= m)));
             updates.push(ReceiptUpdate {
                 conv: c.conv.into_string(),
                 user: c.user.into_string(),
@@ -81,44 +93,75 @@ impl Processor for Receipts {
                 seq: c.seq as u64,
             });
         }
-        let mut unpublished = self.unpublished.lock().await;
-        if !unpublished.is_empty() {
-            self.log.append(unpublished.clone()).await?;
-            unpublished.clear();
-        }
-        if updates.is_empty() {
-            return Ok(());
-        }
-        let moved = self.stores.receipts.advance(&updates).await?;
-        let ts = chat_domain::time::now_ms();
-        let traces: Vec<Option<String>> = traces
-            .into_iter()
-            .zip(&moved)
-            .filter(|(_, moved)| **moved)
-            .map(|(t, _)| t)
-            .collect();
-        let events: Vec<Event> = updates
-            .into_iter()
-            .zip(moved)
-            .filter(|(_, moved)| *moved)
-            .map(|(u, _)| {
-                ReceiptAdvanced {
-                    conv: u.conv.into(),
-                    user: u.user.into(),
-                    device: u.device.into(),
-                    kind: u.kind.as_str().into(),
-                    seq: u.seq as i64,
-                    ts,
-                }
-                .into()
-            })
-            .collect();
-        if self.publish && !events.is_empty() {
-            let records = event_records(&self.codec, &events, &traces)?;
-            if let Err(e) = self.log.append(records.clone()).await {
-                *unpublished = records;
-                return Err(e.into());
+        if !updates.is_empty() {
+            let moved = self.stores.receipts.advance(&updates).await?;
+            if self.publish {
+                self.announce(updates, moved, origins).await?;
             }
+        }
+        for r in records {
+            let mark = handled.entry((r.topic.clone(), r.partition)).or_default();
+            *mark = (*mark).max(r.offset + 1);
+        }
+        Ok(())
+    }
+}
+
+impl Receipts {
+    /// Publishes the watermarks that moved, and those a record new to this
+    /// processor finds already at its value (moved by one killed before its
+    /// publish).
+    async fn announce(
+        &self,
+        updates: Vec<ReceiptUpdate>,
+        moved: Vec<bool>,
+        origins: Vec<(Option<String>, bool)>,
+    ) -> Result<()> {
+        let mut stored: HashMap<String, HashMap<String, (u64, u64)>> = HashMap::new();
+        for ((u, moved), (_, new)) in updates.iter().zip(&moved).zip(&origins) {
+            if !moved && *new && !stored.contains_key(&u.conv) {
+                let members = self.stores.receipts.member_receipts(&u.conv).await?;
+                let marks = members
+                    .into_iter()
+                    .map(|m| (m.user.into_string(), (m.delivered_seq, m.read_seq)))
+                    .collect();
+                stored.insert(u.conv.clone(), marks);
+            }
+        }
+        let at_watermark = |u: &ReceiptUpdate| {
+            let (delivered, read) = stored
+                .get(&u.conv)
+                .and_then(|m| m.get(&u.user))
+                .copied()
+                .unwrap_or((0, 0));
+            match u.kind {
+                ReceiptKind::Delivered => delivered == u.seq,
+                ReceiptKind::Read => read == u.seq,
+            }
+        };
+        let ts = chat_domain::time::now_ms();
+        let mut events: Vec<Event> = Vec::new();
+        let mut traces = Vec::new();
+        for ((u, moved), (trace, new)) in updates.into_iter().zip(moved).zip(origins) {
+            if moved || (new && at_watermark(&u)) {
+                traces.push(trace);
+                events.push(
+                    ReceiptAdvanced {
+                        conv: u.conv.into(),
+                        user: u.user.into(),
+                        device: u.device.into(),
+                        kind: u.kind.as_str().into(),
+                        seq: u.seq as i64,
+                        ts,
+                    }
+                    .into(),
+                );
+            }
+        }
+        if !events.is_empty() {
+            self.log
+                .append(event_records(&self.codec, &events, &traces)?)
+                .await?;
         }
         Ok(())
     }

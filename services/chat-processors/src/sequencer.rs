@@ -8,6 +8,7 @@
 //! the same prefix produced, so handling a batch again after a crash writes
 //! the same values (invariant 3).
 
+use crate::incarnation::Positions;
 use crate::{event_records, Processor, Result};
 use async_trait::async_trait;
 use chat_domain::rules::{self, Decision, Facts, Limits, Rejection, Wants};
@@ -30,7 +31,12 @@ pub struct Sequencer {
     /// The events of the last batch, being appended while the next batch
     /// is read and sequenced (see [`Processor::start`]).
     in_flight: tokio::sync::Mutex<Option<InFlight>>,
+    /// The commands topic's partition count, and when it was asked.
+    partitions: tokio::sync::Mutex<Option<(u32, std::time::Instant)>>,
 }
+
+/// How long a partition count is trusted before the log is asked again.
+const PARTITIONS_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A batch's events on their way to the log.
 struct InFlight {
@@ -54,6 +60,7 @@ impl Sequencer {
             limits: Limits { group_cap },
             publish: true,
             in_flight: Default::default(),
+            partitions: Default::default(),
         }
     }
 
@@ -61,6 +68,18 @@ impl Sequencer {
     pub fn without_events(mut self) -> Self {
         self.publish = false;
         self
+    }
+
+    async fn partitions(&self) -> Result<u32> {
+        let mut known = self.partitions.lock().await;
+        if let Some((n, at)) = *known {
+            if at.elapsed() < PARTITIONS_TTL {
+                return Ok(n);
+            }
+        }
+        let n = self.log.end_offsets(COMMANDS).await?.len() as u32;
+        *known = Some((n, std::time::Instant::now()));
+        Ok(n)
     }
 }
 
@@ -90,6 +109,13 @@ impl Processor for Sequencer {
     /// batch's offsets only once they are.
     async fn start(&self, records: &[LogRecord]) -> Result<()> {
         self.settle().await?;
+        let positions = Positions::of(
+            records,
+            self.partitions().await?,
+            self.stores.sequencer.as_ref(),
+            self.log.as_ref(),
+        )
+        .await?;
         let mut work = Work::new(&self.stores, self.limits);
         let mut traces: Vec<Option<String>> = Vec::new();
         for r in records {
@@ -105,7 +131,9 @@ impl Processor for Sequencer {
                     if let Some(t) = &trace {
                         chat_telemetry::trace::follow(&span, t);
                     }
-                    work.command(cmd, r.offset).instrument(span).await?;
+                    work.command(cmd, positions.position(r))
+                        .instrument(span)
+                        .await?;
                     // Events derived from this command carry its trace.
                     traces.resize(work.events.len(), trace);
                 }
@@ -121,7 +149,8 @@ impl Processor for Sequencer {
                 }
             }
         }
-        let (batch, events) = work.finish();
+        let (mut batch, events) = work.finish();
+        batch.cursors = positions.after(records);
         if !batch.conversations.is_empty() {
             self.stores.sequencer.apply(batch).await?;
         }
@@ -254,7 +283,8 @@ impl<'a> Work<'a> {
         self.convs.insert(state.id.clone(), Some(state));
     }
 
-    async fn command(&mut self, cmd: Command, offset: u64) -> Result<()> {
+    /// Applies `cmd`, read at `position` (see `incarnation`).
+    async fn command(&mut self, cmd: Command, position: u64) -> Result<()> {
         if !rules::is_sequenced(&cmd) {
             return Ok(());
         }
@@ -265,7 +295,7 @@ impl<'a> Work<'a> {
             state: state.as_ref(),
             message: message.as_ref(),
         };
-        if state.as_ref().is_some_and(|s| offset < s.applied_offset) {
+        if state.as_ref().is_some_and(|s| position < s.applied_offset) {
             // Applied before (a redelivery after a crash or rebalance):
             // the stored state already holds its effect and is later
             // than this command, so deciding again would be wrong.
@@ -279,8 +309,8 @@ impl<'a> Work<'a> {
         if let Some(mut state) = self.load(&conv).await? {
             // Also after a refusal, so the caller's wait on the applied
             // offset ends.
-            if state.applied_offset < offset + 1 {
-                state.applied_offset = offset + 1;
+            if state.applied_offset < position + 1 {
+                state.applied_offset = position + 1;
                 self.save(state);
             }
         }
@@ -351,6 +381,7 @@ impl<'a> Work<'a> {
                 messages,
                 joined: self.joined,
                 left: self.left,
+                cursors: Vec::new(),
             },
             self.events,
         )

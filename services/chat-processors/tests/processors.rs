@@ -471,6 +471,9 @@ impl chat_ports::SequencerStore for RefusesPoison {
         }
         self.0.apply(batch).await
     }
+    async fn cursors(&self) -> chat_ports::Result<Vec<chat_ports::LogCursor>> {
+        self.0.cursors().await
+    }
 }
 
 /// An acknowledged send the store refuses for good is set aside on the
@@ -549,4 +552,290 @@ async fn a_send_set_aside_is_reported_to_its_device() {
     assert!(history.iter().any(|m| m.client_msg_id == "after"));
     shutdown.cancel();
     running.await.unwrap().unwrap();
+}
+
+/// A log that takes no appends: a receipts processor killed between its
+/// store write and its publish.
+struct DeadLog(EmbeddedLog);
+
+#[async_trait::async_trait]
+impl EventLog for DeadLog {
+    async fn append(&self, _: Vec<OutRecord>) -> chat_ports::Result<Vec<chat_ports::Position>> {
+        Err(chat_ports::PortError::unavailable("log", "killed"))
+    }
+    async fn consumer(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> chat_ports::Result<Box<dyn chat_ports::LogConsumer>> {
+        EventLog::consumer(&self.0, group, topics).await
+    }
+    async fn expire(&self, cutoff_ms: i64) -> chat_ports::Result<u64> {
+        EventLog::expire(&self.0, cutoff_ms).await
+    }
+    async fn health(&self) -> chat_ports::Result<()> {
+        EventLog::health(&self.0).await
+    }
+    async fn end_offsets(&self, topic: &str) -> chat_ports::Result<Vec<u64>> {
+        EventLog::end_offsets(&self.0, topic).await
+    }
+    async fn read_at(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> chat_ports::Result<Option<chat_ports::LogRecord>> {
+        EventLog::read_at(&self.0, topic, partition, offset).await
+    }
+}
+
+/// kill -9 of the receipts processor after its store write and before its
+/// events reach the log: the next processor, handling the same uncommitted
+/// records, finds the watermarks already moved and still publishes them
+/// (at their stored values, so no watermark goes back), so the receipt
+/// frame is not lost. A record it published itself is not published again.
+#[tokio::test]
+async fn a_receipt_stored_but_not_published_before_a_crash_is_published_after() {
+    let rig = rig().await;
+    let r = |user: &str, kind: &str, seq: i64| -> Record {
+        SubmitReceipt {
+            conv: "g".into(),
+            user: user.into(),
+            device: "phone".into(),
+            kind: kind.into(),
+            seq,
+            ts: 0,
+        }
+        .into()
+    };
+    // bob's delivered 2 is overtaken by his read 3 in the same batch: only
+    // the watermarks as stored are announced again.
+    append_all(
+        &rig,
+        &[
+            r("bob", "delivered", 2),
+            r("bob", "read", 3),
+            r("carol", "read", 1),
+        ],
+    )
+    .await;
+    let batch = read_all(&rig.log, "t").await;
+    let dying = Receipts::new(
+        rig.stores.clone(),
+        Arc::new(DeadLog(rig.log.clone())),
+        rig.codec.clone(),
+    );
+    assert!(dying.handle(&batch).await.is_err());
+    drop(dying);
+
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    let next = Receipts::new(rig.stores.clone(), log, rig.codec.clone());
+    next.handle(&batch).await.unwrap();
+    // Handled again by the same processor (a retry): nothing new.
+    next.handle(&batch).await.unwrap();
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let published: Vec<(String, String, i64)> = events
+        .poll(100, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let event = rig.codec.decode_event(&r.payload).unwrap();
+            let chat_domain::Event::ReceiptAdvanced(e) = event else {
+                panic!("unexpected {event:?}")
+            };
+            (e.user.to_string(), e.kind, e.seq)
+        })
+        .collect();
+    assert_eq!(
+        published,
+        [
+            ("bob".to_string(), "read".to_string(), 3),
+            ("carol".to_string(), "read".to_string(), 1)
+        ]
+    );
+}
+
+/// A log of its own in the rig's folder, with `partitions` per topic.
+fn another_log(rig: &Rig, name: &str, partitions: u32) -> EmbeddedLog {
+    let options = LogOptions {
+        partitions,
+        ..LogOptions::default()
+    };
+    EmbeddedLog::open(&rig._dir.path().join(name), options).unwrap()
+}
+
+async fn append_to(log: &EmbeddedLog, codec: &Codec, records: &[Record]) {
+    let out = records
+        .iter()
+        .map(|r| OutRecord {
+            topic: COMMANDS.into(),
+            key: r.key().into(),
+            payload: codec.encode(r).unwrap(),
+            headers: vec![],
+            timestamp: 0,
+        })
+        .collect();
+    log.append(out).await.unwrap();
+}
+
+fn keys(messages: &[chat_domain::Message]) -> Vec<(u64, &str)> {
+    messages
+        .iter()
+        .map(|m| (m.seq, m.client_msg_id.as_str()))
+        .collect()
+}
+
+/// DESIGN invariant 9: the log restored from an older copy (or recreated,
+/// offsets from 0 again) holds new commands at offsets the store has
+/// already applied from the old one. They are sequenced, not taken for
+/// replays and dropped; the old commands the copy holds too are not
+/// applied twice.
+#[tokio::test]
+async fn commands_of_a_restored_log_are_sequenced_not_taken_for_replays() {
+    let rig = rig().await;
+    let all = commands();
+    append_all(&rig, &all).await;
+    sequence_all(&rig).await;
+    let before = snapshot(&rig.stores).await;
+
+    // The copy from a backup: the first four commands, then new sends.
+    let restored = another_log(&rig, "restored.redb", 8);
+    append_to(&restored, &rig.codec, &all[..4]).await;
+    append_to(
+        &restored,
+        &rig.codec,
+        &[
+            send("g", "alice", "new1", 20),
+            send("g", "alice", "new2", 21),
+        ],
+    )
+    .await;
+    let batch = read_all(&restored, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(restored.clone());
+    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    sequencer.handle(&batch).await.unwrap();
+    // Redelivered from the new log: replays now.
+    sequencer.handle(&batch).await.unwrap();
+
+    let (state, messages) = snapshot(&rig.stores).await;
+    assert_eq!(
+        keys(&messages),
+        [
+            (1, "a1"),
+            (2, "b1"),
+            (3, "c1"),
+            (4, "a2"),
+            (5, "new1"),
+            (6, "new2")
+        ]
+    );
+    assert_eq!(
+        messages[..4],
+        before.1[..],
+        "the old messages are as they were"
+    );
+    assert_eq!(state.members, before.0.members);
+    assert!(state.applied_offset > before.0.applied_offset);
+}
+
+/// A commands topic whose partition count changed would read a
+/// conversation's commands in two orders: the sequencer refuses it (a
+/// retried error naming the reason), and applies nothing.
+#[tokio::test]
+async fn a_changed_partition_count_is_refused() {
+    let rig = rig().await;
+    append_all(&rig, &commands()[..2]).await;
+    sequence_all(&rig).await;
+    let before = snapshot(&rig.stores).await;
+
+    let wider = another_log(&rig, "wider.redb", 16);
+    append_to(&wider, &rig.codec, &[send("g", "alice", "moved", 30)]).await;
+    let batch = read_all(&wider, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(wider.clone());
+    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    let e = sequencer.handle(&batch).await.unwrap_err();
+    assert!(e.to_string().contains("16 partitions"), "{e}");
+    assert!(!e.is_permanent(), "retried, never set aside");
+    assert_eq!(snapshot(&rig.stores).await, before);
+}
+
+/// Fan-out reading its events again (a rebalance, a restart before its
+/// commit) repeats a `ReceiptAdvanced` the store has since gone past: it is
+/// not published, so no device, on any connection, is told a watermark
+/// went back. One at the stored value is.
+#[tokio::test]
+async fn fan_out_drops_a_receipt_the_store_has_gone_past() {
+    use chat_ports::Channels;
+    let rig = rig().await;
+    append_all(&rig, &commands()[..3]).await;
+    sequence_all(&rig).await;
+    let update = |seq| chat_ports::ReceiptUpdate {
+        conv: "g".into(),
+        user: "bob".into(),
+        device: "phone".into(),
+        kind: chat_domain::ReceiptKind::Read,
+        seq,
+    };
+    rig.stores
+        .receipts
+        .advance(&[update(2), update(3)])
+        .await
+        .unwrap();
+    let event = |seq| -> chat_ports::OutRecord {
+        let e: chat_domain::Event = ReceiptAdvanced {
+            conv: "g".into(),
+            user: "bob".into(),
+            device: "phone".into(),
+            kind: "read".into(),
+            seq,
+            ts: 0,
+        }
+        .into();
+        OutRecord {
+            topic: chat_events::topics::EVENTS.into(),
+            key: "g".into(),
+            payload: rig.codec.encode_event(&e).unwrap(),
+            headers: vec![],
+            timestamp: 0,
+        }
+    };
+    rig.log.append(vec![event(2), event(3)]).await.unwrap();
+    let mut events = rig
+        .log
+        .consumer("f", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let batch: Vec<_> = events
+        .poll(100, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.payload == event(2).payload || r.payload == event(3).payload)
+        .collect();
+    assert_eq!(batch.len(), 2);
+
+    let channels = Arc::new(chat_embedded::InProcessChannels::new());
+    let mut alice = channels
+        .subscribe(&chat_ports::channels::user_channel("alice"))
+        .await
+        .unwrap();
+    let fanout = chat_processors::fanout::Fanout::new(
+        rig.stores.clone(),
+        channels.clone(),
+        rig.codec.clone(),
+        32,
+    );
+    fanout.handle(&batch).await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(Ok(e)) = tokio::time::timeout(Duration::from_millis(200), alice.recv()).await {
+        if let chat_ports::RealtimeEvent::Receipt { seq, .. } = &*e {
+            seen.push(*seq);
+        }
+    }
+    assert_eq!(seen, [3]);
 }

@@ -17,7 +17,7 @@ mod format;
 mod writer;
 
 use async_trait::async_trait;
-use chat_ports::{EventLog, LogConsumer, OutRecord, PortError, Position, Result};
+use chat_ports::{EventLog, LogConsumer, LogRecord, OutRecord, PortError, Position, Result};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::path::Path;
@@ -254,6 +254,20 @@ impl EventLog for EmbeddedLog {
 
     async fn end_offsets(&self, topic: &str) -> Result<Vec<u64>> {
         EmbeddedLog::end_offsets(self, topic)
+    }
+
+    async fn read_at(&self, topic: &str, partition: u32, offset: u64) -> Result<Option<LogRecord>> {
+        let err = |e: &dyn std::fmt::Display| PortError::storage("event log", e);
+        let txn = self.inner.db.begin_read().map_err(|e| err(&e))?;
+        let table = match txn.open_table(RECORDS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(err(&e)),
+        };
+        match table.get((topic, partition, offset)).map_err(|e| err(&e))? {
+            Some(v) => Ok(Some(format::decode(topic, partition, offset, v.value())?)),
+            None => Ok(None),
+        }
     }
 }
 

@@ -50,6 +50,10 @@ pub(crate) const ATTACHMENT_REFS: TableDefinition<'_, (&str, &str, u64), ()> =
     TableDefinition::new("attachment_refs");
 pub(crate) const UNREFERENCED: TableDefinition<'_, &str, i64> =
     TableDefinition::new("unreferenced");
+/// The sequencer's cursor per partition: (partitions, base, last offset,
+/// last fingerprint).
+pub(crate) const CURSORS: TableDefinition<'_, u32, (u32, u64, u64, u64)> =
+    TableDefinition::new("cursors");
 pub(crate) const DEVICES: TableDefinition<'_, (&str, &str), i64> = TableDefinition::new("devices");
 pub(crate) const PUSH_PREVIEWS: TableDefinition<'_, &str, bool> =
     TableDefinition::new("push_previews");
@@ -93,6 +97,7 @@ impl EmbeddedStore {
             txn.open_table(ATTACHMENTS).map_err(err)?;
             txn.open_table(ATTACHMENT_REFS).map_err(err)?;
             txn.open_table(UNREFERENCED).map_err(err)?;
+            txn.open_table(CURSORS).map_err(err)?;
             txn.open_table(DEVICES).map_err(err)?;
             txn.open_table(PUSH_PREVIEWS).map_err(err)?;
             txn.open_table(MUTED).map_err(err)?;

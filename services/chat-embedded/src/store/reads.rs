@@ -188,6 +188,13 @@ impl ReceiptStore for EmbeddedStore {
         let found = table.get((conv, user)).map_err(err)?;
         Ok(found.map(|v| v.value().1).unwrap_or(0))
     }
+
+    async fn watermarks(&self, conv: &str, user: &str) -> Result<(u64, u64)> {
+        let txn = self.read()?;
+        let table = txn.open_table(USER_RECEIPTS).map_err(err)?;
+        let found = table.get((conv, user)).map_err(err)?;
+        Ok(found.map(|v| v.value()).unwrap_or((0, 0)))
+    }
 }
 
 #[async_trait]

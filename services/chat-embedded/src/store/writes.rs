@@ -6,13 +6,31 @@ use super::refs::RefIndex;
 use super::*;
 use async_trait::async_trait;
 use chat_domain::{Message, ReceiptKind};
-use chat_ports::{ReceiptUpdate, SequencedBatch, SequencerStore};
+use chat_ports::{LogCursor, ReceiptUpdate, SequencedBatch, SequencerStore};
 use redb::ReadableTable;
 
 #[async_trait]
 impl SequencerStore for EmbeddedStore {
     async fn apply(&self, batch: SequencedBatch) -> Result<()> {
         self.write(move |txn| apply(txn, &batch)).await
+    }
+
+    async fn cursors(&self) -> Result<Vec<LogCursor>> {
+        let txn = self.read()?;
+        let table = txn.open_table(CURSORS).map_err(err)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(err)? {
+            let (k, v) = row.map_err(err)?;
+            let (partitions, base, last_offset, last_fingerprint) = v.value();
+            out.push(LogCursor {
+                partition: k.value(),
+                partitions,
+                base,
+                last_offset,
+                last_fingerprint,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -63,6 +81,13 @@ fn apply(txn: &WriteTransaction, batch: &SequencedBatch) -> Result<()> {
                 m.seq,
             )
             .map_err(err)?;
+        }
+    }
+    {
+        let mut cursors = txn.open_table(CURSORS).map_err(err)?;
+        for c in &batch.cursors {
+            let value = (c.partitions, c.base, c.last_offset, c.last_fingerprint);
+            cursors.insert(c.partition, value).map_err(err)?;
         }
     }
     let mut index = txn.open_table(USER_CONVS).map_err(err)?;

@@ -180,7 +180,11 @@ impl ChatService {
     }
 
     /// Waits until the sequencer has applied the command at `position` to
-    /// `conv`, and returns the conversation as it left it.
+    /// `conv`, and returns the conversation as it left it. The store counts
+    /// in positions (the partition's cursor base + offset; see
+    /// `chat_ports::LogCursor`). While the sequencer has not yet seen a new
+    /// incarnation of the log, the old base makes this answer early, from
+    /// the state before the command; a read afterwards finds it applied.
     pub(crate) async fn applied(
         &self,
         conv: &ConversationId,
@@ -189,6 +193,15 @@ impl ChatService {
         let deadline = tokio::time::Instant::now() + self.config.apply_timeout();
         let mut pause = Duration::from_millis(1);
         loop {
+            let base = self
+                .stores
+                .sequencer
+                .cursors()
+                .await
+                .map_err(from_port)?
+                .into_iter()
+                .find(|c| c.partition == position.partition)
+                .map_or(0, |c| c.base);
             if let Some(state) = self
                 .stores
                 .conversations
@@ -196,7 +209,7 @@ impl ChatService {
                 .await
                 .map_err(from_port)?
             {
-                if state.applied_offset > position.offset {
+                if state.applied_offset > base + position.offset {
                     return Ok(state);
                 }
             }

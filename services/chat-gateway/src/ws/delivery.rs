@@ -2,13 +2,16 @@
 //! device should get. Live messages below it are dropped (already sent),
 //! above it are preceded by the missing ones read from the store, so a
 //! device sees each conversation in seq order with no gap even when the
-//! real-time path lost something.
+//! real-time path lost something. Receipts are watermarks: a `receipt`
+//! frame that would not move what this session already sent for that
+//! (conversation, user, kind) is dropped, so a repeated old event never
+//! takes a device's view back.
 
 use super::outbound::{Gone, Outbound};
 use crate::error::from_port;
 use crate::ChatService;
 use chat_domain::frames::ServerFrame;
-use chat_domain::{ConversationId, ConversationState, DomainError, Message, UserId};
+use chat_domain::{ConversationId, ConversationState, DomainError, Message, ReceiptKind, UserId};
 use std::collections::HashMap;
 
 /// Messages read from the store per page.
@@ -35,6 +38,9 @@ impl From<DomainError> for Stop {
 #[derive(Default)]
 pub(crate) struct Delivery {
     next: HashMap<ConversationId, u64>,
+    /// The highest receipt watermark sent, per conversation, then user and
+    /// kind.
+    receipts: HashMap<ConversationId, HashMap<(UserId, ReceiptKind), u64>>,
 }
 
 impl Delivery {
@@ -179,5 +185,28 @@ impl Delivery {
     /// The user left `conv`.
     pub(crate) fn left(&mut self, conv: &str) {
         self.next.remove(conv);
+        self.receipts.remove(conv);
+    }
+
+    /// Whether a receipt moves a watermark past what this session sent
+    /// (and records it if so).
+    pub(crate) fn receipt_moves(
+        &mut self,
+        conv: &ConversationId,
+        user: &UserId,
+        kind: ReceiptKind,
+        seq: u64,
+    ) -> bool {
+        let sent = self
+            .receipts
+            .entry(conv.clone())
+            .or_default()
+            .entry((user.clone(), kind))
+            .or_insert(0);
+        if seq <= *sent {
+            return false;
+        }
+        *sent = seq;
+        true
     }
 }

@@ -315,15 +315,15 @@ impl Session {
             } => {
                 if !self.delivery.knows(conv) {
                     // A conversation this user left.
-                } else if admits(Kind::Receipt, self.out.fill()) {
+                } else if !admits(Kind::Receipt, self.out.fill()) {
+                    self.service.metrics.shed("receipt");
+                } else if self.delivery.receipt_moves(conv, who, *kind, *seq) {
                     self.out.try_push(&ServerFrame::Receipt {
                         conv: conv.clone(),
                         user: who.clone(),
                         kind: *kind,
                         seq: *seq,
                     })?
-                } else {
-                    self.service.metrics.shed("receipt");
                 }
             }
             RealtimeEvent::Typing { conv, user: who } => {

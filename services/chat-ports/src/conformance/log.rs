@@ -40,6 +40,40 @@ pub async fn run_all(log: &dyn EventLog, prefix: &str) {
     groups_resume_after_their_commits(log, &format!("{prefix}resume")).await;
     a_poll_waits_for_appends(log, &format!("{prefix}wait")).await;
     end_offsets_follow_appends(log, &format!("{prefix}ends")).await;
+    a_record_is_read_back_at_its_offset(log, &format!("{prefix}at")).await;
+}
+
+/// `read_at` returns the record appended at an offset, with its key,
+/// payload and fingerprint, and nothing past a partition's end.
+pub async fn a_record_is_read_back_at_its_offset(log: &dyn EventLog, topic: &str) {
+    let records: Vec<OutRecord> = (0..6)
+        .map(|i| rec(topic, &format!("k{}", i % 2), &format!("at{i}")))
+        .collect();
+    let positions = log.append(records.clone()).await.unwrap();
+    let mut fingerprints = Vec::new();
+    for (sent, at) in records.iter().zip(&positions) {
+        let got = log
+            .read_at(topic, at.partition, at.offset)
+            .await
+            .unwrap()
+            .expect("the record is there");
+        assert_eq!(
+            (got.partition, got.offset, &got.key, &got.payload),
+            (at.partition, at.offset, &sent.key, &sent.payload)
+        );
+        fingerprints.push(got.fingerprint());
+    }
+    fingerprints.sort_unstable();
+    fingerprints.dedup();
+    assert_eq!(
+        fingerprints.len(),
+        records.len(),
+        "different records differ"
+    );
+    let ends = log.end_offsets(topic).await.unwrap();
+    for (p, end) in ends.iter().enumerate() {
+        assert_eq!(log.read_at(topic, p as u32, *end).await.unwrap(), None);
+    }
 }
 
 /// The end of each partition is one past its last record, and an empty

@@ -3,12 +3,14 @@
 //! (`run_all`). A new engine is done when it passes all of it.
 //!
 //! The other suites: [`log`] (the event log), [`channels`] (real-time
-//! channels) and [`presence`]; `attachments` is part of the store suite.
+//! channels) and [`presence`]; `attachments` and `text` are part of the
+//! store suite.
 
 pub mod attachments;
 pub mod channels;
 pub mod log;
 pub mod presence;
+pub mod text;
 
 /// Says that a test is skipped because a service it needs is missing
 /// (`reason` says which, and how to get it). Under CI (`CI` set to `true`
@@ -70,6 +72,7 @@ pub async fn run_all(stores: &Stores) {
     last_seen(stores).await;
     stale_batches_are_refused(stores).await;
     attachments::run_all(stores).await;
+    text::run_all(stores).await;
 }
 
 /// A batch computed from an older point of the log than what is stored (a
@@ -104,15 +107,40 @@ pub async fn stale_batches_are_refused(s: &Stores) {
     assert_eq!(m.body, "body 3", "nothing of the stale batch was kept");
 }
 
+/// A cursor of partition `partition` after the record at `offset`, with
+/// values past i64::MAX where a stored field is a u64.
+fn cursor(partition: u32, offset: u64) -> crate::LogCursor {
+    crate::LogCursor {
+        partition,
+        partitions: 8,
+        base: 1 << 40,
+        last_offset: offset,
+        last_fingerprint: (1 << 62) + offset,
+    }
+}
+
 pub async fn batches_apply_atomically_and_idempotently(s: &Stores) {
     let batch = SequencedBatch {
         conversations: vec![conv("c1", &["alice", "bob"], 2)],
         messages: vec![msg("c1", 1, "alice", 10), msg("c1", 2, "bob", 11)],
         joined: vec![("alice".into(), "c1".into()), ("bob".into(), "c1".into())],
         left: vec![],
+        cursors: vec![cursor(3, 7)],
     };
+    assert_eq!(s.sequencer.cursors().await.unwrap(), []);
     s.sequencer.apply(batch.clone()).await.unwrap();
     s.sequencer.apply(batch).await.unwrap();
+    assert_eq!(s.sequencer.cursors().await.unwrap(), [cursor(3, 7)]);
+    let later = SequencedBatch {
+        conversations: vec![conv("c1", &["alice", "bob"], 2)],
+        cursors: vec![cursor(3, 9), cursor(0, 1)],
+        ..Default::default()
+    };
+    s.sequencer.apply(later).await.unwrap();
+    assert_eq!(
+        s.sequencer.cursors().await.unwrap(),
+        [cursor(0, 1), cursor(3, 9)]
+    );
     let c = s.conversations.conversation("c1").await.unwrap().unwrap();
     assert_eq!(c.last_seq, 2);
     assert_eq!(c.members.len(), 2);
@@ -278,6 +306,9 @@ pub async fn receipts_only_move_forward(s: &Stores) {
     assert_eq!((members[1].delivered_seq, members[1].read_seq), (2, 0));
     assert_eq!(s.receipts.read_seq("c1", "alice").await.unwrap(), 1);
     assert_eq!(s.receipts.read_seq("c1", "bob").await.unwrap(), 0);
+    assert_eq!(s.receipts.watermarks("c1", "alice").await.unwrap(), (1, 1));
+    assert_eq!(s.receipts.watermarks("c1", "bob").await.unwrap(), (2, 0));
+    assert_eq!(s.receipts.watermarks("c1", "carol").await.unwrap(), (0, 0));
 }
 
 pub async fn membership_index(s: &Stores) {

@@ -342,6 +342,14 @@ impl OwnBroker {
         }
     }
 
+    /// SIGKILL, then its data is gone: restarted, it is a new cluster
+    /// whose topics start again from offset 0 (a broker that lost its
+    /// disk, or topics deleted and created again).
+    pub fn kill_and_lose_data(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(self.dir.path().join("data"));
+    }
+
     /// Starts it (again) on the same port and data, and waits until it
     /// says it takes requests.
     pub fn restart(&mut self) -> std::io::Result<()> {

@@ -331,3 +331,54 @@ async fn a_refused_send_is_reported_to_the_sending_device_only() {
     assert_eq!(e["conv"], "g-1");
     laptop.quiet("error", Duration::from_millis(300)).await;
 }
+
+/// Receipts are watermarks (PROTOCOL): a device never sees one go back,
+/// even when the real-time path repeats an old `ReceiptAdvanced` (fan-out
+/// reading its events again after a rebalance, a stopped instance waking
+/// up) after a newer one.
+#[tokio::test]
+async fn a_receipt_frame_never_takes_a_watermark_back() {
+    use chat_ports::Channels;
+    let channels = std::sync::Arc::new(chat_embedded::InProcessChannels::new());
+    let s = Server::start_with_channels(|_| {}, channels.clone()).await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let mut phone = s.connect("alice", "phone").await;
+    phone.handshake().await;
+    let receipt = |kind, seq| chat_ports::RealtimeEvent::Receipt {
+        conv: conv.as_str().into(),
+        user: "bob".into(),
+        kind,
+        seq,
+    };
+    use chat_domain::ReceiptKind::{Delivered, Read};
+    for event in [
+        receipt(Read, 5),
+        receipt(Read, 3),
+        receipt(Delivered, 4),
+        receipt(Read, 5),
+        receipt(Delivered, 6),
+    ] {
+        channels
+            .publish(&chat_ports::channels::user_channel("alice"), event)
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let r = phone.expect("receipt").await;
+        seen.push((
+            r["kind"].as_str().unwrap().to_string(),
+            r["seq"].as_u64().unwrap(),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("read".to_string(), 5),
+            ("delivered".to_string(), 4),
+            ("delivered".to_string(), 6)
+        ]
+    );
+    phone.quiet("receipt", Duration::from_millis(300)).await;
+}

@@ -1,0 +1,213 @@
+//! One run: a fresh cell, traffic, the nemesis's schedule, the recovery
+//! probe after the last heal, a quiet settle, history, the checker.
+
+use crate::cell::{Cell, StoreKind, Tools};
+use crate::checker::{self, Observed, Violation};
+use crate::client::Http;
+use crate::nemesis;
+use crate::report::RunResult;
+use crate::traffic::{self, Phase, Traffic};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::time::Instant;
+
+pub struct RunConfig {
+    pub store: StoreKind,
+    pub duration: Duration,
+    pub seed: u64,
+    pub bound: Duration,
+    /// The run's folder (process logs, data); removed after a clean run
+    /// unless `keep`.
+    pub dir: PathBuf,
+    pub keep: bool,
+}
+
+/// Traffic before the first fault, and after the fault window at least.
+const WARMUP: Duration = Duration::from_secs(5);
+const TAIL: Duration = Duration::from_secs(8);
+
+pub fn replay_command(store: StoreKind, duration: Duration, seed: u64, bound: Duration) -> String {
+    format!(
+        "cargo run -p chat-faults -- --store {store} --duration {} --bound {} --seed {seed}",
+        duration.as_secs(),
+        bound.as_secs()
+    )
+}
+
+/// A run's end: its result, or the cell could not start (outside CI the
+/// caller reports that as skipped).
+pub enum Outcome {
+    Done(Box<RunResult>),
+    NoCell(anyhow::Error),
+}
+
+pub async fn run(cfg: &RunConfig, tools: &Tools) -> Result<Outcome> {
+    let replay = replay_command(cfg.store, cfg.duration, cfg.seed, cfg.bound);
+    let window_end = cfg.duration.saturating_sub(TAIL).max(WARMUP);
+    let plan = nemesis::schedule(
+        cfg.seed,
+        WARMUP.as_millis() as u64,
+        window_end.as_millis() as u64,
+        cfg.store == StoreKind::Cassandra,
+    );
+    eprintln!(
+        "run seed={} store={} duration={}s, {} fault(s) planned:",
+        cfg.seed,
+        cfg.store,
+        cfg.duration.as_secs(),
+        plan.len()
+    );
+    for p in &plan {
+        eprintln!("  {p}");
+    }
+    eprintln!("  (replay: {replay})");
+
+    let began = Instant::now();
+    let mut cell = match Cell::start(cfg.store, tools, &cfg.dir).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Outcome::NoCell(e)),
+    };
+    eprintln!(
+        "cell: up in {:.1}s, logs in {}",
+        began.elapsed().as_secs_f64(),
+        cfg.dir.display()
+    );
+    let bases = cell.gateway_bases();
+    let http = Http::new();
+    let world = traffic::setup(&http, &bases[0]).await?;
+    let mut traffic = Traffic::start(&world, &bases, cfg.seed, &http);
+    let t0 = Instant::now();
+
+    let mut extra: Vec<Violation> = Vec::new();
+    // The cuts are real only if no processor connection bypasses its proxies.
+    tokio::time::sleep(WARMUP / 2).await;
+    let direct = cell.direct_links().await;
+    if !direct.is_empty() {
+        extra.push(Violation {
+            property: "harness: cuts are real",
+            detail: format!("processor connections bypass the proxies: {direct:?}"),
+        });
+    }
+
+    let applied = nemesis::run(&mut cell, &plan, t0).await;
+    cell.heal_links();
+    let last_heal = Instant::now();
+
+    // Property 4: the probe after the last heal.
+    let deadline = last_heal + cfg.bound * 2;
+    let (probe_acks, done) =
+        traffic::probe(&world, &traffic, &http, &bases, "recovery", deadline).await;
+    let recovery = done.map(|d| d.duration_since(last_heal));
+    eprintln!(
+        "recovery: {} after the last heal (t+{:.1}s)",
+        recovery
+            .map(|r| format!("{:.1}s", r.as_secs_f64()))
+            .unwrap_or_else(|| "none".into()),
+        last_heal.duration_since(t0).as_secs_f64()
+    );
+
+    tokio::time::sleep_until((t0 + cfg.duration).max(Instant::now() + Duration::from_secs(2)))
+        .await;
+    traffic.set(Phase::Quiet);
+    let settle_end = Instant::now() + cfg.bound;
+    while traffic.any_pending() && Instant::now() < settle_end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every acknowledged message reaches history and every member device
+    // catches up with history (or the bound passes). History is read again
+    // each time: a send acknowledged at the end may be sequenced later.
+    let quiet_at = Instant::now();
+    let mut settled = None;
+    loop {
+        let mut acked: Vec<String> = traffic
+            .acks
+            .lock()
+            .map(|a| a.iter().map(|a| a.msg_id.clone()).collect())
+            .unwrap_or_default();
+        acked.extend(probe_acks.iter().map(|a| a.msg_id.clone()));
+        let hist = traffic::history(&world, &http, &bases).await?;
+        let in_history: std::collections::HashSet<&str> = hist
+            .values()
+            .flat_map(|msgs| msgs.iter().map(|m| m.msg_id.as_str()))
+            .collect();
+        let unsequenced = acked.iter().any(|id| !in_history.contains(id.as_str()));
+        let behind = hist.iter().any(|(conv, msgs)| {
+            world.convs[conv].iter().any(|u| {
+                msgs.iter()
+                    .any(|m| traffic.has(u, &m.msg_id).iter().any(|b| !b))
+            })
+        });
+        if !unsequenced && !behind {
+            settled = Some(quiet_at.elapsed());
+            break;
+        }
+        if Instant::now() > settle_end {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!(
+        "settle: {}",
+        settled
+            .map(|d| format!(
+                "everything delivered {:.1}s after traffic stopped",
+                d.as_secs_f64()
+            ))
+            .unwrap_or_else(|| format!("not everything delivered within {:?}", cfg.bound))
+    );
+    traffic.stop().await;
+    // Again: a send retried during the settle may have landed since.
+    let history = traffic::history(&world, &http, &bases).await?;
+
+    let mut acks = traffic.acks.lock().map(|a| a.clone()).unwrap_or_default();
+    acks.extend(probe_acks);
+    let observed = Observed {
+        devices: traffic.logs(),
+        acks,
+        receipt_reads: traffic
+            .receipt_reads
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default(),
+        history,
+        members: world.convs.clone(),
+    };
+    let mut violations = checker::check(&observed, recovery, cfg.bound);
+    violations.extend(extra);
+    for a in &applied {
+        if let Some(e) = &a.error {
+            violations.push(Violation {
+                property: "harness: fault applied and healed",
+                detail: format!("{}: {e}", a.fault),
+            });
+        }
+    }
+
+    let result = RunResult {
+        seed: cfg.seed,
+        store: cfg.store.to_string(),
+        duration_s: cfg.duration.as_secs(),
+        plan,
+        applied,
+        acked: observed.acks.len(),
+        history: observed.history.values().map(Vec::len).sum(),
+        frames: observed.devices.iter().map(|d| d.messages.len()).sum(),
+        reconnects: traffic.reconnects(),
+        recovery_ms: recovery.map(|r| r.as_millis() as u64),
+        settle_ms: settled.map(|d| d.as_millis() as u64),
+        bound_ms: cfg.bound.as_millis() as u64,
+        violations,
+        replay,
+        dir: cfg.dir.display().to_string(),
+    };
+    // The evidence of a violating run stays with its logs.
+    if !result.violations.is_empty() || cfg.keep {
+        let path = cfg.dir.join("observed.json");
+        if let Ok(text) = serde_json::to_string(&observed) {
+            let _ = std::fs::write(path, text);
+        }
+    }
+    drop(cell);
+    Ok(Outcome::Done(Box::new(result)))
+}

@@ -1,0 +1,134 @@
+//! Which incarnation of the commands log a batch comes from, and the
+//! positions its records take (DESIGN invariant 9: a processor never
+//! trusts an offset from another incarnation of the log).
+//!
+//! The store counts in positions (`LogCursor`: position = base + offset),
+//! and the sequencer treats a command below its conversation's stored
+//! position as a replay. Offsets alone would go wrong when the log starts
+//! again below what the store holds: a recreated topic, a log file restored
+//! from a backup. Each batch writes, per partition, the offset and
+//! fingerprint of its last record. The next batch that reaches back to or
+//! below that offset (a redelivery, or another log) checks that the log
+//! still holds that record there. If it does not, the log is another
+//! incarnation: its records get a base that puts the first of them above
+//! every position the old one reached, so they are decided anew, never
+//! mistaken for replays, and on Cassandra never written below old rows.
+//! Records of the old incarnation that are in the new one too (a restored
+//! file) are decided again: sends are found by their idempotency keys,
+//! and membership changes replayed in order converge to the same members.
+//!
+//! A changed partition count is refused: keys move between partitions, so
+//! a conversation's commands would be read in two orders. The sequencer
+//! stops with the reason until an operator acts (docs/operations.md).
+
+use crate::{Error, Result};
+use chat_events::topics::COMMANDS;
+use chat_ports::{EventLog, LogCursor, LogRecord, SequencerStore};
+use std::collections::BTreeMap;
+
+/// Per partition of a batch, the cursor its records continue.
+pub(crate) struct Positions {
+    cursors: BTreeMap<u32, LogCursor>,
+}
+
+impl Positions {
+    /// Checks the log of each partition of `records` against its stored
+    /// cursor; `partitions` is the topic's partition count now.
+    pub(crate) async fn of(
+        records: &[LogRecord],
+        partitions: u32,
+        store: &dyn SequencerStore,
+        log: &dyn EventLog,
+    ) -> Result<Self> {
+        let mut first: BTreeMap<u32, &LogRecord> = BTreeMap::new();
+        for r in records {
+            first.entry(r.partition).or_insert(r);
+        }
+        let stored = store.cursors().await?;
+        if let Some(other) = stored.iter().find(|c| c.partitions != partitions) {
+            return Err(Error::LogShape(format!(
+                "the commands topic has {partitions} partitions and the store was sequenced \
+                 from {}: conversations would move between partitions and be read in two \
+                 orders (see docs/operations.md, \"Log incarnations\")",
+                other.partitions
+            )));
+        }
+        let mut cursors = BTreeMap::new();
+        for (&partition, start) in &first {
+            let base = match stored.iter().find(|c| c.partition == partition) {
+                None => 0,
+                Some(stored) => base_for(stored, start, records, log).await?,
+            };
+            cursors.insert(
+                partition,
+                LogCursor {
+                    partition,
+                    partitions,
+                    base,
+                    last_offset: 0,
+                    last_fingerprint: 0,
+                },
+            );
+        }
+        Ok(Self { cursors })
+    }
+
+    /// The position of a record of the batch.
+    pub(crate) fn position(&self, r: &LogRecord) -> u64 {
+        self.cursors
+            .get(&r.partition)
+            .map_or(r.offset, |c| c.position(r.offset))
+    }
+
+    /// The cursors the batch leaves, one per partition: at its last record.
+    pub(crate) fn after(mut self, records: &[LogRecord]) -> Vec<LogCursor> {
+        for r in records {
+            if let Some(c) = self.cursors.get_mut(&r.partition) {
+                if r.offset >= c.last_offset {
+                    c.last_offset = r.offset;
+                    c.last_fingerprint = r.fingerprint();
+                }
+            }
+        }
+        self.cursors.into_values().collect()
+    }
+}
+
+/// The base of the partition's records, from the first one of the batch.
+async fn base_for(
+    stored: &LogCursor,
+    start: &LogRecord,
+    records: &[LogRecord],
+    log: &dyn EventLog,
+) -> Result<u64> {
+    if start.offset > stored.last_offset {
+        // Past everything the store has from this partition: whichever log
+        // this is, its positions are above the stored ones.
+        return Ok(stored.base);
+    }
+    let in_batch = records
+        .iter()
+        .find(|r| r.partition == stored.partition && r.offset == stored.last_offset);
+    let there = match in_batch {
+        Some(r) => Some(r.fingerprint()),
+        None => log
+            .read_at(COMMANDS, stored.partition, stored.last_offset)
+            .await?
+            .map(|r| r.fingerprint()),
+    };
+    if there == Some(stored.last_fingerprint) {
+        return Ok(stored.base);
+    }
+    // Another log: its first record here goes one above the last position
+    // the store reached.
+    let base = stored.base + stored.last_offset + 1 - start.offset;
+    tracing::warn!(
+        partition = stored.partition,
+        offset = stored.last_offset,
+        base,
+        "The commands log does not hold the record the store was last written from: \
+         a new incarnation of the log (recreated topic or restored file). Its records \
+         are sequenced anew above every stored position."
+    );
+    Ok(base)
+}
