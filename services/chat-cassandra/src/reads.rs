@@ -1,7 +1,9 @@
 //! The read queries of conversations and messages. Messages are read a
-//! bucket at a time; the seq chain is dense above retention's floor, so a
-//! scan goes on to the next bucket only when it read the current one to
-//! its end.
+//! bucket at a time; the seq chain is dense above retention's floor and up
+//! to the conversation's committed last seq, so a scan goes on to the next
+//! bucket only when it read the current one to its end, and stops at that
+//! last seq: a batch writes its rows concurrently and its state last (the
+//! commit point), so rows above the state may have holes below them.
 
 use crate::keys::{bound, bucket, bucket_range};
 use crate::rows::{self, MessageRow};
@@ -43,11 +45,22 @@ impl CassandraStore {
         Ok(found.and_then(|(s,)| s).unwrap_or(0))
     }
 
-    /// Where a scan of seqs above `after` starts: at retention's floor
-    /// when that is higher (rows below it may still be waiting to be
-    /// dropped, and whole buckets below it are gone).
-    async fn scan_start(&self, conv: &str, after: u64) -> Result<i64> {
-        Ok(self.floor(conv).await?.max(bound(after)))
+    /// The last seq of `conv`'s committed state (0: none).
+    async fn committed_last_seq(&self, conv: &str) -> Result<i64> {
+        let found: Option<(Option<i64>,)> =
+            self.row(&self.st.conversation_last_seq, (conv,)).await?;
+        Ok(found.and_then(|(s,)| s).unwrap_or(0))
+    }
+
+    /// The seqs a scan above `after` reads, as (from, upto]: from
+    /// retention's floor when that is higher (rows below it may still be
+    /// waiting to be dropped, and whole buckets below it are gone), up to
+    /// the committed last seq, read before any row: the rows of a batch
+    /// still being written land in any order before its state, so above
+    /// the state a later seq may be there while an earlier one is not.
+    async fn scan_range(&self, conv: &str, after: u64) -> Result<(i64, i64)> {
+        let (floor, last) = futures::try_join!(self.floor(conv), self.committed_last_seq(conv))?;
+        Ok((floor.max(bound(after)), last))
     }
 
     pub(crate) async fn read_messages_after(
@@ -60,12 +73,12 @@ impl CassandraStore {
         if limit == 0 {
             return Ok(out);
         }
-        let mut from = self.scan_start(conv, after).await?;
-        while out.len() < limit && from < i64::MAX {
+        let (mut from, upto) = self.scan_range(conv, after).await?;
+        while out.len() < limit && from < upto {
             let b = bucket(from + 1);
             let want = i32::try_from(limit - out.len()).unwrap_or(i32::MAX);
             let found: Vec<MessageRow> = self
-                .rows(&self.st.messages_after, (conv, b, from, want))
+                .rows(&self.st.messages_after, (conv, b, from, upto, want))
                 .await?;
             let read = found.len();
             for row in found {
@@ -139,12 +152,13 @@ impl CassandraStore {
         user: &str,
         after: u64,
     ) -> Result<u64> {
-        let mut from = self.scan_start(conv, after).await?;
+        let (mut from, upto) = self.scan_range(conv, after).await?;
         let mut count = 0u64;
-        while from < i64::MAX {
+        while from < upto {
             let b = bucket(from + 1);
-            let found: Vec<(i64, String)> =
-                self.rows(&self.st.senders_after, (conv, b, from)).await?;
+            let found: Vec<(i64, String)> = self
+                .rows(&self.st.senders_after, (conv, b, from, upto))
+                .await?;
             let Some(last) = found.iter().map(|(s, _)| *s).max() else {
                 break;
             };

@@ -82,10 +82,10 @@ statements! {
         USING TIMESTAMP ?";
     message = concat!("SELECT ", message_columns!(), " FROM messages WHERE conv = ? AND bucket = ? AND seq = ?");
     messages_after = concat!("SELECT ", message_columns!(),
-        " FROM messages WHERE conv = ? AND bucket = ? AND seq > ? ORDER BY seq ASC LIMIT ?");
+        " FROM messages WHERE conv = ? AND bucket = ? AND seq > ? AND seq <= ? ORDER BY seq ASC LIMIT ?");
     messages_before = concat!("SELECT ", message_columns!(),
         " FROM messages WHERE conv = ? AND bucket = ? AND seq <= ? ORDER BY seq DESC LIMIT ?");
-    senders_after = "SELECT seq, sender FROM messages WHERE conv = ? AND bucket = ? AND seq > ?";
+    senders_after = "SELECT seq, sender FROM messages WHERE conv = ? AND bucket = ? AND seq > ? AND seq <= ?";
     put_sent = "INSERT INTO sent (conv, sender, client_msg_id, seq) VALUES (?, ?, ?, ?) USING TIMESTAMP ?";
     sent = "SELECT seq FROM sent WHERE conv = ? AND sender = ? AND client_msg_id = ?";
 

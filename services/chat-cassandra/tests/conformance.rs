@@ -37,6 +37,7 @@ fn conv(id: &str, last_seq: u64, applied_offset: u64) -> ConversationState {
             },
         ],
         applied_offset,
+        changes: Default::default(),
     }
 }
 

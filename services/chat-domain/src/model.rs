@@ -53,6 +53,54 @@ pub struct ConversationState {
     /// One past the log offset of the last command applied to this
     /// conversation; a gateway waits on it to read its own writes.
     pub applied_offset: u64,
+    /// Changes to messages already sent (deletes), for devices that missed
+    /// them in real time.
+    #[serde(default, skip_serializing_if = "Changes::is_empty")]
+    pub changes: Changes,
+}
+
+/// How many changes to sent messages a conversation has had, and the most
+/// recent of them: a session that knows it has seen the first `n` sends the
+/// ones after, when its real-time path may have lost some.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Changes {
+    pub count: u64,
+    /// The last [`Changes::KEPT`], oldest first.
+    pub recent: Vec<Change>,
+}
+
+/// One change: the `n`th of its conversation, to the message at `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub n: u64,
+    pub seq: u64,
+}
+
+impl Changes {
+    /// How many recent changes a conversation keeps.
+    pub const KEPT: usize = 32;
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Records a change to the message at `seq`.
+    pub fn record(&mut self, seq: u64) {
+        self.count += 1;
+        self.recent.push(Change { n: self.count, seq });
+        if self.recent.len() > Self::KEPT {
+            let extra = self.recent.len() - Self::KEPT;
+            self.recent.drain(..extra);
+        }
+    }
+
+    /// The seqs changed after the first `seen` changes, as far as kept.
+    pub fn since(&self, seen: u64) -> impl Iterator<Item = u64> + '_ {
+        self.recent
+            .iter()
+            .filter(move |c| c.n > seen)
+            .map(|c| c.seq)
+    }
 }
 
 impl ConversationState {

@@ -31,6 +31,7 @@ fn conv(id: &str, applied_offset: u64) -> ConversationState {
             admin: true,
         }],
         applied_offset,
+        changes: Default::default(),
     }
 }
 

@@ -32,6 +32,7 @@ fn conv(id: &str, title: &str) -> ConversationState {
             admin: true,
         }],
         applied_offset: u64::MAX,
+        changes: Default::default(),
     }
 }
 

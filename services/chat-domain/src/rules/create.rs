@@ -5,16 +5,19 @@ use super::{views, Decision, Facts, Limits, Rejection};
 use crate::commands::CreateConversation;
 use crate::ids::UserId;
 use crate::{ConversationKind, ConversationState, Member};
+use std::collections::HashSet;
 
 /// Longest group title, characters.
 pub const MAX_TITLE: usize = 256;
 
 /// The members of a new conversation: its creator first, then the others
-/// named, each once.
+/// named, each once. (Linear: a request may name a hundred thousand users,
+/// refused by the cap only after this.)
 pub fn members_of(creator: &UserId, named: &[UserId]) -> Vec<UserId> {
+    let mut seen: HashSet<&UserId> = HashSet::from([creator]);
     let mut users: Vec<UserId> = vec![creator.clone()];
     for u in named {
-        if !users.contains(u) {
+        if seen.insert(u) {
             users.push(u.clone());
         }
     }
@@ -83,6 +86,7 @@ pub fn decide(
             })
             .collect(),
         applied_offset: 0,
+        changes: Default::default(),
     };
     Ok(Decision {
         events: vec![views::membership(&state, &c.creator, &[], c.ts).into()],

@@ -5,6 +5,7 @@ use super::{member, views, Decision, Facts, Limits, Rejection};
 use crate::commands::ChangeMembers;
 use crate::ids::UserId;
 use crate::{ConversationKind, Member};
+use std::collections::HashSet;
 
 pub fn decide(c: &ChangeMembers, facts: Facts<'_>, limits: &Limits) -> Result<Decision, Rejection> {
     let state = member(facts, &c.actor)?;
@@ -25,10 +26,16 @@ pub fn decide(c: &ChangeMembers, facts: Facts<'_>, limits: &Limits) -> Result<De
     if c.remove.iter().any(|u| !state.is_member(u)) {
         return Err(Rejection::NoSuchMember);
     }
+    // (A set: a request may name a hundred thousand users, refused by the
+    // cap only after this.)
+    let mut named: HashSet<&UserId> = HashSet::new();
     let mut new: Vec<UserId> = Vec::new();
     for u in &c.add {
-        if !state.is_member(u) && !new.contains(u) {
+        if named.insert(u) && !state.is_member(u) {
             new.push(u.clone());
+        }
+        if state.members.len() + new.len() > limits.group_cap {
+            break; // (refused just below)
         }
     }
     if state.members.len() + new.len() > limits.group_cap {

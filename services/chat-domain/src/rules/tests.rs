@@ -28,6 +28,7 @@ fn group(members: &[&str]) -> ConversationState {
             })
             .collect(),
         applied_offset: 0,
+        changes: Default::default(),
     }
 }
 
@@ -408,6 +409,26 @@ fn deletes_tombstone_and_announce_again() {
     // Membership is the gateway's access check, not the delete's rule.
     let left = group(&["bob"]);
     assert!(decide_on(&delete("alice", 3), Some(&left), Some(&mine)).is_ok());
+}
+
+#[test]
+fn a_first_delete_is_counted_among_the_conversations_changes() {
+    let mut g = group(&["alice", "bob"]);
+    for seq in 1..=40 {
+        let mine = message(seq, "alice", false);
+        g = decide_on(&delete("alice", seq as i64), Some(&g), Some(&mine))
+            .unwrap()
+            .state
+            .expect("a first delete changes the state");
+    }
+    assert_eq!(g.changes.count, 40);
+    assert_eq!(g.changes.recent.len(), crate::Changes::KEPT);
+    assert_eq!(g.changes.since(37).collect::<Vec<_>>(), [38, 39, 40]);
+    assert_eq!(g.changes.since(0).next(), Some(9), "the oldest kept");
+    // Deleted again: announced, not counted.
+    let gone = message(3, "alice", true);
+    let again = decide_on(&delete("alice", 3), Some(&g), Some(&gone)).unwrap();
+    assert!(again.state.is_none());
 }
 
 #[test]

@@ -87,5 +87,6 @@ pub fn state_from_event(e: &MembershipApplied) -> ConversationState {
             })
             .collect(),
         applied_offset: 0,
+        changes: Default::default(),
     }
 }

@@ -31,6 +31,7 @@ fn state(applied_offset: u64) -> ConversationState {
         last_activity: 1,
         members: vec![],
         applied_offset,
+        changes: Default::default(),
     }
 }
 

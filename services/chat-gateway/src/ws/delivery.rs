@@ -37,10 +37,13 @@ impl From<DomainError> for Stop {
 
 #[derive(Default)]
 pub(crate) struct Delivery {
-    next: HashMap<ConversationId, u64>,
+    pub(super) next: HashMap<ConversationId, u64>,
     /// The highest receipt watermark sent, per conversation, then user and
     /// kind.
     receipts: HashMap<ConversationId, HashMap<(UserId, ReceiptKind), u64>>,
+    /// What this session knew of each conversation besides its messages
+    /// (see `repair`).
+    pub(super) seen: HashMap<ConversationId, super::repair::Seen>,
 }
 
 impl Delivery {
@@ -57,6 +60,9 @@ impl Delivery {
         // A client's sync may name any seq: never past what exists.
         let last = service.conversation(conv).await?.last_seq;
         after = after.min(last);
+        // Never above the committed state: rows above it may belong to a
+        // batch still being written, with holes below them.
+        let upto = upto.min(last);
         while after < upto {
             let page = service
                 .stores
@@ -118,7 +124,12 @@ impl Delivery {
         // Forget conversations the user left, whatever this session heard.
         self.next
             .retain(|conv, _| states.iter().any(|s| s.id == *conv));
+        self.seen
+            .retain(|conv, _| states.iter().any(|s| s.id == *conv));
         for state in states {
+            if !self.seen.contains_key(&state.id) {
+                self.saw(&state);
+            }
             let conv = state.id.clone();
             let Some(member) = state.member(user) else {
                 continue;
@@ -160,8 +171,14 @@ impl Delivery {
             return Ok(());
         }
         if m.seq > next {
-            self.replay(service, out, &m.conv, next - 1, m.seq - 1)
+            let reached = self
+                .replay(service, out, &m.conv, next - 1, m.seq - 1)
                 .await?;
+            if reached < m.seq - 1 {
+                // The store does not show what lies below it yet: never a
+                // gap; the next message or repair brings it in order.
+                return Ok(());
+            }
         }
         out.try_push(&ServerFrame::Message(m.clone()))?;
         service.metrics.deliveries.inc();
@@ -186,6 +203,7 @@ impl Delivery {
     pub(crate) fn left(&mut self, conv: &str) {
         self.next.remove(conv);
         self.receipts.remove(conv);
+        self.seen.remove(conv);
     }
 
     /// Whether a receipt moves a watermark past what this session sent

@@ -4,12 +4,14 @@
 //! - [`outbound`]: the bounded per-connection queue and its writer task.
 //! - [`parse`]: client frames, with an error for everything malformed.
 //! - [`delivery`]: per-device, per-conversation in-order, gap-free delivery.
+//! - [`repair`]: deletes, membership and receipts the real-time path lost.
 //! - [`session`]: the connection's loop.
 //! - [`shed`]: what a busy connection drops first.
 
 mod delivery;
 mod outbound;
 mod parse;
+mod repair;
 mod session;
 mod shed;
 

@@ -153,7 +153,7 @@ impl Session {
                     Ok(event) => Box::pin(self.on_event(&event)).await.map(|_| true),
                     Err(RecvError::Lagged(n)) => {
                         tracing::debug!(missed = n, "A connection lagged behind its channel; repairing from the store.");
-                        Box::pin(self.delivery.catch_up(&self.service, &self.out, &self.caller.user, &Default::default())).await.map(|_| true)
+                        Box::pin(self.repair()).await.map(|_| true)
                     }
                     Err(RecvError::Closed) => Ok(false),
                 },
@@ -224,6 +224,22 @@ impl Session {
         }
     }
 
+    /// After events may have been lost: what changed besides messages
+    /// (`repair`), handled as if its events came now, then the messages.
+    async fn repair(&mut self) -> Result<(), Stop> {
+        let user = self.caller.user.clone();
+        let states = self.service.member_conversations(&user).await?;
+        for state in self.delivery.missed_views(&self.service, &states).await? {
+            Box::pin(self.on_event(&RealtimeEvent::Conversation { state })).await?;
+        }
+        self.delivery
+            .repair_changes(&self.service, &self.out, &states)
+            .await?;
+        self.delivery
+            .catch_up(&self.service, &self.out, &user, &Default::default())
+            .await
+    }
+
     /// `hello`, every retained message above this device's delivered
     /// watermarks, then `synced`.
     async fn start(&mut self) -> Result<(), Stop> {
@@ -287,7 +303,10 @@ impl Session {
             }
             RealtimeEvent::Conversation { state } => {
                 match state.member(user) {
-                    Some(m) => self.delivery.joined(&state.id, m.joined_after),
+                    Some(m) => {
+                        self.delivery.joined(&state.id, m.joined_after);
+                        self.delivery.saw(state);
+                    }
                     None => self.delivery.left(&state.id),
                 }
                 let followed = self.follow(state).await?;
@@ -356,11 +375,7 @@ impl Session {
                     })?
                 }
             }
-            RealtimeEvent::Resync => {
-                self.delivery
-                    .catch_up(&self.service, &self.out, user, &Default::default())
-                    .await?
-            }
+            RealtimeEvent::Resync => Box::pin(self.repair()).await?,
             RealtimeEvent::Presence { .. } => {}
         }
         Ok(())

@@ -281,6 +281,7 @@ fn every_variant() -> Vec<RealtimeEvent> {
             },
         ],
         applied_offset: u64::MAX,
+        changes: Default::default(),
     };
     let events = vec![
         RealtimeEvent::Message {

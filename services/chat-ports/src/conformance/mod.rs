@@ -42,6 +42,7 @@ fn conv(id: &str, members: &[&str], last_seq: u64) -> ConversationState {
             })
             .collect(),
         applied_offset: 1,
+        changes: Default::default(),
     }
 }
 

@@ -382,3 +382,124 @@ async fn a_receipt_frame_never_takes_a_watermark_back() {
     );
     phone.quiet("receipt", Duration::from_millis(300)).await;
 }
+
+/// A real-time engine that loses every delete, membership and receipt
+/// event while `deaf` is set (a Redis restart, a subscriber's lapse).
+struct Deaf {
+    inner: chat_embedded::InProcessChannels,
+    deaf: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl chat_ports::Channels for Deaf {
+    async fn publish(
+        &self,
+        channel: &str,
+        event: chat_ports::RealtimeEvent,
+    ) -> chat_ports::Result<()> {
+        use chat_ports::RealtimeEvent as E;
+        let lost = matches!(
+            event,
+            E::Deleted { .. } | E::Conversation { .. } | E::Receipt { .. }
+        );
+        if lost && self.deaf.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.inner.publish(channel, event).await
+    }
+
+    async fn subscribe(&self, channel: &str) -> chat_ports::Result<chat_ports::Subscription> {
+        self.inner.subscribe(channel).await
+    }
+}
+
+/// A delete, a membership change and a receipt that the real-time path
+/// lost are repaired on a device still connected when its gateway learns
+/// that events may have been lost (`Resync`: the Redis subscription came
+/// back; a lagging subscription): as `message_deleted`, `conversation` and
+/// `receipt` frames read from the store.
+#[tokio::test]
+async fn deletes_membership_and_receipts_lost_in_real_time_are_repaired() {
+    use chat_ports::Channels;
+    let channels = std::sync::Arc::new(Deaf {
+        inner: chat_embedded::InProcessChannels::new(),
+        deaf: false.into(),
+    });
+    let s = Server::start_with_channels(|_| {}, channels.clone()).await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.group("g", &["bob"]).await;
+    alice.send(&conv, "m1", "one").await;
+    alice.send(&conv, "m2", "two").await;
+    let mut bob = s.connect("bob", "phone").await;
+    bob.handshake().await;
+
+    channels
+        .deaf
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (st, _) = alice
+        .delete(&format!("/v1/conversations/{conv}/messages/1"))
+        .await;
+    assert_eq!(st, 204);
+    let (st, _) = alice
+        .post(
+            &format!("/v1/conversations/{conv}/members"),
+            json!({"add": ["carol"]}),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, _) = alice
+        .post(
+            "/v1/receipts",
+            json!({"conv": conv, "seq": 2, "type": "read"}),
+        )
+        .await;
+    assert_eq!(st, 204);
+    eventually(|| async {
+        let r = alice
+            .get(&format!("/v1/conversations/{conv}/receipts"))
+            .await
+            .1;
+        let read = r["members"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m["user"] == "alice" && m["read_seq"] == 2));
+        read.then_some(())
+    })
+    .await;
+    bob.quiet("message_deleted", Duration::from_millis(200))
+        .await;
+    channels
+        .deaf
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+
+    channels
+        .publish(
+            &chat_ports::channels::user_channel("bob"),
+            chat_ports::RealtimeEvent::Resync,
+        )
+        .await
+        .unwrap();
+    // (Bounded: without the repair these frames never come.)
+    let repaired = tokio::time::timeout(Duration::from_secs(10), async {
+        let deleted = bob.expect("message_deleted").await;
+        let c = bob
+            .take(|f| f["type"] == "conversation" && f["conversation"]["id"] == conv.as_str())
+            .await
+            .unwrap();
+        let r = bob
+            .take(|f| f["type"] == "receipt" && f["user"] == "alice" && f["kind"] == "read")
+            .await
+            .unwrap();
+        (deleted, c, r)
+    })
+    .await;
+    let (deleted, c, r) = repaired.expect("the lost events are repaired after a resync");
+    assert_eq!(
+        (deleted["conv"].as_str(), deleted["seq"].as_u64()),
+        (Some(conv.as_str()), Some(1))
+    );
+    assert_eq!(
+        c["conversation"]["members"],
+        json!(["alice", "bob", "carol"])
+    );
+    assert_eq!(r["seq"], 2);
+}

@@ -448,3 +448,72 @@ async fn sends_to_a_log_that_started_again_are_not_taken_for_replays() {
     assert_eq!(keys, expected);
     assert_eq!(seqs(&h), (1..=15).collect::<Vec<_>>());
 }
+
+/// On Cassandra a batch writes its message rows concurrently, in no order,
+/// and the conversation's state last: the commit point. A device that
+/// connects while a batch is half written (its sequencer paused, SIGSTOP in
+/// the fault harness) gets its backlog up to the committed state, never a
+/// later row without an earlier one (it would never be sent the earlier
+/// one on that connection: live traffic below its position is dropped), and
+/// the batch live once it is committed. Found by the fault-injection
+/// harness (seed 7002: a device got seq 116 right after 113).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_read_while_a_batch_is_half_written_has_no_gap() {
+    let Some(s) = services() else { return };
+    // PostgreSQL writes a batch in one transaction.
+    let crate::cluster::StoreService::Cassandra(nodes) = s.store.clone() else {
+        return;
+    };
+    let mut c = Cluster::new(&s).await;
+    let p = c.start(&["processor", "--name", "all"]);
+    let g = c.start(&["gateway"]);
+    let gw = c.gateway(g);
+    let alice = gw.user("alice", "phone").await;
+    let conv = alice.group("g", &["bob"]).await;
+    for i in 1..=3 {
+        alice.send(&conv, &format!("a{i}"), "x").await;
+    }
+    eventually(|| async { (alice.history(&conv, "after=0").await.len() == 3).then_some(()) }).await;
+
+    // The sequencer stops in the middle of the next batch (4 to 6): the
+    // rows of 5 and 6 have landed, 4's and the state have not.
+    c.kill(p);
+    let keyspace = c.stores[0].rsplit('/').next().unwrap().to_string();
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_nodes(nodes.split(','))
+        .build()
+        .await
+        .unwrap();
+    for seq in [5i64, 6] {
+        session
+            .query_unpaged(
+                format!(
+                    "INSERT INTO {keyspace}.messages (conv, bucket, seq, msg_id, sender, \
+                     sender_device, client_msg_id, body, attachments, ts, deleted) \
+                     VALUES (?, 0, ?, ?, 'alice', 'phone', ?, 'x', [], 1, false) \
+                     USING TIMESTAMP 1"
+                ),
+                (
+                    conv.as_str(),
+                    seq,
+                    format!("early-{seq}"),
+                    format!("early-{seq}"),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    let mut bob = gw.connect("bob", "phone").await;
+    assert_eq!(
+        seqs(&bob.handshake().await),
+        vec![1, 2, 3],
+        "the backlog ends at the committed state, with no gap"
+    );
+
+    // The batch is written again, whole, and committed: it arrives live.
+    c.start(&["processor", "--name", "all"]);
+    for i in 4..=6 {
+        alice.send(&conv, &format!("a{i}"), "x").await;
+    }
+    assert_eq!(seqs(&bob.messages(&conv, 3).await), vec![4, 5, 6]);
+}

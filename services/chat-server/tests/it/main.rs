@@ -8,6 +8,7 @@
 //! them runs the rest, on the embedded engines.
 
 mod attachments;
+mod bad_fields;
 mod bad_input;
 mod cluster;
 mod crash;
