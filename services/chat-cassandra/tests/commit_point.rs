@@ -6,51 +6,11 @@
 //! found by the fault-injection harness, a device got 116 right after 113
 //! while a sequencer resumed from SIGSTOP was writing 114 to 125).
 
-use chat_domain::{ConversationKind, ConversationState, Member, Message};
+use chat_domain::Message;
 use chat_ports::{MessageStore, SequencedBatch, SequencerStore};
-use support::{admin, store, with_keyspace};
+use support::{admin, conv, msg, store, with_keyspace};
 
 mod support;
-
-fn conv(id: &str, last_seq: u64, applied_offset: u64) -> ConversationState {
-    ConversationState {
-        id: id.into(),
-        kind: ConversationKind::Group,
-        title: Some("t".into()),
-        created_at: 1,
-        last_seq,
-        last_activity: 1,
-        members: vec![
-            Member {
-                user: "alice".into(),
-                joined_after: 0,
-                admin: true,
-            },
-            Member {
-                user: "bob".into(),
-                joined_after: 0,
-                admin: false,
-            },
-        ],
-        applied_offset,
-        changes: Default::default(),
-    }
-}
-
-fn msg(conv: &str, seq: u64, sender: &str) -> Message {
-    Message {
-        conv: conv.into(),
-        seq,
-        msg_id: format!("m{seq}").into(),
-        sender: sender.into(),
-        sender_device: "d".into(),
-        client_msg_id: format!("c{seq}").into(),
-        body: format!("body {seq}"),
-        attachments: vec![],
-        ts: 1_000 + seq as i64,
-        deleted: false,
-    }
-}
 
 fn seqs(v: &[Message]) -> Vec<u64> {
     v.iter().map(|m| m.seq).collect()
@@ -65,7 +25,9 @@ async fn rows_of_a_batch_not_yet_committed_are_not_read() {
         store
             .apply(SequencedBatch {
                 conversations: vec![conv("c", 3, 10)],
-                messages: (1..=3).map(|s| msg("c", s, "alice")).collect(),
+                messages: (1..=3)
+                    .map(|s| msg("c", s, "alice", 1_000 + s as i64))
+                    .collect(),
                 ..Default::default()
             })
             .await
@@ -116,7 +78,9 @@ async fn rows_of_a_batch_not_yet_committed_are_not_read() {
         store
             .apply(SequencedBatch {
                 conversations: vec![conv("c", 6, 13)],
-                messages: (4..=6).map(|s| msg("c", s, "bob")).collect(),
+                messages: (4..=6)
+                    .map(|s| msg("c", s, "bob", 1_000 + s as i64))
+                    .collect(),
                 ..Default::default()
             })
             .await

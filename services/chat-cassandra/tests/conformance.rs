@@ -7,54 +7,14 @@
 //! and drops it at the end.
 
 use chat_cassandra::CassandraStore;
-use chat_domain::{ConversationKind, ConversationState, Member, Message};
+use chat_domain::Message;
 use chat_ports::{
     AttachmentStore, ConversationStore, MessageStore, SequencedBatch, SequencerStore, Stores,
 };
 use std::sync::Arc;
-use support::{admin, store, with_keyspace};
+use support::{admin, conv, msg, store, with_keyspace};
 
 mod support;
-
-fn conv(id: &str, last_seq: u64, applied_offset: u64) -> ConversationState {
-    ConversationState {
-        id: id.into(),
-        kind: ConversationKind::Group,
-        title: Some("t".into()),
-        created_at: 1,
-        last_seq,
-        last_activity: 1,
-        members: vec![
-            Member {
-                user: "alice".into(),
-                joined_after: 0,
-                admin: true,
-            },
-            Member {
-                user: "bob".into(),
-                joined_after: 0,
-                admin: false,
-            },
-        ],
-        applied_offset,
-        changes: Default::default(),
-    }
-}
-
-fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
-    Message {
-        conv: conv.into(),
-        seq,
-        msg_id: format!("m{seq}").into(),
-        sender: sender.into(),
-        sender_device: "d".into(),
-        client_msg_id: format!("c{seq}").into(),
-        body: format!("body {seq}"),
-        attachments: vec![],
-        ts,
-        deleted: false,
-    }
-}
 
 fn seqs(v: &[Message]) -> Vec<u64> {
     v.iter().map(|m| m.seq).collect()

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use chat_cassandra::{CassandraOptions, CassandraStore};
+use chat_domain::{ConversationKind, ConversationState, Member, Message};
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use std::future::Future;
@@ -73,4 +74,46 @@ where
 /// A store on a fresh keyspace of `options`.
 pub async fn store(options: &CassandraOptions) -> CassandraStore {
     CassandraStore::connect(options).await.expect("connect")
+}
+
+/// A group of alice (admin) and bob.
+pub fn conv(id: &str, last_seq: u64, applied_offset: u64) -> ConversationState {
+    ConversationState {
+        id: id.into(),
+        kind: ConversationKind::Group,
+        title: Some("t".into()),
+        created_at: 1,
+        last_seq,
+        last_activity: 1,
+        members: vec![
+            Member {
+                user: "alice".into(),
+                joined_after: 0,
+                admin: true,
+            },
+            Member {
+                user: "bob".into(),
+                joined_after: 0,
+                admin: false,
+            },
+        ],
+        applied_offset,
+        changes: Default::default(),
+    }
+}
+
+/// Message `seq` of `conv`, its body "body {seq}".
+pub fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
+    Message {
+        conv: conv.into(),
+        seq,
+        msg_id: format!("m{seq}").into(),
+        sender: sender.into(),
+        sender_device: "d".into(),
+        client_msg_id: format!("c{seq}").into(),
+        body: format!("body {seq}"),
+        attachments: vec![],
+        ts,
+        deleted: false,
+    }
 }

@@ -44,6 +44,9 @@ pub(crate) struct Delivery {
     /// What this session knew of each conversation besides its messages
     /// (see `repair`).
     pub(super) seen: HashMap<ConversationId, super::repair::Seen>,
+    /// The device's delivered watermarks when it connected: where a
+    /// conversation this session has not delivered yet starts.
+    floor: HashMap<String, u64>,
 }
 
 impl Delivery {
@@ -63,6 +66,7 @@ impl Delivery {
         // Never above the committed state: rows above it may belong to a
         // batch still being written, with holes below them.
         let upto = upto.min(last);
+        tracing::debug!(conv = %conv, after, upto, last, "Delivery replays from the store.");
         while after < upto {
             let page = service
                 .stores
@@ -121,11 +125,14 @@ impl Delivery {
         watermarks: &HashMap<String, u64>,
     ) -> Result<(), Stop> {
         let states = service.member_conversations(user).await?;
-        // Forget conversations the user left, whatever this session heard.
-        self.next
-            .retain(|conv, _| states.iter().any(|s| s.id == *conv));
-        self.seen
-            .retain(|conv, _| states.iter().any(|s| s.id == *conv));
+        // A conversation missing from `states` is not forgotten here: only a
+        // stored state that shows the user gone does that (a `conversation`
+        // event, or the repair's reading of it), so a list read at a bad
+        // moment never makes this session send a conversation again from
+        // its start.
+        for (conv, seq) in watermarks {
+            self.floor.insert(conv.clone(), *seq);
+        }
         for state in states {
             if !self.seen.contains_key(&state.id) {
                 self.saw(&state);
@@ -157,11 +164,13 @@ impl Delivery {
         let next = match self.next.get(&m.conv) {
             Some(n) => *n,
             None => {
-                // First message of a conversation this session has not seen:
-                // start where the user's membership starts.
+                // First message of a conversation this session has not
+                // delivered: start above the user's join point and above what
+                // the device had when it connected.
                 let state = service.conversation(&m.conv).await?;
+                let delivered = self.floor.get(m.conv.as_str()).copied().unwrap_or(0);
                 match state.member(user) {
-                    Some(member) => member.joined_after + 1,
+                    Some(member) => member.joined_after.max(delivered) + 1,
                     // Removed since it was sent: nothing more to deliver.
                     None => return Ok(()),
                 }

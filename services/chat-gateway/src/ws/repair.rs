@@ -33,10 +33,13 @@ pub(crate) struct Seen {
     changes: u64,
 }
 
-/// A fingerprint of what a `conversation` frame shows.
+/// A fingerprint of what a `conversation` frame shows, but for its last
+/// seq (which every message moves, and messages are repaired apart).
 fn view_of(state: &ConversationState) -> u64 {
+    let mut view = state.to_view();
+    view.last_seq = 0;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(&state.to_view())
+    serde_json::to_string(&view)
         .unwrap_or_default()
         .hash(&mut h);
     h.finish()

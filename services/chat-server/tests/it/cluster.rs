@@ -191,6 +191,15 @@ impl Cluster {
         }
     }
 
+    /// Processes started from now on use `broker` as their log.
+    pub fn use_broker(&mut self, broker: &OwnBroker) {
+        self.env.retain(|(k, _)| k != "CHAT__ENGINES__LOG");
+        self.env.push((
+            "CHAT__ENGINES__LOG".into(),
+            format!("kafka://{}", broker.bootstrap()),
+        ));
+    }
+
     /// Starts `chatctl <args…> --listen 127.0.0.1:0`; returns its index.
     pub fn start(&mut self, args: &[&str]) -> usize {
         let env: Vec<(&str, &str)> = self

@@ -503,3 +503,39 @@ async fn deletes_membership_and_receipts_lost_in_real_time_are_repaired() {
     );
     assert_eq!(r["seq"], 2);
 }
+
+/// A session whose subscription lagged repairs from the store without
+/// sending again what it already sent on that connection.
+#[tokio::test]
+async fn a_lagging_subscription_repairs_without_repeats() {
+    use chat_ports::Channels;
+    let channels = std::sync::Arc::new(chat_embedded::InProcessChannels::new());
+    let s = Server::start_with_channels(|_| {}, channels.clone()).await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.group("g", &["bob"]).await;
+    let mut bob = s.connect("bob", "phone").await;
+    bob.handshake().await;
+    for i in 1..=5 {
+        alice.send(&conv, &format!("m{i}"), "x").await;
+    }
+    assert_eq!(seqs(&bob.messages(&conv, 5).await), [1, 2, 3, 4, 5]);
+    // More events than a subscription holds, faster than it is read.
+    let channel = chat_ports::channels::user_channel("bob");
+    for _ in 0..20_000 {
+        channels
+            .publish(
+                &channel,
+                chat_ports::RealtimeEvent::Typing {
+                    conv: conv.as_str().into(),
+                    user: "alice".into(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    alice.send(&conv, "m6", "x").await;
+    let got = tokio::time::timeout(Duration::from_secs(10), bob.messages(&conv, 1))
+        .await
+        .expect("the next message arrives");
+    assert_eq!(seqs(&got), [6], "nothing sent again on the same connection");
+}

@@ -303,11 +303,7 @@ async fn a_broker_restart_loses_no_acknowledged_message() {
         return;
     };
     let mut c = Cluster::new(&s).await;
-    c.env.retain(|(k, _)| k != "CHAT__ENGINES__LOG");
-    c.env.push((
-        "CHAT__ENGINES__LOG".into(),
-        format!("kafka://{}", broker.bootstrap()),
-    ));
+    c.use_broker(&broker);
     c.env
         .push(("CHAT__KAFKA__PRODUCE_TIMEOUT_MS".into(), "3000".into()));
     c.start(&["processor", "--name", "all"]);
@@ -397,11 +393,7 @@ async fn sends_to_a_log_that_started_again_are_not_taken_for_replays() {
         return;
     };
     let mut c = Cluster::new(&s).await;
-    c.env.retain(|(k, _)| k != "CHAT__ENGINES__LOG");
-    c.env.push((
-        "CHAT__ENGINES__LOG".into(),
-        format!("kafka://{}", broker.bootstrap()),
-    ));
+    c.use_broker(&broker);
     let p = c.start(&["processor", "--name", "all"]);
     let g = c.start(&["gateway"]);
     let alice = c.gateway(g).user("alice", "phone").await;
