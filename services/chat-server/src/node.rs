@@ -110,6 +110,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// The node's stores (for tests and tools that look under the API).
+    pub fn stores(&self) -> &chat_ports::Stores {
+        &self.engines.stores
+    }
+
     /// Every role in one process.
     pub async fn start(config: Config) -> anyhow::Result<Self> {
         Self::start_roles(config, Roles::all(), None).await

@@ -67,7 +67,7 @@ impl Delivery {
         // batch still being written, with holes below them.
         let upto = upto.min(last);
         tracing::debug!(conv = %conv, after, upto, last, "Delivery replays from the store.");
-        while after < upto {
+        'pages: while after < upto {
             let page = service
                 .stores
                 .messages
@@ -77,7 +77,11 @@ impl Delivery {
             let full = page.len() == PAGE;
             for m in page {
                 if m.seq > upto {
-                    return Ok(after);
+                    // (Committed after `last` was read.) What was sent is
+                    // recorded below all the same: returning here left the
+                    // position unset, and the next live message sent the
+                    // conversation again.
+                    break 'pages;
                 }
                 after = m.seq;
                 out.push(&ServerFrame::Message(m)).await?;

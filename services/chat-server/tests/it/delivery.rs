@@ -539,3 +539,45 @@ async fn a_lagging_subscription_repairs_without_repeats() {
         .expect("the next message arrives");
     assert_eq!(seqs(&got), [6], "nothing sent again on the same connection");
 }
+
+/// A backlog read that meets messages above the conversation's state (a
+/// batch committed between the two reads, or one still being written)
+/// stops at the state and still records how far this connection got: the
+/// next live message is not preceded by the conversation again.
+#[tokio::test]
+async fn a_backlog_that_meets_rows_above_the_state_sends_nothing_twice() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    for i in 1..=3 {
+        alice.send(&conv, &format!("m{i}"), "x").await;
+    }
+    let stores = s._node.as_ref().unwrap().stores().clone();
+    let state = eventually(|| async {
+        let state = stores.conversations.conversation(&conv).await.unwrap()?;
+        (state.last_seq == 3).then_some(state)
+    })
+    .await;
+    let mut ahead = stores.messages.message(&conv, 3).await.unwrap().unwrap();
+    ahead.seq = 4;
+    ahead.msg_id = "not-yet".into();
+    stores
+        .sequencer
+        .apply(chat_ports::SequencedBatch {
+            conversations: vec![state],
+            messages: vec![ahead],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let mut bob = s.connect("bob", "phone").await;
+    let backlog = bob.handshake().await;
+    assert_eq!(seqs(&backlog), [1, 2, 3], "nothing above the state");
+    alice.send(&conv, "m4", "x").await;
+    let got = tokio::time::timeout(Duration::from_secs(10), bob.messages(&conv, 1))
+        .await
+        .expect("the next message arrives");
+    assert_eq!(seqs(&got), [4], "the conversation is not sent again");
+    assert_eq!(got[0]["client_msg_id"], "m4");
+}
