@@ -26,10 +26,14 @@ pub(crate) async fn read_at(
     let prefix = log.options().topic_prefix.clone();
     let timeout = log.options().request_timeout();
     let mut config = log.options().client_config();
+    // No group: the partition is assigned, nothing is committed. Never
+    // reset to another offset: a fetch that misses the record is an error
+    // (asked again), not an answer that it is not there.
     config
         .set("group.id", log.full_name("read-at"))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "error")
         .set("enable.partition.eof", "true");
     let consumer: BaseConsumer = config.create().map_err(unavailable)?;
     let (Ok(p), Ok(wanted)) = (i32::try_from(partition), i64::try_from(offset)) else {
@@ -40,6 +44,8 @@ pub(crate) async fn read_at(
             .fetch_watermarks(&name, p, timeout)
             .map_err(unavailable)?;
         if wanted < low || wanted >= high {
+            // The only answer that the record is not there: the partition's
+            // own bounds say so.
             return Ok(None);
         }
         let mut tpl = TopicPartitionList::new();
@@ -56,10 +62,14 @@ pub(crate) async fn read_at(
             }
             match consumer.poll(left) {
                 Some(Ok(m)) if m.offset() == wanted => return Ok(Some(record_of(&prefix, &m))),
-                // Compacted or expired meanwhile: not there any more.
-                Some(Ok(m)) if m.offset() > wanted => return Ok(None),
                 Some(Ok(_)) => {}
-                Some(Err(KafkaError::PartitionEOF(_))) => return Ok(None),
+                // The bounds said it is there: anything else is a failure
+                // to read it, asked again by the caller.
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    return Err(unavailable(format!(
+                        "offset {offset} of {name}[{p}] is within its bounds but was not read"
+                    )))
+                }
                 Some(Err(e)) => return Err(unavailable(e)),
                 None => {}
             }

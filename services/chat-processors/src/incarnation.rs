@@ -14,8 +14,12 @@
 //! every position the old one reached, so they are decided anew, never
 //! mistaken for replays, and on Cassandra never written below old rows.
 //! Records of the old incarnation that are in the new one too (a restored
-//! file) are decided again: sends are found by their idempotency keys,
-//! and membership changes replayed in order converge to the same members.
+//! file) are decided again: sends are found by their idempotency keys, but
+//! a membership change decided again on the later state can differ (a
+//! member removed and added again joins at the current seq). A log is
+//! taken for another only when it answers, twice, that it holds nothing or
+//! something else at that offset: a read that fails is retried, never
+//! taken for an answer.
 //!
 //! A changed partition count is refused: keys move between partitions, so
 //! a conversation's commands would be read in two orders. The sequencer
@@ -109,15 +113,26 @@ async fn base_for(
     let in_batch = records
         .iter()
         .find(|r| r.partition == stored.partition && r.offset == stored.last_offset);
+    let read = || async {
+        let found = log
+            .read_at(COMMANDS, stored.partition, stored.last_offset)
+            .await?;
+        Ok::<_, crate::Error>(found.map(|r| r.fingerprint()))
+    };
     let there = match in_batch {
         Some(r) => Some(r.fingerprint()),
-        None => log
-            .read_at(COMMANDS, stored.partition, stored.last_offset)
-            .await?
-            .map(|r| r.fingerprint()),
+        None => read().await?,
     };
     if there == Some(stored.last_fingerprint) {
         return Ok(stored.base);
+    }
+    if in_batch.is_none() {
+        // Asked again after a moment: a broker just restarted may answer
+        // with bounds it has not finished loading.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if read().await? == Some(stored.last_fingerprint) {
+            return Ok(stored.base);
+        }
     }
     // Another log: its first record here goes one above the last position
     // the store reached.

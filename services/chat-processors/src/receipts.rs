@@ -117,21 +117,17 @@ impl Receipts {
         moved: Vec<bool>,
         origins: Vec<(Option<String>, bool)>,
     ) -> Result<()> {
-        let mut stored: HashMap<String, HashMap<String, (u64, u64)>> = HashMap::new();
+        let mut stored: HashMap<(String, String), (u64, u64)> = HashMap::new();
         for ((u, moved), (_, new)) in updates.iter().zip(&moved).zip(&origins) {
-            if !moved && *new && !stored.contains_key(&u.conv) {
-                let members = self.stores.receipts.member_receipts(&u.conv).await?;
-                let marks = members
-                    .into_iter()
-                    .map(|m| (m.user.into_string(), (m.delivered_seq, m.read_seq)))
-                    .collect();
-                stored.insert(u.conv.clone(), marks);
+            let key = (u.conv.clone(), u.user.clone());
+            if !moved && *new && !stored.contains_key(&key) {
+                let marks = self.stores.receipts.watermarks(&u.conv, &u.user).await?;
+                stored.insert(key, marks);
             }
         }
         let at_watermark = |u: &ReceiptUpdate| {
             let (delivered, read) = stored
-                .get(&u.conv)
-                .and_then(|m| m.get(&u.user))
+                .get(&(u.conv.clone(), u.user.clone()))
                 .copied()
                 .unwrap_or((0, 0));
             match u.kind {

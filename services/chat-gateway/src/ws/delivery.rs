@@ -112,6 +112,7 @@ impl Delivery {
             .next
             .get(&state.id)
             .map(|n| n - 1)
+            .or_else(|| self.floor.get(state.id.as_str()).copied())
             .unwrap_or(0)
             .max(member.joined_after);
         self.replay(service, out, &state.id, from, u64::MAX).await?;
@@ -150,6 +151,7 @@ impl Delivery {
                 .get(&conv)
                 .map(|n| n - 1)
                 .or_else(|| watermarks.get(conv.as_str()).copied())
+                .or_else(|| self.floor.get(conv.as_str()).copied())
                 .unwrap_or(0)
                 .max(member.joined_after);
             self.replay(service, out, &conv, from, u64::MAX).await?;
