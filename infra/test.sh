@@ -95,6 +95,8 @@ CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./loadtest/smoke.sh
 # on any violation. Locally it says skipped when Java, Maven, redis-server
 # or PostgreSQL is missing; under CI that fails.
 faults_out=$(mktemp -d /tmp/chat-faults.XXXXXX)
+# (The PostgreSQL cell runs as the postgres user below this folder.)
+chmod 755 "$faults_out"
 CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" \
   cargo run -q -p chat-faults --locked -- --store cassandra --runs 2 --duration 30 --out "$faults_out/cassandra"
 CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" \

@@ -119,6 +119,13 @@ async fn series(cli: Cli) -> Result<ExitCode> {
         ),
     };
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // The PostgreSQL server runs as the postgres user, under this folder:
+    // it must be able to walk through it (a temporary folder is 0700).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("opening {} to the postgres user", out.display()))?;
+    }
     let out = out.canonicalize()?;
 
     let mut results = Vec::new();
