@@ -94,6 +94,19 @@ CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./loadtest/smoke.sh
 # two runs on Cassandra and one on PostgreSQL, 30 s of traffic each; fails
 # on any violation. Locally it says skipped when Java, Maven, redis-server
 # or PostgreSQL is missing; under CI that fails.
+# The harness signals process groups with kill(1) (procps), checks that
+# its network cuts are real with ss(8) (iproute2) and runs PostgreSQL as
+# its own user with setpriv(1) (util-linux): installed when missing.
+for tool in kill:procps ss:iproute2 setpriv:util-linux; do
+  if ! type -P "${tool%%:*}" >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+    if ! { $sudo apt-get update -qq >&2 &&
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool##*:}" >&2; }; then
+      echo "${tool%%:*} (${tool##*:}) cannot be installed" >&2
+      if [ "${CI:-}" = true ]; then exit 1; fi
+    fi
+  fi
+done
 faults_out=$(mktemp -d /tmp/chat-faults.XXXXXX)
 # (The PostgreSQL cell runs as the postgres user below this folder.)
 chmod 755 "$faults_out"
