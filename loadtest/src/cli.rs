@@ -32,9 +32,15 @@ pub struct Common {
     /// Which server to drive.
     #[arg(long, value_enum, default_value = "chat", global = true)]
     pub target: TargetChoice,
-    /// Our server's HTTP base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
-    pub chat_url: String,
+    /// Our server's HTTP base URL; several, comma-separated, for the
+    /// gateways of a distributed deployment (devices are dealt over them).
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub chat_url: Vec<String>,
     /// Our server's pid (default: whoever listens on the URL's port).
     #[arg(long, global = true)]
     pub chat_pid: Option<u32>,
@@ -78,6 +84,46 @@ pub struct Common {
     /// Seconds to wait for every device to be connected.
     #[arg(long, default_value_t = 120, global = true)]
     pub ready_timeout: u64,
+    #[command(flatten)]
+    pub cell: CellOpts,
+}
+
+/// A distributed cell the run starts, drives and stops.
+#[derive(Args, Debug, Clone, Serialize)]
+pub struct CellOpts {
+    /// Starts a distributed cell on this store (one Kafka broker, the
+    /// store, Redis, gateways and processors, processes on loopback), runs
+    /// the scenario against its gateways (`--chat-url` is ignored),
+    /// measures its components' bare rates (`chatctl baseline`), and stops
+    /// it. Ours only.
+    #[arg(long, value_enum, global = true)]
+    #[serde(skip)]
+    pub cell: Option<chat_cell::StoreKind>,
+    /// Gateways of the cell.
+    #[arg(long, default_value_t = 2, global = true)]
+    pub cell_gateways: usize,
+    /// Processor instances of the cell (each runs every processor).
+    #[arg(long, default_value_t = 1, global = true)]
+    pub cell_processors: usize,
+    /// Partitions of the cell's topics.
+    #[arg(long, default_value_t = 8, global = true)]
+    pub cell_partitions: u32,
+    /// Cassandra's JVM heap in the cell.
+    #[arg(long, default_value = "1g", global = true)]
+    pub cell_store_heap: String,
+    /// The cell's folder (data and logs); default: a temporary folder,
+    /// removed afterwards.
+    #[arg(long, global = true)]
+    pub cell_dir: Option<PathBuf>,
+    /// The chatctl the cell runs.
+    #[arg(long, default_value = "target/release/chatctl", global = true)]
+    pub chatctl: PathBuf,
+    /// Skips the component baselines after the scenario.
+    #[arg(long, global = true)]
+    pub no_baseline: bool,
+    /// Records, messages and deliveries of each component baseline.
+    #[arg(long, default_value_t = 50_000, global = true)]
+    pub baseline_count: u64,
 }
 
 /// Message traffic options.

@@ -18,10 +18,13 @@
 //! - `record` (HDR histograms, per-second counts), `sampler` and `procfs`
 //!   (CPU and memory from `/proc`), `net` (sockets bound to 127.0.0.x),
 //!   `fdlimit`, `clock`.
+//! - `cell` (`--cell`: a distributed cell started for the run, its
+//!   components measured bare after it).
 //! - `report/`: `report.json`, `summary.md` (`markdown`, `compare`), PNG
 //!   charts (`charts`).
 
 mod body;
+mod cell;
 mod chat;
 mod check;
 mod cli;
@@ -94,9 +97,21 @@ async fn run(cli: &Cli, fd_limit: u64) -> anyhow::Result<Report> {
         format!("lt{:x}", secs ^ u64::from(std::process::id()) << 20)
     });
     let started_at = chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    let mut cell = match c.cell.cell {
+        Some(store) => {
+            if c.target != TargetChoice::Chat {
+                anyhow::bail!("--cell drives our server only (--target chat)");
+            }
+            Some(cell::RunningCell::start(&c.cell, store).await?)
+        }
+        None => None,
+    };
+    if let Some(cell) = &cell {
+        warm_up(c, cell, &prefix).await?;
+    }
     let mut runs = Vec::new();
     for (i, t) in targets.iter().enumerate() {
-        let env = env_for(c, *t, format!("{prefix}{i}"))?;
+        let env = env_for(c, *t, format!("{prefix}{i}"), cell.as_ref())?;
         eprintln!(
             "running {} against {} (server pid {})",
             cli.scenario.name(),
@@ -107,6 +122,9 @@ async fn run(cli: &Cli, fd_limit: u64) -> anyhow::Result<Report> {
         );
         runs.push(run_one(&cli.scenario, &env).await?);
     }
+    if let Some(cell) = cell.as_mut().filter(|_| !c.cell.no_baseline) {
+        cell.baseline(c.cell.baseline_count).await?;
+    }
     Ok(Report {
         scenario: cli.scenario.name().to_string(),
         label: c.label.clone(),
@@ -115,7 +133,43 @@ async fn run(cli: &Cli, fd_limit: u64) -> anyhow::Result<Report> {
         machine: Machine::describe(fd_limit),
         params: params(cli, &prefix),
         runs,
+        cell: cell.as_ref().map(cell::RunningCell::report),
     })
+}
+
+/// A few messages through a fresh cell before the measured run, so that
+/// neither the consumer groups' first assignment, the topics' creation
+/// nor the JVMs' warm-up count in its figures.
+async fn warm_up(c: &Common, cell: &cell::RunningCell, prefix: &str) -> anyhow::Result<()> {
+    let env = env_for(c, TargetChoice::Chat, format!("{prefix}w"), Some(cell))?;
+    let world = scenario::messaging::direct_world(&env, 8);
+    let plan = SendPlan {
+        rate: 40.0,
+        direct_share: 1.0,
+        body_bytes: 100,
+        receipts: None,
+    };
+    let t0 = std::time::Instant::now();
+    let out = scenario::messaging::run(
+        &env,
+        world,
+        plan,
+        Duration::from_secs(3),
+        Duration::from_secs(120),
+    )
+    .await
+    .context("warming the cell up")?;
+    let p99 = out
+        .latency
+        .get("delivered")
+        .map(|l| l.p99_ms)
+        .unwrap_or(0.0);
+    eprintln!(
+        "cell: warmed up in {:.1}s (delivery p99 {p99:.0} ms, {} violation(s))",
+        t0.elapsed().as_secs_f64(),
+        out.violation_count()
+    );
+    Ok(())
 }
 
 fn params(cli: &Cli, prefix: &str) -> serde_json::Value {
@@ -140,7 +194,13 @@ fn port_of(url: &str) -> Option<u16> {
     reqwest::Url::parse(url).ok()?.port_or_known_default()
 }
 
-fn env_for(c: &Common, t: TargetChoice, prefix: String) -> anyhow::Result<Env> {
+fn env_for(
+    c: &Common,
+    t: TargetChoice,
+    prefix: String,
+    cell: Option<&cell::RunningCell>,
+) -> anyhow::Result<Env> {
+    let parts = std::sync::Arc::new(cell.map(cell::RunningCell::parts).unwrap_or_default());
     let (target, pid) = match t {
         TargetChoice::Ejabberd => (
             Target::Xmpp(xmpp::XmppTarget {
@@ -151,16 +211,29 @@ fn env_for(c: &Common, t: TargetChoice, prefix: String) -> anyhow::Result<Env> {
             }),
             c.ejabberd_pid.or_else(|| find_pid(&c.ejabberd_url)),
         ),
-        TargetChoice::Chat | TargetChoice::Both => (
-            Target::Chat(chat::ChatTarget {
-                base: c.chat_url.clone(),
-            }),
-            c.chat_pid.or_else(|| find_pid(&c.chat_url)),
-        ),
+        TargetChoice::Chat | TargetChoice::Both => match cell {
+            // A cell's processes are sampled part by part.
+            Some(cell) => (
+                Target::Chat(chat::ChatTarget {
+                    bases: cell.bases(),
+                }),
+                None,
+            ),
+            None => {
+                let bases = c.chat_url.clone();
+                anyhow::ensure!(!bases.is_empty(), "--chat-url names no server");
+                let pid = match bases.as_slice() {
+                    [one] => c.chat_pid.or_else(|| find_pid(one)),
+                    _ => c.chat_pid,
+                };
+                (Target::Chat(chat::ChatTarget { bases }), pid)
+            }
+        },
     };
     Ok(Env {
         target,
         server_pid: pid,
+        parts,
         sources: net::SourceAddrs::new(c.source_addrs),
         prefix,
         seed: c.seed,

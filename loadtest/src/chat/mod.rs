@@ -11,21 +11,28 @@ use crate::world::World;
 use codec::ChatCodec;
 use std::sync::Arc;
 
-/// Where our server is.
+/// Where our server is: one node, or the gateways of a distributed cell.
 #[derive(Debug, Clone)]
 pub struct ChatTarget {
-    /// Base HTTP URL, `http://127.0.0.1:8080`.
-    pub base: String,
+    /// Base HTTP URLs, `http://127.0.0.1:8080`; never empty.
+    pub bases: Vec<String>,
 }
 
 impl ChatTarget {
-    /// The WebSocket URL.
-    pub fn ws_url(&self) -> String {
+    /// The URL setup requests go to (the first gateway).
+    pub fn base(&self) -> &str {
+        &self.bases[0]
+    }
+
+    /// The WebSocket URL of device `me`: devices are dealt over the
+    /// gateways in turn, so neighbours (the two ends of a direct pair, the
+    /// members of a group) sit on different gateways and their deliveries
+    /// cross through the real-time engine.
+    pub fn ws_url(&self, me: usize) -> String {
+        let base = &self.bases[me % self.bases.len()];
         format!(
             "{}/v1/ws",
-            self.base
-                .replacen("http://", "ws://", 1)
-                .trim_end_matches('/')
+            base.replacen("http://", "ws://", 1).trim_end_matches('/')
         )
     }
 }
@@ -42,7 +49,7 @@ pub async fn connect(
         .get()
         .ok_or_else(|| anyhow::anyhow!("device {me} has no token"))?;
     let ws = net::connect(
-        &target.ws_url(),
+        &target.ws_url(me),
         sources.for_connection(me),
         &[("authorization", format!("Bearer {token}"))],
     )

@@ -64,6 +64,7 @@ pub fn summary(r: &Report) -> String {
         }
         s.push('\n');
     }
+    super::cell::section(&mut s, r);
     for run in &r.runs {
         run_section(&mut s, run);
     }

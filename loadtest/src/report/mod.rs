@@ -1,6 +1,7 @@
 //! The report of one invocation: `report.json` with every figure, a
 //! Markdown summary and PNG charts, in `<out>/<date>-<scenario>[-label]/`.
 
+pub mod cell;
 pub mod charts;
 pub mod compare;
 pub mod markdown;
@@ -97,6 +98,10 @@ pub struct Report {
     pub params: serde_json::Value,
     /// One run per target, in the order they ran.
     pub runs: Vec<RunOutput>,
+    /// The distributed cell the run started, and its components' bare
+    /// rates (`--cell`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<crate::cell::CellReport>,
 }
 
 impl Report {

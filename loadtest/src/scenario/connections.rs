@@ -23,7 +23,7 @@ pub async fn run(env: &Env, devices: usize, hold: Duration) -> anyhow::Result<Ru
     let world = Arc::new(world);
     // Let the server settle after the logins before the baseline.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let base = sampler::read(env.server_pid);
+    let base = sampler::read(env.server_pid, &env.parts);
     let recorder = Arc::new(Recorder::new());
     let fleet = Fleet::launch(env, world.clone(), recorder.clone(), SendPlan::default()).await;
     let all_up = fleet.wait_ready(devices, env.ready_timeout).await;
@@ -43,6 +43,7 @@ pub async fn run(env: &Env, devices: usize, hold: Duration) -> anyhow::Result<Ru
         .sum();
     figures.insert("connections_ready".into(), ready as f64);
     figures.insert("connections_held".into(), still as f64);
+    super::part_figures(&fleet.sampler, &up, &held, &mut figures);
     figures.insert("connect_failures".into(), failures as f64);
     figures.insert("ramp_secs".into(), ramp_secs);
     figures.insert(

@@ -95,6 +95,7 @@ pub async fn run(
         figures.insert("server_rss_mib".into(), s.rss_kib as f64 / 1024.0);
     }
     figures.insert("generator_cpu_pct".into(), generator_cpu);
+    super::part_figures(&fleet.sampler, &a, &b, &mut figures);
     notes.extend(target_notes(&env.target));
     notes.push(match plan.receipts {
         Some(every) if matches!(env.target, Target::Chat(_)) => format!(

@@ -59,6 +59,9 @@ pub struct Env {
     pub target: Target,
     /// Its pid, when known.
     pub server_pid: Option<u32>,
+    /// The parts of a distributed cell (named processes, each with those below it), when the
+    /// run started one; their CPU and memory are reported one by one.
+    pub parts: crate::sampler::Parts,
     /// Source addresses.
     pub sources: SourceAddrs,
     /// Prefix of names.
@@ -125,7 +128,7 @@ impl Fleet {
             drain_epoch: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
         });
-        let sampler = Sampler::start(env.server_pid);
+        let sampler = Sampler::start(env.server_pid, env.parts.clone());
         let mut tasks = JoinSet::new();
         let gap = Duration::from_secs_f64(1.0 / env.connect_rate.max(1.0));
         let start = tokio::time::Instant::now();
@@ -237,6 +240,33 @@ impl Fleet {
         }
         (redelivered, self.sampler)
     }
+}
+
+/// Each part's CPU (percent of one core) and memory between two readings,
+/// as `part_<name>_cpu_pct` and `part_<name>_rss_mib`, and their sums:
+/// `pipeline_cpu_pct` (gateways and processors), `cell_cpu_pct` (every
+/// part).
+pub fn part_figures(
+    sampler: &crate::sampler::Sampler,
+    a: &crate::sampler::Reading,
+    b: &crate::sampler::Reading,
+    figures: &mut BTreeMap<String, f64>,
+) {
+    let parts = sampler.parts_use(a, b);
+    if parts.is_empty() {
+        return;
+    }
+    let (mut pipeline, mut cell) = (0.0, 0.0);
+    for (name, cpu, rss) in parts {
+        figures.insert(format!("part_{name}_cpu_pct"), cpu);
+        figures.insert(format!("part_{name}_rss_mib"), rss);
+        cell += cpu;
+        if name.starts_with("gateway") || name.starts_with("processor") {
+            pipeline += cpu;
+        }
+    }
+    figures.insert("pipeline_cpu_pct".into(), pipeline);
+    figures.insert("cell_cpu_pct".into(), cell);
 }
 
 /// Fills a run's latency, errors, violations and timeline from the

@@ -17,7 +17,7 @@ pub async fn prepare(
 ) -> anyhow::Result<()> {
     match &env.target {
         Target::Chat(t) => {
-            let api = Api::new(&t.base)?;
+            let api = Api::new(t.base())?;
             let t0 = Instant::now();
             api.login_all(world, env.setup_concurrency).await?;
             figures.insert("setup_login_secs".into(), t0.elapsed().as_secs_f64());

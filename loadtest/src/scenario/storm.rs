@@ -59,6 +59,7 @@ pub async fn run(
     tokio::time::sleep(after).await;
     let drain_secs = fleet.drain(drain).await;
     let (server_cpu, generator_cpu) = fleet.sampler.cpu_pct(&a, &b);
+    super::part_figures(&fleet.sampler, &a, &b, &mut figures);
     figures.insert("target_rate_per_sec".into(), plan.rate);
     figures.insert("acked_before_drop".into(), acked_before as f64);
     figures.insert("sends_acked".into(), world.total_acked() as f64);

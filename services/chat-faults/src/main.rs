@@ -12,12 +12,9 @@
 //! needs cannot run here: it says skipped and why), 1 on any violation or
 //! error.
 
-mod cell;
 mod checker;
 mod client;
 mod nemesis;
-mod process;
-mod proxy;
 mod report;
 mod run;
 mod traffic;
@@ -34,7 +31,7 @@ use std::time::Duration;
 struct Cli {
     /// The store of the cell.
     #[arg(long, value_enum, default_value = "cassandra")]
-    store: cell::StoreKind,
+    store: chat_cell::StoreKind,
     /// Runs, each on a fresh cell; run i uses seed + i.
     #[arg(long, default_value_t = 1)]
     runs: u64,
@@ -93,13 +90,16 @@ async fn series(cli: Cli) -> Result<ExitCode> {
         .chatctl
         .clone()
         .unwrap_or_else(|| target.join("debug/chatctl"));
-    let tools = match cell::Tools::find(chatctl, cli.store).await {
+    let tools = match chat_cell::Tools::find(chatctl, cli.store).await {
         Ok(t) => t,
         Err(e) if !ci() => {
             println!("skipped: the fault runs cannot run here: {e:#}");
             return Ok(ExitCode::SUCCESS);
         }
-        Err(e) => return Err(e.context("under CI every service the fault runs need must run")),
+        Err(e) => {
+            return Err(anyhow::Error::from(e)
+                .context("under CI every service the fault runs need must run"))
+        }
     };
     let base_seed = cli.seed.unwrap_or_else(|| {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();

@@ -3,9 +3,8 @@
 //! healed before the end of the fault window (a restart that takes longer
 //! than planned pushes the end; the run waits for it).
 
-use crate::cell::Cell;
-use crate::proxy::Mode;
-use anyhow::Result;
+use chat_cell::proxy::Mode;
+use chat_cell::{Cell, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -341,14 +340,14 @@ async fn heal(cell: &mut Cell, f: &Fault) -> Result<()> {
     }
 }
 
-fn node(cell: &mut Cell, role: Role, index: usize) -> &mut crate::cell::Node {
+fn node(cell: &mut Cell, role: Role, index: usize) -> &mut chat_cell::Node {
     match role {
         Role::Gateway => &mut cell.gateways[index],
         Role::Processor => &mut cell.processors[index],
     }
 }
 
-fn proxy(cell: &Cell, processor: usize, link: Link) -> &crate::proxy::Proxy {
+fn proxy(cell: &Cell, processor: usize, link: Link) -> &chat_cell::proxy::Proxy {
     match link {
         Link::Store => &cell.store_proxies[processor],
         Link::Broker => &cell.broker_proxies[processor],

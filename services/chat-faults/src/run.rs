@@ -1,13 +1,13 @@
 //! One run: a fresh cell, traffic, the nemesis's schedule, the recovery
 //! probe after the last heal, a quiet settle, history, the checker.
 
-use crate::cell::{Cell, StoreKind, Tools};
 use crate::checker::{self, Observed, Violation};
 use crate::client::Http;
 use crate::nemesis;
 use crate::report::RunResult;
 use crate::traffic::{self, Phase, Traffic};
 use anyhow::Result;
+use chat_cell::{Cell, CellSpec, StoreKind, Tools};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -42,6 +42,22 @@ pub enum Outcome {
     NoCell(anyhow::Error),
 }
 
+/// The cell of a run: two gateways, two processors, each processor behind
+/// proxies of its own (the nemesis's cuts and delays); sends are not rate
+/// limited beyond what the traffic does.
+fn cell_spec(store: StoreKind) -> CellSpec {
+    let mut spec = CellSpec::new(store, "faults");
+    spec.proxied = true;
+    spec.log_filter = std::env::var("CHAT_FAULTS_LOG").unwrap_or_else(|_| "warn".into());
+    spec.env = [
+        ("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000"),
+        ("CHAT__GATEWAY__SEND_BURST", "1000"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .to_vec();
+    spec
+}
+
 pub async fn run(cfg: &RunConfig, tools: &Tools) -> Result<Outcome> {
     let replay = replay_command(cfg.store, cfg.duration, cfg.seed, cfg.bound);
     let window_end = cfg.duration.saturating_sub(TAIL).max(WARMUP);
@@ -64,9 +80,9 @@ pub async fn run(cfg: &RunConfig, tools: &Tools) -> Result<Outcome> {
     eprintln!("  (replay: {replay})");
 
     let began = Instant::now();
-    let mut cell = match Cell::start(cfg.store, tools, &cfg.dir).await {
+    let mut cell = match Cell::start(cell_spec(cfg.store), tools, &cfg.dir).await {
         Ok(c) => c,
-        Err(e) => return Ok(Outcome::NoCell(e)),
+        Err(e) => return Ok(Outcome::NoCell(e.into())),
     };
     eprintln!(
         "cell: up in {:.1}s, logs in {}",

@@ -192,15 +192,33 @@ fn cassandra_options(
     Ok(options)
 }
 
+/// The channels of `[engines] realtime`, without presence (what fan-out
+/// publishes on and sessions subscribe to).
+pub async fn open_channels(config: &Config) -> anyhow::Result<Arc<dyn Channels>> {
+    Ok(match parse(&config.engines.realtime)? {
+        Url::Memory => Arc::new(InProcessChannels::new()),
+        #[cfg(feature = "redis")]
+        Url::Redis(url) => Arc::new(
+            chat_redis::RedisChannels::connect(url, &config.redis.prefix)
+                .await
+                .context("cannot connect to Redis")?,
+        ),
+        other => bail!("{other:?} is not a real-time engine: use memory or redis://"),
+    })
+}
+
 /// Channels and presence of `[engines] realtime`.
 async fn open_realtime(
     config: &Config,
     stores: &Stores,
     channels: Option<Arc<dyn Channels>>,
 ) -> anyhow::Result<(Arc<dyn Channels>, Arc<dyn Presence>)> {
+    let channels = match channels {
+        Some(c) => c,
+        None => open_channels(config).await?,
+    };
     Ok(match parse(&config.engines.realtime)? {
         Url::Memory => {
-            let channels = channels.unwrap_or_else(|| Arc::new(InProcessChannels::new()));
             let presence = Arc::new(InProcessPresence::new(
                 channels.clone(),
                 stores.last_seen.clone(),
@@ -210,14 +228,6 @@ async fn open_realtime(
         #[cfg(feature = "redis")]
         Url::Redis(url) => {
             let r = &config.redis;
-            let channels: Arc<dyn Channels> = match channels {
-                Some(c) => c,
-                None => Arc::new(
-                    chat_redis::RedisChannels::connect(url, &r.prefix)
-                        .await
-                        .context("cannot connect to Redis")?,
-                ),
-            };
             let presence = Arc::new(
                 chat_redis::RedisPresence::connect(
                     url,

@@ -5,7 +5,7 @@
 //! # Layout
 //! - [`config`]: defaults, TOML file, `CHAT__…` environment variables.
 //! - [`engines`]: opens the engine of each port from its URL.
-//! - [`tools`]: `replay` and `tail`.
+//! - [`tools`]: `replay`, `tail` and `baseline`.
 //! - [`telemetry`]: logs, and OpenTelemetry export of spans.
 //! - [`node`]: starts the roles of this process (gateway, processors,
 //!   retention) and stops them.

@@ -1,6 +1,7 @@
 //! `chatctl`: runs the chat service, or one of its roles, and its tools.
 
 use anyhow::Context;
+use chat_server::tools::baseline;
 use chat_server::{Config, Node, ProcessorKind, Roles};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -74,6 +75,25 @@ enum Command {
         #[arg(long = "stall-ms", alias = "idle-ms", default_value_t = 10_000)]
         stall_ms: u64,
     },
+    /// Measures the bare rate of each shared engine (log, store, real-time
+    /// channels) through the service's own adapters and settings, with
+    /// traffic shaped like the pipeline's; prints one JSON object.
+    Baseline {
+        #[command(subcommand)]
+        what: BaselineCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BaselineCommand {
+    /// Appends send records to a scratch topic while a consumer reads them.
+    Log(baseline::LogOptions),
+    /// Writes sequencer batches of direct messages to the store.
+    Store(baseline::StoreOptions),
+    /// Publishes message deliveries to user channels this process reads.
+    Channels(baseline::ChannelsOptions),
+    /// The three, one after the other.
+    All(baseline::AllOptions),
 }
 
 /// mimalloc instead of glibc's malloc: under load the server spent about
@@ -156,6 +176,28 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
                 &mut out,
             )
             .await?;
+            return Ok(());
+        }
+        Command::Baseline { what } => {
+            let figures = match what {
+                BaselineCommand::Log(o) => baseline::Baselines {
+                    log: Some(baseline::log(&config, &o).await?),
+                    ..Default::default()
+                },
+                BaselineCommand::Store(o) => baseline::Baselines {
+                    store: Some(baseline::store(&config, &o).await?),
+                    ..Default::default()
+                },
+                BaselineCommand::Channels(o) => baseline::Baselines {
+                    channels: Some(baseline::channels(&config, &o).await?),
+                    ..Default::default()
+                },
+                BaselineCommand::All(o) => baseline::all(&config, &o).await?,
+            };
+            for line in figures.lines() {
+                eprintln!("{line}");
+            }
+            println!("{}", serde_json::to_string(&figures)?);
             return Ok(());
         }
     };

@@ -1,6 +1,8 @@
 //! Operator tools: `replay` rebuilds a store from the log, `tail` prints a
-//! topic's records as JSON lines.
+//! topic's records as JSON lines, `baseline` measures the bare rate of each
+//! shared engine.
 
+pub mod baseline;
 mod replay;
 mod tail;
 

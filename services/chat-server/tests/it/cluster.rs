@@ -74,7 +74,7 @@ impl Services {
 
 /// Drops the keyspace of a `cassandra://nodes/keyspace` URL, from a thread
 /// of its own (this runs in `Drop`, inside the test's runtime).
-fn drop_keyspace(url: &str) {
+pub fn drop_keyspace(url: &str) {
     let Some((nodes, keyspace)) = url
         .strip_prefix("cassandra://")
         .and_then(|rest| rest.split_once('/'))

@@ -10,6 +10,7 @@
 mod attachments;
 mod bad_fields;
 mod bad_input;
+mod baseline;
 mod cluster;
 mod crash;
 mod delivery;

@@ -3,7 +3,7 @@
 //! PostgreSQL's backends), its output appended to a log file, and signalled
 //! with the system's `kill` (no `unsafe` here, no extra crate).
 
-use anyhow::{bail, Context, Result};
+use crate::error::{io, CellError, Result};
 use std::path::PathBuf;
 use std::process::Stdio;
 use tokio::process::{Child, Command};
@@ -56,8 +56,10 @@ impl Proc {
             .create(true)
             .append(true)
             .open(&self.log)
-            .with_context(|| format!("opening {}", self.log.display()))?;
-        let err = out.try_clone()?;
+            .map_err(io(format!("opening {}", self.log.display())))?;
+        let err = out
+            .try_clone()
+            .map_err(io(format!("opening {}", self.log.display())))?;
         let mut cmd = Command::new(&self.spec.program);
         cmd.args(&self.spec.args)
             .stdin(Stdio::null())
@@ -68,9 +70,10 @@ impl Proc {
         for (k, v) in self.spec.env.iter().chain(extra) {
             cmd.env(k, v);
         }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {} ({})", self.name, self.spec.program))?;
+        let child = cmd.spawn().map_err(io(format!(
+            "starting {} ({})",
+            self.name, self.spec.program
+        )))?;
         self.child = Some(child);
         self.stopped = false;
         Ok(())
@@ -89,15 +92,18 @@ impl Proc {
     /// Sends `signal` (a name: KILL, STOP, CONT, TERM) to its whole group.
     pub async fn signal(&mut self, signal: &str) -> Result<()> {
         let Some(pid) = self.pid() else {
-            bail!("{} is not running", self.name);
+            return Err(CellError::Signal(format!("{} is not running", self.name)));
         };
         let status = Command::new("kill")
             .args(["-s", signal, "--", &format!("-{pid}")])
             .status()
             .await
-            .context("running kill")?;
+            .map_err(io("running kill"))?;
         if !status.success() {
-            bail!("kill -s {signal} of {} ({pid}) failed", self.name);
+            return Err(CellError::Signal(format!(
+                "kill -s {signal} of {} ({pid}) failed",
+                self.name
+            )));
         }
         match signal {
             "STOP" => self.stopped = true,
@@ -134,6 +140,6 @@ impl Drop for Proc {
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
+    Ok(l.local_addr().map_err(io("finding a free port"))?.port())
 }
