@@ -23,6 +23,7 @@ mod dead_letter;
 pub mod fanout;
 mod incarnation;
 pub mod media;
+mod prefetch;
 pub mod push;
 pub mod receipts;
 pub mod replay;

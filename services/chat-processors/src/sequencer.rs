@@ -9,6 +9,7 @@
 //! the same values (invariant 3).
 
 use crate::incarnation::Positions;
+use crate::prefetch::{prefetch, Prefetched};
 use crate::{event_records, Processor, Result};
 use async_trait::async_trait;
 use chat_domain::rules::{self, Decision, Facts, Limits, Rejection, Wants};
@@ -116,30 +117,14 @@ impl Processor for Sequencer {
             self.log.as_ref(),
         )
         .await?;
-        let mut work = Work::new(&self.stores, self.limits);
-        let mut traces: Vec<Option<String>> = Vec::new();
+        // Every record decodes, or none is applied: a record of a newer
+        // schema waits for an upgraded sequencer (transient); anything else
+        // that does not decode is set aside by the runner
+        // (`dead_letter.rs`). Nothing is ever skipped.
+        let mut commands = Vec::with_capacity(records.len());
         for r in records {
-            let trace = r.traceparent();
             match self.codec.decode_command(&r.payload) {
-                Ok(cmd) => {
-                    let span = tracing::info_span!(
-                        "sequence",
-                        command = cmd.name(),
-                        partition = r.partition,
-                        offset = r.offset,
-                    );
-                    if let Some(t) = &trace {
-                        chat_telemetry::trace::follow(&span, t);
-                    }
-                    work.command(cmd, positions.position(r))
-                        .instrument(span)
-                        .await?;
-                    // Events derived from this command carry its trace.
-                    traces.resize(work.events.len(), trace);
-                }
-                // Never skipped: a record of a newer schema waits for an
-                // upgraded sequencer (transient); anything else that does not
-                // decode is set aside by the runner (`dead_letter.rs`).
+                Ok(cmd) => commands.push(cmd),
                 Err(e) => {
                     tracing::warn!(
                         partition = r.partition, offset = r.offset, error = %e,
@@ -148,6 +133,27 @@ impl Processor for Sequencer {
                     return Err(e.into());
                 }
             }
+        }
+        let refs: Vec<&Command> = commands.iter().collect();
+        let pre = prefetch(&self.stores, &refs).await?;
+        let mut work = Work::new(&self.stores, self.limits, pre);
+        let mut traces: Vec<Option<String>> = Vec::new();
+        for (r, cmd) in records.iter().zip(commands) {
+            let trace = r.traceparent();
+            let span = tracing::info_span!(
+                "sequence",
+                command = cmd.name(),
+                partition = r.partition,
+                offset = r.offset,
+            );
+            if let Some(t) = &trace {
+                chat_telemetry::trace::follow(&span, t);
+            }
+            work.command(cmd, positions.position(r))
+                .instrument(span)
+                .await?;
+            // Events derived from this command carry its trace.
+            traces.resize(work.events.len(), trace);
         }
         let (mut batch, events) = work.finish();
         batch.cursors = positions.after(records);
@@ -223,13 +229,16 @@ struct Work<'a> {
     joined: Vec<(String, String)>,
     left: Vec<(String, String)>,
     events: Vec<Event>,
+    /// The store's answers to the batch's lookups, read ahead.
+    pre: Prefetched,
 }
 
 impl<'a> Work<'a> {
-    fn new(stores: &'a Stores, limits: Limits) -> Self {
+    fn new(stores: &'a Stores, limits: Limits, pre: Prefetched) -> Self {
         Self {
             stores,
             limits,
+            pre,
             convs: BTreeMap::new(),
             touched: Vec::new(),
             messages: HashMap::new(),
@@ -242,7 +251,10 @@ impl<'a> Work<'a> {
 
     async fn load(&mut self, conv: &ConversationId) -> Result<Option<ConversationState>> {
         if !self.convs.contains_key(conv) {
-            let state = self.stores.conversations.conversation(conv).await?;
+            let state = match self.pre.convs.remove(conv) {
+                Some(state) => state,
+                None => self.stores.conversations.conversation(conv).await?,
+            };
             self.convs.insert(conv.clone(), state);
         }
         Ok(self.convs[conv].clone())
@@ -261,18 +273,23 @@ impl<'a> Work<'a> {
                 match self.sent.get(&key) {
                     Some(seq) => *seq,
                     None => {
+                        if let Some(found) = self.pre.sent.get(&key) {
+                            return Ok(found.clone());
+                        }
                         return Ok(self
                             .stores
                             .messages
                             .find_sent(conv, sender, client_msg_id)
-                            .await?)
+                            .await?);
                     }
                 }
             }
         };
-        match self.messages.get(&(conv.clone(), seq)) {
-            Some(m) => Ok(Some(m.clone())),
-            None => Ok(self.stores.messages.message(conv, seq).await?),
+        let key = (conv.clone(), seq);
+        match (self.messages.get(&key), self.pre.messages.get(&key)) {
+            (Some(m), _) => Ok(Some(m.clone())),
+            (None, Some(stored)) => Ok(stored.clone()),
+            (None, None) => Ok(self.stores.messages.message(conv, seq).await?),
         }
     }
 
