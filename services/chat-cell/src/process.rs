@@ -138,8 +138,61 @@ impl Drop for Proc {
     }
 }
 
-/// A free loopback port (bound, then released).
+/// A free loopback port for a server of the cell: free now, below the
+/// kernel's ephemeral range (a port the kernel hands out, `127.0.0.1:0`,
+/// can be taken by any client socket before the server binds it: a broker
+/// failed to start that way), and never handed out before by this process.
 pub fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
-    Ok(l.local_addr().map_err(io("finding a free port"))?.port())
+    free_port_where(|_| true)
+}
+
+/// The same, for a port that `also` accepts (Cassandra's, whose neighbours
+/// must be free too).
+pub(crate) fn free_port_where(also: impl Fn(u16) -> bool) -> Result<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    const LOW: u16 = 10_000;
+    let high = ephemeral_low().saturating_sub(1).max(LOW + 1000);
+    let state = std::collections::hash_map::RandomState::new();
+    for attempt in 0u64..2000 {
+        let mut h = state.build_hasher();
+        h.write_u64(attempt);
+        let port = LOW + (h.finish() % u64::from(high - LOW)) as u16;
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if given.contains(&port) || !also(port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err(CellError::Missing(format!(
+        "found no free port between {LOW} and {high}"
+    )))
+}
+
+/// The first port of the kernel's ephemeral range (32768 when unreadable).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_free_below_the_ephemeral_range_and_never_given_twice() {
+        let ports: Vec<u16> = (0..50).map(|_| free_port().unwrap()).collect();
+        let mut unique = ports.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ports.len());
+        assert!(ports.iter().all(|p| *p < ephemeral_low()), "{ports:?}");
+        let even = free_port_where(|p| p % 2 == 0).unwrap();
+        assert_eq!(even % 2, 0);
+    }
 }

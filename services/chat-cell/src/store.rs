@@ -3,7 +3,7 @@
 //! foreground so that its process group is the cell's to signal.
 
 use crate::error::{io, CellError, Result};
-use crate::process::{free_port, Proc, Spec};
+use crate::process::{free_port, free_port_where, Proc, Spec};
 use crate::tools::Tools;
 use crate::wait::{loopback, wait_until};
 use std::path::Path;
@@ -95,20 +95,14 @@ impl StoreKind {
     }
 }
 
-/// A CQL port whose storage (+1000) and JMX (+2000) ports are free too.
+/// A CQL port whose storage (+1000) and JMX (+2000) ports are free too
+/// (all three below the ephemeral range, like every port of the cell).
 fn cassandra_port() -> Result<u16> {
-    for _ in 0..50 {
-        let p = free_port()?;
-        if p < 60000
+    free_port_where(|p| {
+        p < 28_000
             && std::net::TcpListener::bind(("127.0.0.1", p + 1000)).is_ok()
             && std::net::TcpListener::bind(("127.0.0.1", p + 2000)).is_ok()
-        {
-            return Ok(p);
-        }
-    }
-    Err(CellError::Missing(
-        "found no free port for Cassandra".into(),
-    ))
+    })
 }
 
 /// Whether a CQL server on `port` answers OPTIONS with SUPPORTED.

@@ -35,12 +35,10 @@ pub fn replay_command(store: StoreKind, duration: Duration, seed: u64, bound: Du
     )
 }
 
-/// A run's end: its result, or the cell could not start (outside CI the
-/// caller reports that as skipped).
-pub enum Outcome {
-    Done(Box<RunResult>),
-    NoCell(anyhow::Error),
-}
+/// Attempts at starting a run's cell: a part can fail to start for a
+/// reason of the machine's (a port taken meanwhile), which another attempt
+/// on fresh ports does not meet.
+const CELL_ATTEMPTS: u32 = 3;
 
 /// The cell of a run: two gateways, two processors, each processor behind
 /// proxies of its own (the nemesis's cuts and delays); sends are not rate
@@ -58,7 +56,31 @@ fn cell_spec(store: StoreKind) -> CellSpec {
     spec
 }
 
-pub async fn run(cfg: &RunConfig, tools: &Tools) -> Result<Outcome> {
+/// Starts the run's cell, again on fresh ports and a fresh folder when a
+/// part does not come up.
+async fn start_cell(cfg: &RunConfig, tools: &Tools) -> Result<Cell> {
+    let mut attempt = 1;
+    loop {
+        let dir = match attempt {
+            1 => cfg.dir.clone(),
+            n => cfg.dir.join(format!("attempt-{n}")),
+        };
+        match Cell::start(cell_spec(cfg.store), tools, &dir).await {
+            Ok(cell) => return Ok(cell),
+            Err(e) if attempt < CELL_ATTEMPTS => {
+                eprintln!("cell: did not start ({e}); starting it again on fresh ports");
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::from(e).context(format!(
+                    "the cell did not start in {CELL_ATTEMPTS} attempts"
+                )))
+            }
+        }
+    }
+}
+
+pub async fn run(cfg: &RunConfig, tools: &Tools) -> Result<Box<RunResult>> {
     let replay = replay_command(cfg.store, cfg.duration, cfg.seed, cfg.bound);
     let window_end = cfg.duration.saturating_sub(TAIL).max(WARMUP);
     let plan = nemesis::schedule(
@@ -80,10 +102,7 @@ pub async fn run(cfg: &RunConfig, tools: &Tools) -> Result<Outcome> {
     eprintln!("  (replay: {replay})");
 
     let began = Instant::now();
-    let mut cell = match Cell::start(cell_spec(cfg.store), tools, &cfg.dir).await {
-        Ok(c) => c,
-        Err(e) => return Ok(Outcome::NoCell(e.into())),
-    };
+    let mut cell = start_cell(cfg, tools).await?;
     eprintln!(
         "cell: up in {:.1}s, logs in {}",
         began.elapsed().as_secs_f64(),
@@ -225,5 +244,5 @@ pub async fn run(cfg: &RunConfig, tools: &Tools) -> Result<Outcome> {
         }
     }
     drop(cell);
-    Ok(Outcome::Done(Box::new(result)))
+    Ok(Box::new(result))
 }
