@@ -53,6 +53,12 @@ pub struct GatewayConfig {
     /// every open connection holds these buffers (the library's default,
     /// 128 KiB each, would cost more memory than the rest of a session).
     pub ws_buffer_bytes: usize,
+    /// The most a WebSocket may hold written but not yet taken by the
+    /// client, bytes: a client that stops reading (while its pings, each
+    /// answered by a pong, keep the connection alive) is cut off past it.
+    /// It must hold the largest frame the server writes (a message of
+    /// `max_frame_bytes`, escaped).
+    pub ws_max_write_buffer_bytes: usize,
     /// Attachment uploads and downloads.
     pub attachments: AttachmentLimits,
 }
@@ -116,6 +122,7 @@ impl Default for GatewayConfig {
             max_presence_subscriptions: 1000,
             conversation_channel_above: 32,
             ws_buffer_bytes: 4096,
+            ws_max_write_buffer_bytes: 8 * 1024 * 1024,
             attachments: AttachmentLimits::default(),
         }
     }

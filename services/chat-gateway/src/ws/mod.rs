@@ -24,6 +24,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chat_domain::{DomainError, ErrorCode};
 
+/// The floor of `ws_max_write_buffer_bytes`: a message frame of the
+/// largest body, every character escaped, fits with room to spare.
+const MIN_UNREAD_BYTES: usize = 1024 * 1024;
+
 /// `GET /v1/ws`: authenticates (header or `?token=`), checks the Origin,
 /// then upgrades with the frame limits.
 pub async fn upgrade(
@@ -37,11 +41,20 @@ pub async fn upgrade(
     let limit = s.service.config.max_frame_bytes;
     let service = s.service.clone();
     let buffer = s.service.config.ws_buffer_bytes.max(1024);
+    // Past this the connection fails (and the session ends) instead of
+    // buffering what the client does not take; at least a megabyte, which
+    // holds the largest frame the server writes.
+    let unread = s
+        .service
+        .config
+        .ws_max_write_buffer_bytes
+        .max(buffer + MIN_UNREAD_BYTES);
     Ok(ws
         .max_message_size(limit)
         .max_frame_size(limit)
         .read_buffer_size(buffer)
         .write_buffer_size(buffer)
+        .max_write_buffer_size(unread)
         .on_upgrade(move |socket| session::run(socket, service, caller)))
 }
 

@@ -1,5 +1,5 @@
 use crate::harness::*;
-use futures::StreamExt;
+use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -233,4 +233,39 @@ async fn overload_refuses_sends_and_never_drops_an_acknowledged_one() {
         );
     }
     assert_eq!(h.len(), acked.len(), "nothing refused was stored");
+}
+
+/// A client that sends pings and never reads: every ping is answered by a
+/// pong the server cannot write, and the pings keep the connection looking
+/// alive (it once grew the server by 1.4 GB in 20 s). The server's write
+/// buffer is bounded: past it, pongs are coalesced rather than queued, so
+/// far fewer come back than were asked for once the client reads.
+#[tokio::test]
+async fn a_client_that_pings_and_never_reads_holds_a_bounded_buffer() {
+    let s = Server::start_with(|c| c.gateway.ws_max_write_buffer_bytes = 1024 * 1024).await;
+    let mut mallory = s.connect("mallory", "laptop").await;
+    // 125 bytes, the most a ping carries: 64 MiB of pings, far more than
+    // the kernel's socket buffers on both ends hold.
+    let ping = WsMessage::Ping(vec![7u8; 125].into());
+    let pings = 64 * 1024 * 1024 / 125;
+    let mut sent = 0usize;
+    while sent < pings {
+        if mallory.stream.send(ping.clone()).await.is_err() {
+            break;
+        }
+        sent += 1;
+    }
+    // Now read what the server kept for us.
+    let mut pongs = 0usize;
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(3), mallory.stream.next()).await {
+            Ok(Some(Ok(WsMessage::Pong(_)))) => pongs += 1,
+            Ok(Some(Ok(_))) => {}
+            Ok(None | Some(Err(_))) | Err(_) => break,
+        }
+    }
+    assert!(
+        pongs < sent / 2,
+        "the server kept a pong for each of {sent} pings ({pongs} came back)"
+    );
 }
