@@ -218,7 +218,14 @@ impl Cell {
             ("CHAT__KAFKA__TOPIC_PREFIX", format!("{name}.")),
             ("CHAT__KAFKA__PARTITIONS", self.spec.partitions.to_string()),
             ("CHAT__REDIS__PREFIX", format!("{name}:")),
-            ("CHAT__GATEWAY__JWT_SECRET", format!("{name}-secret")),
+            (
+                "CHAT__GATEWAY__JWT_SECRET",
+                format!("{name}-token-secret-for-tests"),
+            ),
+            (
+                "CHAT__GATEWAY__BLOB_URL_SECRET",
+                format!("{name}-blob-url-secret-for-tests"),
+            ),
             ("CHAT__GATEWAY__DEV_LOGIN", "true".into()),
             ("RUST_LOG", self.spec.log_filter.clone()),
         ]

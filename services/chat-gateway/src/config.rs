@@ -7,8 +7,14 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
-    /// HS256 secret for tokens. The default is for development only.
+    /// HS256 secret for tokens, at least 16 bytes. Unset (empty): a
+    /// one-box server makes one on first start and keeps it in its data
+    /// folder; a gateway of a fleet refuses to start.
     pub jwt_secret: String,
+    /// The key of the local blob engine's signed URLs, at least 16 bytes;
+    /// its own, so that the token secret cannot forge blob URLs. Unset:
+    /// as `jwt_secret`.
+    pub blob_url_secret: String,
     /// Lifetime of minted tokens, seconds.
     pub token_ttl_secs: u64,
     /// `POST /v1/dev/token` mints tokens without a password. Unset: on for
@@ -105,7 +111,8 @@ impl AttachmentLimits {
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
-            jwt_secret: "dev-secret-change-me".into(),
+            jwt_secret: String::new(),
+            blob_url_secret: String::new(),
             token_ttl_secs: 7 * 24 * 3600,
             dev_login: None,
             max_body_bytes: 64 * 1024,

@@ -264,7 +264,7 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpenedBlobs> {
                 .clone()
                 .unwrap_or_default();
             let local = Arc::new(
-                LocalBlobs::open(dir, base.trim_end_matches('/'), &blob_url_secret(config))
+                LocalBlobs::open(dir, base.trim_end_matches('/'), &blob_url_secret(config)?)
                     .context("cannot open the blob directory")?,
             );
             (local.clone(), Some(local))
@@ -285,12 +285,17 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<OpenedBlobs> {
     })
 }
 
-/// The key of the local engine's URL signatures, derived from the token
-/// secret (a different purpose gets a different key).
-fn blob_url_secret(config: &Config) -> Vec<u8> {
-    let mut secret = b"chat blob urls\0".to_vec();
-    secret.extend_from_slice(config.gateway.jwt_secret.as_bytes());
-    secret
+/// The key of the local engine's URL signatures: `gateway.blob_url_secret`
+/// (a gateway's start fills it, `secrets.rs`). A node without the gateway
+/// role signs and checks no URL; it gets a random key of its own.
+fn blob_url_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    let secret = &config.gateway.blob_url_secret;
+    if !secret.is_empty() {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    let mut key = vec![0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for a key: {e}"))?;
+    Ok(key)
 }
 
 /// Whether the log is the embedded one (the one-box mode).

@@ -13,6 +13,7 @@
 pub mod config;
 pub mod engines;
 pub mod node;
+pub mod secrets;
 pub mod telemetry;
 pub mod tools;
 

@@ -138,6 +138,11 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
             Roles::processors(ProcessorKind::parse(&name)?)
         }
         Command::Token { user, device } => {
+            // Unset: the secret a one-box server keeps in its data folder
+            // (made now if the server never started).
+            if config.gateway.jwt_secret.is_empty() {
+                chat_server::secrets::resolve(&mut config)?;
+            }
             let tokens = chat_gateway::auth::Tokens::new(
                 &config.gateway.jwt_secret,
                 config.gateway.token_ttl_secs,

@@ -131,7 +131,7 @@ impl Node {
 
     /// The given roles.
     pub async fn start_roles(
-        config: Config,
+        mut config: Config,
         roles: Roles,
         channels: Option<Arc<dyn Channels>>,
     ) -> anyhow::Result<Self> {
@@ -142,10 +142,9 @@ impl Node {
                  or run `serve` for everything in one process"
             );
         }
-        if config.gateway.jwt_secret == chat_gateway::GatewayConfig::default().jwt_secret
-            && roles.gateway
-        {
-            tracing::warn!("The token secret is the built-in development one; set gateway.jwt_secret before exposing this server.");
+        if roles.gateway {
+            crate::secrets::resolve(&mut config)?;
+            dev_login(&mut config, &roles)?;
         }
         if !roles.is_all() && !Engines::blobs_shareable(&config) {
             tracing::warn!(
@@ -231,11 +230,7 @@ impl Node {
         }
 
         let router = if roles.gateway {
-            let mut gateway = config.gateway.clone();
-            // Dev login defaults to on only for the one-box embedded mode.
-            gateway
-                .dev_login
-                .get_or_insert(crate::engines::log_is_embedded(&config));
+            let gateway = config.gateway.clone();
             let service = Arc::new(ChatService::new(
                 gateway,
                 Backends {
@@ -304,4 +299,34 @@ impl Node {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
+}
+
+/// Dev login mints a token for anyone who asks: it runs only while the
+/// server listens on a loopback address, by default for `serve` there,
+/// and says so loudly.
+fn dev_login(config: &mut Config, roles: &Roles) -> anyhow::Result<()> {
+    let listen = &config.server.listen;
+    let loopback = listen
+        .parse::<SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| listen.starts_with("localhost:"));
+    let on = *config
+        .gateway
+        .dev_login
+        .get_or_insert(roles.is_all() && loopback);
+    if on && !loopback {
+        bail!(
+            "gateway.dev_login mints a token for any user who asks; it runs only on a loopback \
+             address, and server.listen is {listen}"
+        );
+    }
+    if on {
+        tracing::warn!(
+            listen = %listen,
+            "DEV LOGIN IS ON: POST /v1/dev/token mints a token for any user; \
+             anyone who reaches this address is whoever they say. Set gateway.dev_login = false \
+             to turn it off."
+        );
+    }
+    Ok(())
 }

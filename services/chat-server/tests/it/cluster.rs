@@ -174,7 +174,14 @@ impl Cluster {
             ("CHAT__KAFKA__TOPIC_PREFIX".into(), format!("it{id}.")),
             ("CHAT__KAFKA__PARTITIONS".into(), "4".into()),
             ("CHAT__REDIS__PREFIX".into(), format!("it{id}:")),
-            ("CHAT__GATEWAY__JWT_SECRET".into(), "cluster-secret".into()),
+            (
+                "CHAT__GATEWAY__JWT_SECRET".into(),
+                "cluster-secret-for-tests".into(),
+            ),
+            (
+                "CHAT__GATEWAY__BLOB_URL_SECRET".into(),
+                "cluster-blob-url-secret-for-tests".into(),
+            ),
             // Off by default outside the embedded mode; the tests log in with it.
             ("CHAT__GATEWAY__DEV_LOGIN".into(), "true".into()),
             ("CHAT__GATEWAY__SEND_RATE_PER_SEC".into(), "1000".into()),

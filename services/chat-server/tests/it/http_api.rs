@@ -247,10 +247,10 @@ async fn the_sender_deletes_for_everyone() {
 
 #[tokio::test]
 async fn chatctl_token_mints_a_token_the_server_accepts() {
-    let s = Server::start_with(|c| c.gateway.jwt_secret = "shared-secret".into()).await;
+    let s = Server::start_with(|c| c.gateway.jwt_secret = "a-shared-secret-for-tests".into()).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
         .args(["token", "--user", "alice", "--device", "cli"])
-        .env("CHAT__GATEWAY__JWT_SECRET", "shared-secret")
+        .env("CHAT__GATEWAY__JWT_SECRET", "a-shared-secret-for-tests")
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -266,7 +266,7 @@ async fn chatctl_token_mints_a_token_the_server_accepts() {
     // A token signed with another secret is refused.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
         .args(["token", "--user", "alice", "--device", "cli"])
-        .env("CHAT__GATEWAY__JWT_SECRET", "other-secret")
+        .env("CHAT__GATEWAY__JWT_SECRET", "another-secret-for-tests")
         .output()
         .unwrap();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();

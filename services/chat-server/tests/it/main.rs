@@ -25,3 +25,4 @@ mod presence;
 mod push;
 mod receipts;
 mod retention;
+mod secrets;
