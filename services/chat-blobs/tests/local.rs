@@ -337,3 +337,35 @@ fn open_removes_stale_temp_files_only() {
     let blobs = LocalBlobs::open(&blobs, BASE, SECRET).unwrap();
     assert_eq!(listing(&blobs), ["old-blob", "~fresh.part"]);
 }
+
+#[tokio::test]
+async fn an_upload_never_replaces_a_stored_blob_even_one_stored_while_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = open(dir.path());
+    // The slow upload begins first and stalls after one chunk.
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let slow_body = chunks(&[b"ev"]).chain(
+        stream::once(async move {
+            let _ = wait.await;
+            Ok::<_, Infallible>(Bytes::from_static(b"il"))
+        })
+        .boxed(),
+    );
+    let slow = blobs.upload_stream("att-1", "text/plain", 100, slow_body);
+    let fast = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stored = blobs
+            .upload_stream("att-1", "text/plain", 100, chunks(&[b"hello"]))
+            .await;
+        let _ = go.send(());
+        stored
+    };
+    let (slow, fast) = tokio::join!(slow, fast);
+    assert_eq!(fast.unwrap(), 5);
+    assert!(matches!(slow, Err(WriteError::Exists)), "{slow:?}");
+    assert_eq!(
+        read_all(&blobs, "att-1").await,
+        Some((b"hello".to_vec(), 5, "text/plain".into()))
+    );
+    assert_eq!(listing(&blobs), ["att-1"], "no temp file left");
+}

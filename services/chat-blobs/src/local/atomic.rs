@@ -1,5 +1,7 @@
 //! Atomic replacement of a blob file: write a temp file in the same
-//! directory, fsync it, rename it over the blob, fsync the directory.
+//! directory, fsync it, rename it over the blob, fsync the directory. Or,
+//! for a blob that must never change once stored, link it under the
+//! blob's name only if that name is free.
 //! Readers see the old file or the new one, never a part; a crash leaves at
 //! most a temp file, which [`sweep_stale`] removes later.
 
@@ -51,6 +53,24 @@ impl TempFile {
         tokio::fs::rename(&self.path, dest).await.map_err(io_err)?;
         self.committed = true;
         sync_dir(dir).await
+    }
+}
+
+impl TempFile {
+    /// Gives the (written, synced and closed) temp file the name `dest`
+    /// only if no file has it (a hard link fails on an existing name, in
+    /// one step), then fsyncs `dir`. False, and nothing changed, when
+    /// `dest` exists.
+    pub(crate) async fn commit_new(self, dest: &Path, dir: &Path) -> Result<bool, PortError> {
+        match tokio::fs::hard_link(&self.path, dest).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(io_err(e)),
+        }
+        // Dropped uncommitted: the temp name goes, the blob keeps the bytes.
+        drop(self);
+        sync_dir(dir).await?;
+        Ok(true)
     }
 }
 

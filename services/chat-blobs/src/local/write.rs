@@ -27,9 +27,19 @@ pub enum WriteError {
     /// The body stream failed (the client went away, say).
     #[error("the upload body failed: {0}")]
     Body(String),
+    /// An upload under a key that has a blob already ([`LocalBlobs::upload_stream`]).
+    #[error("a blob is stored under this key already; its bytes do not change")]
+    Exists,
     /// The directory could not be written.
     #[error(transparent)]
     Storage(#[from] PortError),
+}
+
+/// What a complete write does to a blob stored under its key before.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Replace,
+    Keep,
 }
 
 fn io_err(e: std::io::Error) -> WriteError {
@@ -51,7 +61,42 @@ impl LocalBlobs {
         key: &str,
         content_type: &str,
         max_size: u64,
+        body: S,
+    ) -> Result<u64, WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        self.write(key, content_type, max_size, body, Existing::Replace)
+            .await
+    }
+
+    /// Stores a client's upload: as [`LocalBlobs::write_stream`], but a
+    /// blob stored under `key` is never replaced, also by an upload that
+    /// began before it was stored ([`WriteError::Exists`]): an attachment's
+    /// bytes do not change once stored.
+    pub async fn upload_stream<S, E>(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_size: u64,
+        body: S,
+    ) -> Result<u64, WriteError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        self.write(key, content_type, max_size, body, Existing::Keep)
+            .await
+    }
+
+    async fn write<S, E>(
+        &self,
+        key: &str,
+        content_type: &str,
+        max_size: u64,
         mut body: S,
+        existing: Existing,
     ) -> Result<u64, WriteError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -75,7 +120,15 @@ impl LocalBlobs {
         file.flush().await.map_err(io_err)?;
         file.sync_all().await.map_err(io_err)?;
         drop(file);
-        temp.commit(&self.path_of(key), &self.dir).await?;
+        let dest = self.path_of(key);
+        match existing {
+            Existing::Replace => temp.commit(&dest, &self.dir).await?,
+            Existing::Keep => {
+                if !temp.commit_new(&dest, &self.dir).await? {
+                    return Err(WriteError::Exists);
+                }
+            }
+        }
         Ok(written)
     }
 }

@@ -76,10 +76,16 @@ async fn upload(
         .into());
     }
     let written = local
-        .write_stream(&key, &content_type, max_size, body.into_data_stream())
+        .upload_stream(&key, &content_type, max_size, body.into_data_stream())
         .await
         .map_err(|e| match e {
             WriteError::TooLarge { .. } => too_large(),
+            // Another upload to this URL completed first (the check above
+            // passed for both): its bytes stay.
+            WriteError::Exists => ApiError(DomainError::new(
+                ErrorCode::Forbidden,
+                "this attachment is already uploaded; its bytes do not change",
+            )),
             other @ (WriteError::Key(_)
             | WriteError::ContentType(_)
             | WriteError::Body(_)

@@ -430,3 +430,52 @@ async fn attachments_travel_over_the_websocket_too() {
         (Some("bad_request"), Some("w2"))
     );
 }
+
+/// Two uploads to one URL at once: the slow one began first and ends
+/// after the fast one, after a message carries the attachment. It once
+/// replaced the bytes the message's readers got; now the bytes the first
+/// complete upload stored never change.
+#[tokio::test]
+async fn a_slow_overlapping_upload_never_replaces_sent_bytes() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let bob = s.user("bob", "phone").await;
+    let conv = alice.direct("bob").await;
+    let (status, t) = ticket(&alice, "text/plain", 5).await;
+    assert_eq!(status, 200, "{t}");
+    let url = t["upload_url"].as_str().unwrap().to_string();
+    let id = t["id"].as_str().unwrap().to_string();
+
+    // The slow one: two bytes now, the rest when told.
+    let (go, wait) = tokio::sync::oneshot::channel::<()>();
+    let first = futures::stream::once(async { Ok::<_, std::io::Error>(b"ev".to_vec()) });
+    let rest = futures::stream::once(async move {
+        let _ = wait.await;
+        Ok::<_, std::io::Error>(b"il".to_vec())
+    });
+    let slow = {
+        let (http, url) = (alice.http.clone(), url.clone());
+        tokio::spawn(async move {
+            http.put(&url)
+                .header("content-length", "4")
+                .body(reqwest::Body::wrap_stream(futures::StreamExt::chain(
+                    first, rest,
+                )))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = alice.http.put(&url).body("hello").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, ack) = send_with(&alice, &conv, "m1", &[&id]).await;
+    assert_eq!(status, 200, "{ack}");
+
+    let _ = go.send(());
+    let slow = slow.await.unwrap();
+    assert_ne!(slow.ok(), Some(200), "the late upload was taken");
+    let (status, got) = download(&bob, &format!("/v1/attachments/{id}")).await;
+    assert_eq!(status, 302);
+    assert_eq!(got.unwrap().0, b"hello");
+}
