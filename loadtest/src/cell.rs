@@ -57,6 +57,8 @@ impl RunningCell {
         spec.env = [
             ("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000"),
             ("CHAT__GATEWAY__SEND_BURST", "1000"),
+            ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SENDS_PER_SEC", "10000"),
+            ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SEND_BURST", "10000"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .to_vec();

@@ -35,6 +35,12 @@ pub fn section(s: &mut String, r: &Report) {
             if let Some(v) = v.as_f64() {
                 let _ = writeln!(s, "| {component} | {k} | {} |", num(v));
             }
+            // Latencies: {p50, p95, p99, max}, ms.
+            for (p, v) in v.as_object().into_iter().flatten() {
+                if let Some(v) = v.as_f64() {
+                    let _ = writeln!(s, "| {component} | {k} {p} | {} |", num(v));
+                }
+            }
         }
     }
     s.push('\n');

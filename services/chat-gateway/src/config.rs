@@ -67,6 +67,53 @@ pub struct GatewayConfig {
     pub ws_max_write_buffer_bytes: usize,
     /// Attachment uploads and downloads.
     pub attachments: AttachmentLimits,
+    /// What one client may ask of the server besides sends.
+    pub client_limits: ClientLimits,
+}
+
+/// Rates and caps that keep one user (with as many devices as it likes:
+/// device ids are free) from making the server do much for little: each
+/// frame below costs the client a few bytes and the server a fan-out, a
+/// backlog or a watch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientLimits {
+    /// `typing` frames per user and conversation: one per this many ms,
+    /// after a burst; the rest are dropped (typing is best effort).
+    pub typing_every_ms: u64,
+    pub typing_burst: u32,
+    /// `sync` frames per device: one per this many ms, after a burst; the
+    /// rest are answered `rate_limited` (each sync sends a backlog).
+    pub sync_every_ms: u64,
+    pub sync_burst: u32,
+    /// `subscribe_presence` frames per device, likewise.
+    pub presence_every_ms: u64,
+    pub presence_burst: u32,
+    /// Sends per user across all its devices, per second and burst (the
+    /// per-device limit is `send_rate_per_sec`).
+    pub user_sends_per_sec: u32,
+    pub user_send_burst: u32,
+    /// Open WebSocket connections per user, and per device of a user, on
+    /// one gateway; past them an upgrade is answered 429 `rate_limited`.
+    pub max_connections_per_user: usize,
+    pub max_connections_per_device: usize,
+}
+
+impl Default for ClientLimits {
+    fn default() -> Self {
+        Self {
+            typing_every_ms: 1_000,
+            typing_burst: 3,
+            sync_every_ms: 1_000,
+            sync_burst: 5,
+            presence_every_ms: 1_000,
+            presence_burst: 5,
+            user_sends_per_sec: 50,
+            user_send_burst: 100,
+            max_connections_per_user: 16,
+            max_connections_per_device: 3,
+        }
+    }
 }
 
 /// Settings of the attachment API (PROTOCOL.md, "Attachments").
@@ -128,6 +175,7 @@ impl Default for GatewayConfig {
             apply_timeout_ms: 5_000,
             max_presence_subscriptions: 1000,
             conversation_channel_above: 32,
+            client_limits: ClientLimits::default(),
             ws_buffer_bytes: 4096,
             ws_max_write_buffer_bytes: 8 * 1024 * 1024,
             attachments: AttachmentLimits::default(),

@@ -15,14 +15,16 @@
 
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod rates;
 pub mod service;
 pub mod web;
 pub mod ws;
 
-pub use config::{AttachmentLimits, GatewayConfig};
+pub use config::{AttachmentLimits, ClientLimits, GatewayConfig};
 pub use service::{Backends, ChatService};
 
 use std::sync::Arc;
@@ -39,16 +41,4 @@ pub struct AppState {
 /// The gateway's routes.
 pub fn router(state: AppState) -> axum::Router {
     http::routes(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` fires.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: axum::Router,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> std::io::Result<()> {
-    let app = router.into_make_service();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
 }

@@ -178,6 +178,26 @@ pub struct ServerConfig {
     pub listen: String,
     /// Where the embedded engines keep their files.
     pub data_dir: PathBuf,
+    /// A connection must deliver a whole request head (request line and
+    /// headers) within this, ms: counted from the accept for its first
+    /// request, from the request's first byte for the next ones. Past it
+    /// the connection is closed (half-sent requests, connections that
+    /// never send anything).
+    pub header_read_timeout_ms: u64,
+    /// An HTTP connection with no byte moving either way for this long is
+    /// closed, ms: a keep-alive connection waiting for its next request,
+    /// or a response the client stopped reading. Not WebSockets (they
+    /// have `gateway.idle_timeout_ms`) nor a request whose handler runs.
+    pub http_idle_timeout_ms: u64,
+    /// A request body that delivers no byte for this long is answered 408
+    /// and its connection closed, ms.
+    pub body_timeout_ms: u64,
+    /// Most connections held at once, HTTP and WebSocket alike; past it
+    /// the server accepts no more until one closes (they wait in the
+    /// kernel's listen queue). Unset: from the open-file limit
+    /// (RLIMIT_NOFILE's soft limit less a reserve for the engines' own
+    /// sockets and files).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -185,6 +205,10 @@ impl Default for ServerConfig {
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
+            header_read_timeout_ms: 10_000,
+            http_idle_timeout_ms: 75_000,
+            body_timeout_ms: 30_000,
+            max_connections: None,
         }
     }
 }

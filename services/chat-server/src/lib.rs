@@ -9,11 +9,13 @@
 //! - [`telemetry`]: logs, and OpenTelemetry export of spans.
 //! - [`node`]: starts the roles of this process (gateway, processors,
 //!   retention) and stops them.
+//! - [`serve`]: the HTTP server, with its timeouts and connection cap.
 
 pub mod config;
 pub mod engines;
 pub mod node;
 pub mod secrets;
+pub mod serve;
 pub mod telemetry;
 pub mod tools;
 

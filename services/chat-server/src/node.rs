@@ -4,6 +4,7 @@
 //! the engines must be shareable (Kafka, PostgreSQL, Redis).
 
 use crate::engines::Engines;
+use crate::serve::{HttpLimits, HttpServer};
 use crate::Config;
 use anyhow::{bail, Context};
 use chat_events::Codec;
@@ -104,6 +105,7 @@ impl Roles {
 pub struct Node {
     /// Where it listens: the API for a gateway, health endpoints otherwise.
     pub addr: SocketAddr,
+    http: Arc<HttpServer>,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     engines: Engines,
@@ -113,6 +115,12 @@ impl Node {
     /// The node's stores (for tests and tools that look under the API).
     pub fn stores(&self) -> &chat_ports::Stores {
         &self.engines.stores
+    }
+
+    /// Connections the listener holds now, upgraded WebSockets included
+    /// (at most `server.max_connections`).
+    pub fn open_connections(&self) -> usize {
+        self.http.open_connections()
     }
 
     /// Every role in one process.
@@ -153,6 +161,7 @@ impl Node {
                  set engines.blobs = s3://bucket for a fleet."
             );
         }
+        let limits = HttpLimits::from_config(&config.server)?;
         let engines = Engines::open(&config, channels).await?;
         let metrics = chat_telemetry::Metrics::new();
         let codec = Arc::new(Codec::new());
@@ -248,7 +257,7 @@ impl Node {
                 loop {
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(60)) => housekeeping.limiter().forget_idle(),
+                        _ = tokio::time::sleep(Duration::from_secs(60)) => housekeeping.forget_idle(),
                     }
                 }
             });
@@ -263,15 +272,12 @@ impl Node {
             .await
             .with_context(|| format!("cannot listen on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            if let Err(e) = chat_gateway::serve(listener, router, stop).await {
-                tracing::error!(error = %e, "The HTTP server stopped with an error.");
-            }
-        });
-        tracing::info!(%addr, ?roles, "The chat service is listening.");
+        let http = Arc::new(HttpServer::new(limits, metrics.clone()));
+        tasks.spawn(http.clone().run(listener, router, shutdown.clone()));
+        tracing::info!(%addr, ?roles, limits = ?http.limits(), "The chat service is listening.");
         Ok(Self {
             addr,
+            http,
             shutdown,
             tasks,
             engines,

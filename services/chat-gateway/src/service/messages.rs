@@ -97,6 +97,7 @@ impl ChatService {
             )));
         }
         self.limiter.check(user, device)?;
+        self.rates.user_send(user)?;
         let state = self.conversation(&conv).await?;
         let send = SendMessage {
             msg_id: ids::message_id(&conv, user, &client_msg_id),

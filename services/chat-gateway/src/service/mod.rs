@@ -13,8 +13,10 @@ pub use messages::{Outgoing, SentAck};
 pub use reads::{ConversationListItem, HistoryPage, MAX_PRESENCE_QUERY};
 
 use crate::auth::Tokens;
+use crate::connections::Connections;
 use crate::error::from_port;
 use crate::limits::SendLimiter;
+use crate::rates::ClientRates;
 use crate::GatewayConfig;
 use chat_domain::rules::Limits;
 use chat_domain::Command;
@@ -37,6 +39,10 @@ pub struct ChatService {
     codec: Arc<Codec>,
     tokens: Tokens,
     limiter: SendLimiter,
+    /// Allowances of typing, sync, presence watches, sends per user.
+    pub rates: ClientRates,
+    /// Open connections per user and device.
+    pub connections: Arc<Connections>,
 }
 
 /// The ports a gateway works on.
@@ -58,6 +64,8 @@ impl ChatService {
     ) -> Self {
         let tokens = Tokens::new(&config.jwt_secret, config.token_ttl_secs);
         let limiter = SendLimiter::new(config.send_rate_per_sec, config.send_burst);
+        let rates = ClientRates::new(&config.client_limits);
+        let connections = Connections::new(&config.client_limits);
         let Backends {
             stores,
             log,
@@ -76,6 +84,8 @@ impl ChatService {
             codec,
             tokens,
             limiter,
+            rates,
+            connections,
         }
     }
 
@@ -85,6 +95,12 @@ impl ChatService {
 
     pub fn limiter(&self) -> &SendLimiter {
         &self.limiter
+    }
+
+    /// Forgets the rate limits' idle keys (the gateway's housekeeping).
+    pub fn forget_idle(&self) {
+        self.limiter.forget_idle();
+        self.rates.forget_idle();
     }
 
     /// The limits the rules enforce, as the sequencer has them.

@@ -38,6 +38,8 @@ pub async fn upgrade(
 ) -> Result<Response, ApiError> {
     check_origin(&s.service.config, &headers)?;
     let ws = ws.map_err(|e| DomainError::bad_request(e.body_text()))?;
+    // Held for the session's life: past the caps the upgrade is refused.
+    let slot = s.service.connections.admit(&caller.user, &caller.device)?;
     let limit = s.service.config.max_frame_bytes;
     let service = s.service.clone();
     let buffer = s.service.config.ws_buffer_bytes.max(1024);
@@ -55,7 +57,10 @@ pub async fn upgrade(
         .read_buffer_size(buffer)
         .write_buffer_size(buffer)
         .max_write_buffer_size(unread)
-        .on_upgrade(move |socket| session::run(socket, service, caller)))
+        .on_upgrade(move |socket| async move {
+            session::run(socket, service, caller).await;
+            drop(slot);
+        }))
 }
 
 /// Browsers send Origin; native clients do not. An Origin must be in the

@@ -434,6 +434,10 @@ impl Session {
                 .map_err(|e| (e, None))?,
             ClientFrame::Typing { conv } => {
                 let conv = edge(conv)?;
+                if !service.rates.typing(&user, &conv) {
+                    service.metrics.shed("typing_rate");
+                    return Ok(());
+                }
                 let state = service
                     .membership(&conv, &user)
                     .await
@@ -451,7 +455,10 @@ impl Session {
                     .await;
             }
             ClientFrame::SubscribePresence { users } => self.watch(users).await?,
-            ClientFrame::Sync { after } => self.sync(after).await?,
+            ClientFrame::Sync { after } => {
+                service.rates.sync(&user, &device).map_err(|e| (e, None))?;
+                self.sync(after).await?
+            }
             ClientFrame::Ping { id } => self
                 .out
                 .push(&ServerFrame::Pong { id })
@@ -467,6 +474,12 @@ impl Session {
             .into_iter()
             .map(|u| UserId::parse_field("users", u))
             .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (e, None))?;
+        // Bad input is answered as such first; a valid watch takes from
+        // the device's allowance.
+        self.service
+            .rates
+            .presence(&self.caller.user, &self.caller.device)
             .map_err(|e| (e, None))?;
         let mut new: Vec<UserId> = users
             .iter()

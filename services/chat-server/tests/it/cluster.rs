@@ -187,6 +187,18 @@ impl Cluster {
             ("CHAT__GATEWAY__SEND_RATE_PER_SEC".into(), "1000".into()),
             ("CHAT__GATEWAY__SEND_BURST".into(), "1000".into()),
             (
+                "CHAT__GATEWAY__CLIENT_LIMITS__USER_SENDS_PER_SEC".into(),
+                "10000".into(),
+            ),
+            (
+                "CHAT__GATEWAY__CLIENT_LIMITS__USER_SEND_BURST".into(),
+                "10000".into(),
+            ),
+            (
+                "CHAT__GATEWAY__CLIENT_LIMITS__SYNC_BURST".into(),
+                "10000".into(),
+            ),
+            (
                 "RUST_LOG".into(),
                 std::env::var("CHAT_IT_LOG").unwrap_or_else(|_| "warn".into()),
             ),

@@ -18,6 +18,23 @@ pub struct Server {
     pub _dir: tempfile::TempDir,
 }
 
+/// Client limits no test trips unless it means to (those of
+/// `client_limits.rs` set their own).
+pub fn generous_client_limits() -> chat_gateway::ClientLimits {
+    chat_gateway::ClientLimits {
+        typing_every_ms: 1,
+        typing_burst: 10_000,
+        sync_every_ms: 1,
+        sync_burst: 10_000,
+        presence_every_ms: 1,
+        presence_burst: 10_000,
+        user_sends_per_sec: 10_000,
+        user_send_burst: 10_000,
+        max_connections_per_user: 1_000,
+        max_connections_per_device: 1_000,
+    }
+}
+
 impl Server {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
@@ -46,6 +63,7 @@ impl Server {
         config.log.partitions = 4;
         config.gateway.send_rate_per_sec = 1000;
         config.gateway.send_burst = 1000;
+        config.gateway.client_limits = generous_client_limits();
         tweak(&mut config);
         let node = Node::start_with_channels(config, channels).await.unwrap();
         let base = format!("http://{}", node.addr);

@@ -1,0 +1,78 @@
+//! Open WebSocket connections per user and per device on this gateway,
+//! capped (`ClientLimits::max_connections_per_user`, `…_per_device`):
+//! device ids are free, so without a cap one user holds any number. A
+//! connection's place is held by a [`Slot`] for the session's life.
+
+use crate::config::ClientLimits;
+use chat_domain::{DomainError, ErrorCode};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub struct Connections {
+    per_user: usize,
+    per_device: usize,
+    /// user → device → open connections.
+    open: Mutex<HashMap<String, HashMap<String, usize>>>,
+}
+
+/// A connection's place; given back when dropped.
+pub struct Slot {
+    of: Arc<Connections>,
+    user: String,
+    device: String,
+}
+
+impl Connections {
+    pub fn new(l: &ClientLimits) -> Arc<Self> {
+        Arc::new(Self {
+            per_user: l.max_connections_per_user.max(1),
+            per_device: l.max_connections_per_device.max(1),
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A place for a new connection of `user`'s `device`, or `rate_limited`.
+    pub fn admit(self: &Arc<Self>, user: &str, device: &str) -> Result<Slot, DomainError> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let devices = open.entry(user.to_string()).or_default();
+        let of_user: usize = devices.values().sum();
+        let of_device = devices.get(device).copied().unwrap_or(0);
+        if of_device >= self.per_device || of_user >= self.per_user {
+            let (what, cap) = if of_device >= self.per_device {
+                ("this device", self.per_device)
+            } else {
+                ("this user", self.per_user)
+            };
+            if devices.is_empty() {
+                open.remove(user);
+            }
+            return Err(DomainError::new(
+                ErrorCode::RateLimited,
+                format!("{what} has {cap} connections open, the most one gateway takes"),
+            ));
+        }
+        *devices.entry(device.to_string()).or_default() += 1;
+        Ok(Slot {
+            of: self.clone(),
+            user: user.to_string(),
+            device: device.to_string(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.of.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(devices) = open.get_mut(&self.user) {
+            if let Some(n) = devices.get_mut(&self.device) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    devices.remove(&self.device);
+                }
+            }
+            if devices.is_empty() {
+                open.remove(&self.user);
+            }
+        }
+    }
+}

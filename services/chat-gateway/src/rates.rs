@@ -1,0 +1,108 @@
+//! Per-user and per-device allowances of the frames that cost the client
+//! little and the server much (`config::ClientLimits`): typing (a publish
+//! to every member), sync (a backlog), presence subscriptions (watches),
+//! and sends per user across its devices. governor's GCRA, keyed; idle
+//! keys are forgotten by the gateway's housekeeping.
+
+use crate::config::ClientLimits;
+use chat_domain::DomainError;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+type Keyed = DefaultKeyedRateLimiter<(String, String)>;
+
+pub struct ClientRates {
+    typing: Keyed,
+    sync: Keyed,
+    presence: Keyed,
+    user_sends: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
+}
+
+/// `rate_limited`, naming what there was too much of.
+fn wait(wait: Duration, what: &str) -> DomainError {
+    let mut e = DomainError::rate_limited((wait.as_millis() as u64).max(1));
+    e.message = format!("too many {what}; slow down");
+    e
+}
+
+/// One frame per `every_ms`, after `burst`.
+fn every(every_ms: u64, burst: u32) -> Quota {
+    Quota::with_period(Duration::from_millis(every_ms.max(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(nonzero(burst))
+}
+
+impl ClientRates {
+    pub fn new(l: &ClientLimits) -> Self {
+        Self {
+            typing: RateLimiter::keyed(every(l.typing_every_ms, l.typing_burst)),
+            sync: RateLimiter::keyed(every(l.sync_every_ms, l.sync_burst)),
+            presence: RateLimiter::keyed(every(l.presence_every_ms, l.presence_burst)),
+            user_sends: RateLimiter::keyed(
+                Quota::per_second(nonzero(l.user_sends_per_sec))
+                    .allow_burst(nonzero(l.user_send_burst)),
+            ),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Whether a `typing` of `user` in `conv` goes out (else it is dropped).
+    pub fn typing(&self, user: &str, conv: &str) -> bool {
+        self.typing
+            .check_key(&(user.to_string(), conv.to_string()))
+            .is_ok()
+    }
+
+    /// A `sync` of the device, or how long to wait.
+    pub fn sync(&self, user: &str, device: &str) -> Result<(), DomainError> {
+        self.take(&self.sync, user, device, "sync frames")
+    }
+
+    /// A `subscribe_presence` of the device, or how long to wait.
+    pub fn presence(&self, user: &str, device: &str) -> Result<(), DomainError> {
+        self.take(&self.presence, user, device, "presence subscriptions")
+    }
+
+    /// A send of `user` from any of its devices, or how long to wait.
+    pub fn user_send(&self, user: &str) -> Result<(), DomainError> {
+        self.user_sends
+            .check_key(&user.to_string())
+            .map_err(|not_until| {
+                wait(
+                    not_until.wait_time_from(self.clock.now()),
+                    "sends from this user's devices together",
+                )
+            })
+    }
+
+    fn take(
+        &self,
+        limiter: &Keyed,
+        user: &str,
+        device: &str,
+        what: &str,
+    ) -> Result<(), DomainError> {
+        limiter
+            .check_key(&(user.to_string(), device.to_string()))
+            .map_err(|not_until| wait(not_until.wait_time_from(self.clock.now()), what))
+    }
+
+    /// Forgets keys whose allowance is full again.
+    pub fn forget_idle(&self) {
+        self.typing.retain_recent();
+        self.sync.retain_recent();
+        self.presence.retain_recent();
+        self.user_sends.retain_recent();
+        self.typing.shrink_to_fit();
+        self.sync.shrink_to_fit();
+        self.presence.shrink_to_fit();
+        self.user_sends.shrink_to_fit();
+    }
+}

@@ -1,0 +1,152 @@
+//! What one user may ask of the server besides sends (issue 15, "Hostile
+//! clients"): each attack here once made the server do much for little.
+
+use crate::harness::*;
+use serde_json::json;
+use std::time::Duration;
+
+/// Typing costs the sender a few bytes and the server a publish to every
+/// member: 50 000 typing frames once became 487 000 deliveries. A flood
+/// reaches the others as a trickle.
+#[tokio::test]
+async fn a_typing_flood_reaches_the_others_as_a_trickle() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.typing_every_ms = 60_000;
+        c.gateway.client_limits.typing_burst = 3;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.group("g", &["bob"]).await;
+    let mut bob = s.connect("bob", "phone").await;
+    bob.handshake().await;
+    let mut a = s.connect("alice", "phone").await;
+    a.handshake().await;
+    for _ in 0..200 {
+        a.send(json!({"type": "typing", "conv": conv})).await;
+    }
+    // A ping after the flood: its pong says every typing frame was handled.
+    a.send(json!({"type": "ping", "id": "after"})).await;
+    a.take(|f| f["type"] == "pong").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.send_message(&conv, "m1", "marker").await;
+    let seen = bob
+        .until(|f| f["type"] == "message" && f["body"] == "marker")
+        .await;
+    let typing = seen.iter().filter(|f| f["type"] == "typing").count();
+    assert!(typing <= 3, "bob got {typing} typing frames of 200");
+    assert!(typing >= 1, "typing still works");
+}
+
+/// Every `sync` sends a backlog: 18 KB of syncs once produced 141 MB of
+/// frames. Past a device's allowance a sync is answered `rate_limited`.
+#[tokio::test]
+async fn a_sync_flood_is_answered_rate_limited() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.sync_every_ms = 60_000;
+        c.gateway.client_limits.sync_burst = 2;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    alice.send(&conv, "m1", "hello").await;
+    let mut ws = s.connect("alice", "tablet").await;
+    ws.handshake().await;
+    for _ in 0..20 {
+        ws.send(json!({"type": "sync", "after": {conv.clone(): 0}}))
+            .await;
+    }
+    let (mut synced, mut limited) = (0, 0);
+    while synced + limited < 20 {
+        let f = ws
+            .take(|f| f["type"] == "synced" || f["type"] == "error")
+            .await
+            .unwrap();
+        if f["type"] == "synced" {
+            synced += 1;
+        } else {
+            assert_eq!(f["code"], "rate_limited", "{f}");
+            assert!(f["retry_after_ms"].as_u64().unwrap() > 0, "{f}");
+            limited += 1;
+        }
+    }
+    assert_eq!((synced, limited), (2, 18));
+}
+
+/// Connections past the caps are refused at the upgrade: device ids are
+/// free, so a user could otherwise hold any number.
+#[tokio::test]
+async fn connections_past_the_caps_per_device_and_per_user_are_refused() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.max_connections_per_device = 2;
+        c.gateway.client_limits.max_connections_per_user = 3;
+    })
+    .await;
+    let url = |token: &str| format!("{}?token={token}", s.ws_url());
+    let phone = s.token("alice", "phone").await;
+    let _one = Ws::connect(&url(&phone)).await;
+    let _two = Ws::connect(&url(&phone)).await;
+    let third = tokio_tungstenite::connect_async(url(&phone)).await;
+    let status = match third {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
+        other => panic!("a third connection of one device: {:?}", other.map(|_| ())),
+    };
+    assert_eq!(status, 429);
+    let tablet = s.token("alice", "tablet").await;
+    let _three = Ws::connect(&url(&tablet)).await;
+    let laptop = s.token("alice", "laptop").await;
+    let fourth = tokio_tungstenite::connect_async(url(&laptop)).await;
+    assert!(
+        matches!(&fourth, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429),
+        "a fourth connection of one user: {:?}",
+        fourth.map(|_| ())
+    );
+    // Another user is not affected.
+    let _bob = s.connect("bob", "phone").await;
+    // A closed connection frees its place.
+    drop(_one);
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(url(&phone)).await {
+            again = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(again.is_some(), "the freed place was not given back");
+}
+
+/// The send limit is per device and device ids are free: one user with
+/// ten devices once wrote 125 MiB in 18 s. A user has an allowance of its
+/// own across its devices.
+#[tokio::test]
+async fn a_user_sending_from_many_devices_is_rate_limited_as_one() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.user_sends_per_sec = 1;
+        c.gateway.client_limits.user_send_burst = 5;
+    })
+    .await;
+    let alice = s.user("alice", "d0").await;
+    let conv = alice.direct("bob").await;
+    let (mut accepted, mut limited) = (0, 0);
+    for d in 0..4 {
+        let device = s.user("alice", &format!("d{d}")).await;
+        for i in 0..4 {
+            let (status, answer) = device
+                .post(
+                    "/v1/messages",
+                    json!({"conv": conv, "client_msg_id": format!("d{d}-{i}"), "body": "x"}),
+                )
+                .await;
+            match status {
+                200 => accepted += 1,
+                429 => {
+                    assert_eq!(answer["error"]["code"], "rate_limited", "{answer}");
+                    limited += 1;
+                }
+                other => panic!("{other} {answer}"),
+            }
+        }
+    }
+    assert!(accepted <= 7, "{accepted} of 16 sends accepted");
+    assert!(limited >= 9, "{limited} refused");
+}
