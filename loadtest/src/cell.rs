@@ -54,14 +54,7 @@ impl RunningCell {
         spec.store_heap = opts.cell_store_heap.clone();
         // The generator decides the rate; the gateways' per-device limit
         // must not (the scenarios keep each device far below 1000/s).
-        spec.env = [
-            ("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000"),
-            ("CHAT__GATEWAY__SEND_BURST", "1000"),
-            ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SENDS_PER_SEC", "10000"),
-            ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SEND_BURST", "10000"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .to_vec();
+        spec.env = chat_cell::unthrottled();
         eprintln!(
             "cell: starting {} gateway(s), {} processor(s), {} partitions on {store} in {}",
             spec.gateways,

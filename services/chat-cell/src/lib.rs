@@ -22,7 +22,7 @@ mod store;
 mod tools;
 mod wait;
 
-pub use cell::{Cell, CellSpec, Node};
+pub use cell::{unthrottled, Cell, CellSpec, Node};
 pub use error::{CellError, Result};
 pub use store::StoreKind;
 pub use tools::Tools;

@@ -47,14 +47,7 @@ fn cell_spec(store: StoreKind) -> CellSpec {
     let mut spec = CellSpec::new(store, "faults");
     spec.proxied = true;
     spec.log_filter = std::env::var("CHAT_FAULTS_LOG").unwrap_or_else(|_| "warn".into());
-    spec.env = [
-        ("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000"),
-        ("CHAT__GATEWAY__SEND_BURST", "1000"),
-        ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SENDS_PER_SEC", "10000"),
-        ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SEND_BURST", "10000"),
-    ]
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .to_vec();
+    spec.env = chat_cell::unthrottled();
     spec
 }
 
