@@ -12,8 +12,9 @@ pub struct GatewayConfig {
     /// folder; a gateway of a fleet refuses to start.
     pub jwt_secret: String,
     /// The key of the local blob engine's signed URLs, at least 16 bytes;
-    /// its own, so that the token secret cannot forge blob URLs. Unset:
-    /// as `jwt_secret`.
+    /// its own, so that the token secret cannot forge blob URLs (never
+    /// derived from it). Unset: made and kept by a one-box server like
+    /// `jwt_secret`; a fleet gateway refuses to start.
     pub blob_url_secret: String,
     /// Lifetime of minted tokens, seconds.
     pub token_ttl_secs: u64,
@@ -83,10 +84,10 @@ pub struct ClientLimits {
     pub typing_every_ms: u64,
     pub typing_burst: u32,
     /// `sync` frames per device: one per this many ms, after a burst; the
-    /// rest are answered `rate_limited` (each sync sends a backlog).
+    /// rest wait their turn (each sync sends a backlog).
     pub sync_every_ms: u64,
     pub sync_burst: u32,
-    /// `subscribe_presence` frames per device, likewise.
+    /// `subscribe_presence` frames per device, likewise (they wait).
     pub presence_every_ms: u64,
     pub presence_burst: u32,
     /// Sends per user across all its devices, per second and burst (the
@@ -94,7 +95,10 @@ pub struct ClientLimits {
     pub user_sends_per_sec: u32,
     pub user_send_burst: u32,
     /// Open WebSocket connections per user, and per device of a user, on
-    /// one gateway; past them an upgrade is answered 429 `rate_limited`.
+    /// one gateway; past them an upgrade is answered 429 `rate_limited`
+    /// with `retry_after_ms`. A browser's tabs share one device id, and a
+    /// dead connection keeps its place until the idle timeout: the
+    /// per-device cap leaves room for both.
     pub max_connections_per_user: usize,
     pub max_connections_per_device: usize,
 }
@@ -110,8 +114,8 @@ impl Default for ClientLimits {
             presence_burst: 5,
             user_sends_per_sec: 50,
             user_send_burst: 100,
-            max_connections_per_user: 16,
-            max_connections_per_device: 3,
+            max_connections_per_user: 32,
+            max_connections_per_device: 8,
         }
     }
 }

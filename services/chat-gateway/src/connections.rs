@@ -4,9 +4,13 @@
 //! connection's place is held by a [`Slot`] for the session's life.
 
 use crate::config::ClientLimits;
-use chat_domain::{DomainError, ErrorCode};
+use chat_domain::DomainError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// What a refused connection is told to wait: a dead connection of the
+/// same device frees its place within the idle timeout.
+const RETRY_AFTER_MS: u64 = 5_000;
 
 pub struct Connections {
     per_user: usize,
@@ -46,10 +50,9 @@ impl Connections {
             if devices.is_empty() {
                 open.remove(user);
             }
-            return Err(DomainError::new(
-                ErrorCode::RateLimited,
-                format!("{what} has {cap} connections open, the most one gateway takes"),
-            ));
+            let mut e = DomainError::rate_limited(RETRY_AFTER_MS);
+            e.message = format!("{what} has {cap} connections open, the most one gateway takes");
+            return Err(e);
         }
         *devices.entry(device.to_string()).or_default() += 1;
         Ok(Slot {

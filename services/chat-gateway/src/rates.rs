@@ -1,7 +1,8 @@
 //! Per-user and per-device allowances of the frames that cost the client
 //! little and the server much (`config::ClientLimits`): typing (a publish
-//! to every member), sync (a backlog), presence subscriptions (watches),
-//! and sends per user across its devices. governor's GCRA, keyed; idle
+//! to every member; past it dropped), sync (a backlog) and presence
+//! subscriptions (watches; past them answered as the protocol says, but
+//! later), and sends per user across its devices (past it `rate_limited`). governor's GCRA, keyed; idle
 //! keys are forgotten by the gateway's housekeeping.
 
 use crate::config::ClientLimits;
@@ -60,14 +61,25 @@ impl ClientRates {
             .is_ok()
     }
 
-    /// A `sync` of the device, or how long to wait.
-    pub fn sync(&self, user: &str, device: &str) -> Result<(), DomainError> {
-        self.take(&self.sync, user, device, "sync frames")
+    /// Waits until the device may `sync` again. A sync is answered as
+    /// the protocol says (a backlog, then `synced`), only later: a flood
+    /// slows its own connection down, and the server sends at most one
+    /// backlog per period.
+    pub async fn sync(&self, user: &str, device: &str) {
+        self.wait_for(&self.sync, user, device).await
     }
 
-    /// A `subscribe_presence` of the device, or how long to wait.
-    pub fn presence(&self, user: &str, device: &str) -> Result<(), DomainError> {
-        self.take(&self.presence, user, device, "presence subscriptions")
+    /// Waits until the device may `subscribe_presence` again, likewise
+    /// (presence is sent as the protocol says, only later).
+    pub async fn presence(&self, user: &str, device: &str) {
+        self.wait_for(&self.presence, user, device).await
+    }
+
+    async fn wait_for(&self, limiter: &Keyed, user: &str, device: &str) {
+        let key = (user.to_string(), device.to_string());
+        while let Err(not_until) = limiter.check_key(&key) {
+            tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+        }
     }
 
     /// A send of `user` from any of its devices, or how long to wait.
@@ -80,18 +92,6 @@ impl ClientRates {
                     "sends from this user's devices together",
                 )
             })
-    }
-
-    fn take(
-        &self,
-        limiter: &Keyed,
-        user: &str,
-        device: &str,
-        what: &str,
-    ) -> Result<(), DomainError> {
-        limiter
-            .check_key(&(user.to_string(), device.to_string()))
-            .map_err(|not_until| wait(not_until.wait_time_from(self.clock.now()), what))
     }
 
     /// Forgets keys whose allowance is full again.

@@ -47,6 +47,10 @@ enum Command {
         user: String,
         #[arg(long)]
         device: String,
+        /// The data folder of a one-box server (its `--data-dir`), whose
+        /// kept secret signs the token when none is configured.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Creates the topics of kafka/topics.toml that do not exist yet.
     Topics,
@@ -137,11 +141,20 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
             }
             Roles::processors(ProcessorKind::parse(&name)?)
         }
-        Command::Token { user, device } => {
+        Command::Token {
+            user,
+            device,
+            data_dir,
+        } => {
             // Unset: the secret a one-box server keeps in its data folder
-            // (made now if the server never started).
+            // (read, never made here: a token of a secret no server has
+            // would be refused).
+            if let Some(d) = data_dir {
+                config.server.data_dir = d;
+            }
             if config.gateway.jwt_secret.is_empty() {
-                chat_server::secrets::resolve(&mut config)?;
+                config.gateway.jwt_secret =
+                    chat_server::secrets::kept_token_secret(&config.server.data_dir)?;
             }
             let tokens = chat_gateway::auth::Tokens::new(
                 &config.gateway.jwt_secret,

@@ -308,18 +308,17 @@ impl Node {
 }
 
 /// Dev login mints a token for anyone who asks: it runs only while the
-/// server listens on a loopback address, by default for `serve` there,
-/// and says so loudly.
+/// server listens on a loopback address, by default for `serve` on the
+/// embedded log there (PROTOCOL.md: on by default only in the embedded
+/// mode), and says so loudly.
 fn dev_login(config: &mut Config, roles: &Roles) -> anyhow::Result<()> {
     let listen = &config.server.listen;
     let loopback = listen
         .parse::<SocketAddr>()
         .map(|a| a.ip().is_loopback())
         .unwrap_or_else(|_| listen.starts_with("localhost:"));
-    let on = *config
-        .gateway
-        .dev_login
-        .get_or_insert(roles.is_all() && loopback);
+    let default = roles.is_all() && loopback && crate::engines::log_is_embedded(config);
+    let on = *config.gateway.dev_login.get_or_insert(default);
     if on && !loopback {
         bail!(
             "gateway.dev_login mints a token for any user who asks; it runs only on a loopback \

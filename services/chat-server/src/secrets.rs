@@ -23,6 +23,10 @@ pub const MIN_BYTES: usize = 16;
 /// The file a one-box server keeps its secrets in, in its data folder.
 pub const FILE: &str = "secrets.json";
 
+/// Secrets that were once public (the built-in development secret and the
+/// sample configuration's): refused wherever they are set.
+const KNOWN: &[&str] = &["dev-secret-change-me", "change-me"];
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Kept {
     #[serde(default)]
@@ -51,7 +55,11 @@ pub fn resolve(config: &mut Config) -> anyhow::Result<()> {
         );
     }
     if unset {
-        let kept = keep(&config.server.data_dir)?;
+        let wanted = Wanted {
+            jwt: gateway.jwt_secret.is_empty(),
+            blob: gateway.blob_url_secret.is_empty(),
+        };
+        let kept = keep(&config.server.data_dir, wanted)?;
         let gateway = &mut config.gateway;
         if gateway.jwt_secret.is_empty() {
             gateway.jwt_secret = kept.jwt_secret;
@@ -67,12 +75,42 @@ pub fn resolve(config: &mut Config) -> anyhow::Result<()> {
         if value.len() < MIN_BYTES {
             bail!("{name} must be at least {MIN_BYTES} bytes long");
         }
+        if KNOWN.contains(&value.as_str()) {
+            bail!("{name} is a secret that was published with this software; set your own");
+        }
     }
     Ok(())
 }
 
-/// The secrets kept in `dir`, made and written first if missing.
-fn keep(dir: &Path) -> anyhow::Result<Kept> {
+/// Which secrets the configuration leaves to the file.
+#[derive(Clone, Copy)]
+struct Wanted {
+    jwt: bool,
+    blob: bool,
+}
+
+/// The token secret a one-box server keeps in `dir`, for `chatctl token`;
+/// an error naming the file when the server never made one.
+pub fn kept_token_secret(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no token secret: set gateway.jwt_secret, or give --data-dir the folder of a \
+             server that made its own ({} cannot be read)",
+            path.display()
+        )
+    })?;
+    let kept: Kept = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not what this server wrote", path.display()))?;
+    if kept.jwt_secret.is_empty() {
+        bail!("{} holds no token secret", path.display());
+    }
+    Ok(kept.jwt_secret)
+}
+
+/// The secrets kept in `dir`; those `wanted` and missing are made and
+/// written first.
+fn keep(dir: &Path, wanted: Wanted) -> anyhow::Result<Kept> {
     let path = dir.join(FILE);
     let mut kept: Kept = match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text)
@@ -80,13 +118,15 @@ fn keep(dir: &Path) -> anyhow::Result<Kept> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Kept::default(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    if !kept.jwt_secret.is_empty() && !kept.blob_url_secret.is_empty() {
+    let make_jwt = wanted.jwt && kept.jwt_secret.is_empty();
+    let make_blob = wanted.blob && kept.blob_url_secret.is_empty();
+    if !make_jwt && !make_blob {
         return Ok(kept);
     }
-    if kept.jwt_secret.is_empty() {
+    if make_jwt {
         kept.jwt_secret = random_hex()?;
     }
-    if kept.blob_url_secret.is_empty() {
+    if make_blob {
         kept.blob_url_secret = random_hex()?;
     }
     write_private(&path, &serde_json::to_string_pretty(&kept)?)?;
@@ -119,5 +159,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
     std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))?;
+    // The rename survives a crash only once the folder is synced.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {}", dir.display()))?;
     Ok(())
 }

@@ -86,11 +86,13 @@ async fn upload(
                 ErrorCode::Forbidden,
                 "this attachment is already uploaded; its bytes do not change",
             )),
-            other @ (WriteError::Key(_)
-            | WriteError::ContentType(_)
-            | WriteError::Body(_)
-            | WriteError::Storage(_)) => {
-                tracing::warn!(error = %other, "An upload could not be stored.");
+            // The server's own failure: no detail of its disk goes out.
+            WriteError::Storage(e) => {
+                tracing::warn!(error = %e, "An upload could not be stored.");
+                ApiError(DomainError::internal("the upload could not be stored"))
+            }
+            other @ (WriteError::Key(_) | WriteError::ContentType(_) | WriteError::Body(_)) => {
+                tracing::warn!(error = %other, "An upload was refused.");
                 ApiError(DomainError::new(
                     ErrorCode::BadRequest,
                     format!("the upload failed: {other}"),

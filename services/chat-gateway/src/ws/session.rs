@@ -456,7 +456,7 @@ impl Session {
             }
             ClientFrame::SubscribePresence { users } => self.watch(users).await?,
             ClientFrame::Sync { after } => {
-                service.rates.sync(&user, &device).map_err(|e| (e, None))?;
+                service.rates.sync(&user, &device).await;
                 self.sync(after).await?
             }
             ClientFrame::Ping { id } => self
@@ -476,11 +476,11 @@ impl Session {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| (e, None))?;
         // Bad input is answered as such first; a valid watch takes from
-        // the device's allowance.
+        // the device's allowance (past it, it waits).
         self.service
             .rates
             .presence(&self.caller.user, &self.caller.device)
-            .map_err(|e| (e, None))?;
+            .await;
         let mut new: Vec<UserId> = users
             .iter()
             .filter(|u| !self.watching.contains(*u))

@@ -474,7 +474,11 @@ async fn a_slow_overlapping_upload_never_replaces_sent_bytes() {
 
     let _ = go.send(());
     let slow = slow.await.unwrap();
-    assert_ne!(slow.ok(), Some(200), "the late upload was taken");
+    assert_eq!(
+        slow.ok(),
+        Some(403),
+        "the late upload was not refused as such"
+    );
     let (status, got) = download(&bob, &format!("/v1/attachments/{id}")).await;
     assert_eq!(status, 302);
     assert_eq!(got.unwrap().0, b"hello");

@@ -1,7 +1,7 @@
 //! Hostile HTTP clients (issue 15): half-sent request heads, stalled
 //! bodies, idle keep-alive connections, responses nobody reads, and floods
 //! of idle connections past the connection cap (`[server]` settings,
-//! `chat-server/src/serve.rs`). Spoken over raw TCP, so that the test
+//! `chat-server/src/serve/`). Spoken over raw TCP, so that the test
 //! decides exactly which bytes are sent and when.
 
 use crate::harness::*;

@@ -143,6 +143,47 @@ async fn dev_login_runs_only_on_a_loopback_address() {
         .send()
         .await
         .unwrap();
-    assert_ne!(r.status(), 200);
+    assert_eq!(r.status(), 403);
     node.stop().await;
+}
+
+/// `chatctl token` signs with the secret a one-box server keeps, read from
+/// its data folder; it never makes one of its own.
+#[tokio::test]
+async fn chatctl_token_signs_with_the_secret_the_server_keeps() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(one_box(dir.path())).await.unwrap();
+    let base = format!("http://{}", node.addr);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["token", "--user", "alice", "--device", "cli", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(status_with(&base, &token).await, 200);
+    node.stop().await;
+
+    // A folder no server made secrets in: refused, and nothing written.
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatctl"))
+        .args(["token", "--user", "alice", "--device", "cli", "--data-dir"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!empty.path().join("secrets.json").exists());
+}
+
+#[tokio::test]
+async fn a_published_secret_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = one_box(dir.path());
+    config.gateway.jwt_secret = "dev-secret-change-me".into();
+    let e = format!("{:#}", Node::start(config).await.err().expect("refused"));
+    assert!(e.contains("published"), "{e}");
 }
