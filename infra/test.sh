@@ -85,18 +85,10 @@ cargo test --workspace --locked
 # cannot).
 CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./web/test.sh
 
-# The load generator's scenarios for a few seconds at small scale, so the
-# harness never rots (the full runs are in loadtest/README.md).
-CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./loadtest/smoke.sh
-
-# Fault injection (docs/operations.md, "Fault injection"): a short series
-# on a cell of its own (its own broker, store and Redis, which it kills),
-# two runs on Cassandra and one on PostgreSQL, 30 s of traffic each; fails
-# on any violation. Locally it says skipped when Java, Maven, redis-server
-# or PostgreSQL is missing; under CI that fails.
-# The harness signals process groups with kill(1) (procps), checks that
-# its network cuts are real with ss(8) (iproute2) and runs PostgreSQL as
-# its own user with setpriv(1) (util-linux): installed when missing.
+# The cells (the smoke's `--cell` runs and the fault runs) signal process
+# groups with kill(1) (procps), check that the fault runs' network cuts are
+# real with ss(8) (iproute2) and run PostgreSQL as its own user with
+# setpriv(1) (util-linux): installed when missing.
 for tool in kill:procps ss:iproute2 setpriv:util-linux; do
   if ! type -P "${tool%%:*}" >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -107,6 +99,16 @@ for tool in kill:procps ss:iproute2 setpriv:util-linux; do
     fi
   fi
 done
+
+# The load generator's scenarios for a few seconds at small scale, so the
+# harness never rots (the full runs are in loadtest/README.md).
+CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./loadtest/smoke.sh
+
+# Fault injection (docs/operations.md, "Fault injection"): a short series
+# on a cell of its own (its own broker, store and Redis, which it kills),
+# two runs on Cassandra and one on PostgreSQL, 30 s of traffic each; fails
+# on any violation. Locally it says skipped when Java, Maven, redis-server
+# or PostgreSQL is missing; under CI that fails.
 faults_out=$(mktemp -d /tmp/chat-faults.XXXXXX)
 # (The PostgreSQL cell runs as the postgres user below this folder.)
 chmod 755 "$faults_out"
