@@ -469,8 +469,13 @@ async fn a_slow_overlapping_upload_never_replaces_sent_bytes() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let r = alice.http.put(&url).body("hello").send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let mut bob_ws = s.connect("bob", "phone").await;
+    bob_ws.handshake().await;
     let (status, ack) = send_with(&alice, &conv, "m1", &[&id]).await;
     assert_eq!(status, 200, "{ack}");
+    // Bob may download once he has the message, as a client would.
+    let m = bob_ws.expect("message").await;
+    assert_eq!(m["attachments"], json!([id]));
 
     let _ = go.send(());
     let slow = slow.await.unwrap();
