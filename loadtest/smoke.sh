@@ -87,7 +87,7 @@ run chat-reconnect-storm "${chat[@]}" reconnect-storm --devices 50 --rate 100 --
 if command -v java >/dev/null && command -v redis-server >/dev/null; then
   for store in cassandra postgres; do
     run "chat-cell-$store" --target chat --cell "$store" --chatctl "$CHATCTL" \
-      --cell-dir "$out/cell-$store" --baseline-count 500 \
+      --cell-dir "$out/cell-$store" --baseline-count 500 --replay \
       direct --pairs 10 --rate 50 --duration 3 --drain 30
   done
 else

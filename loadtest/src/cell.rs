@@ -20,6 +20,11 @@ pub struct CellReport {
     /// the scenario (absent with `--no-baseline`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<serde_json::Value>,
+    /// `chatctl replay`'s figures (with `--replay`): the cell's log
+    /// rebuilt into an empty store beside its own, after the run, plus
+    /// `wall_secs`, the whole command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<serde_json::Value>,
 }
 
 /// A started cell and its folder.
@@ -76,6 +81,7 @@ impl RunningCell {
                 processors: spec.processors,
                 partitions: spec.partitions,
                 baseline: None,
+                replay: None,
             },
             _temp: temp,
         })
@@ -108,6 +114,44 @@ impl RunningCell {
         let figures: serde_json::Value = serde_json::from_slice(&out.stdout)
             .context("chatctl baseline printed no JSON object")?;
         self.report.baseline = Some(figures);
+        Ok(())
+    }
+
+    /// Rebuilds the cell's store from its log into an empty store beside
+    /// it (`chatctl replay`) and keeps its figures; fails when it replayed
+    /// fewer commands than the `acked` sends the run had acknowledged.
+    pub async fn replay(&mut self, acked: u64) -> anyhow::Result<()> {
+        let env = self
+            .cell
+            .client_env_on_fresh_store(&self.tools, "chat_replayed")
+            .await
+            .context("making an empty store to replay into")?;
+        eprintln!("cell: rebuilding the store from the log (chatctl replay)");
+        let t0 = std::time::Instant::now();
+        let out = tokio::process::Command::new(&self.tools.chatctl)
+            .arg("replay")
+            .envs(env)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .await
+            .context("running chatctl replay")?;
+        let wall = t0.elapsed().as_secs_f64();
+        if !out.status.success() {
+            anyhow::bail!("chatctl replay failed ({})", out.status);
+        }
+        let mut figures: serde_json::Value =
+            serde_json::from_slice(&out.stdout).context("chatctl replay printed no JSON object")?;
+        if let Some(o) = figures.as_object_mut() {
+            o.insert("wall_secs".into(), wall.into());
+        }
+        eprintln!("cell: replay {figures}");
+        let replayed = figures["sequencer_records"].as_u64().unwrap_or(0);
+        self.report.replay = Some(figures);
+        if replayed < acked {
+            anyhow::bail!(
+                "the replay read {replayed} commands, fewer than the {acked} acknowledged sends"
+            );
+        }
         Ok(())
     }
 

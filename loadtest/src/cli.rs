@@ -124,6 +124,11 @@ pub struct CellOpts {
     /// Records, messages and deliveries of each component baseline.
     #[arg(long, default_value_t = 50_000, global = true)]
     pub baseline_count: u64,
+    /// After the scenario (and the baselines), rebuilds the cell's store
+    /// from its log into an empty one beside it with `chatctl replay`, and
+    /// reports the replay's rate beside the store's bare rate.
+    #[arg(long, global = true)]
+    pub replay: bool,
 }
 
 /// Message traffic options.

@@ -125,6 +125,13 @@ async fn run(cli: &Cli, fd_limit: u64) -> anyhow::Result<Report> {
     if let Some(cell) = cell.as_mut().filter(|_| !c.cell.no_baseline) {
         cell.baseline(c.cell.baseline_count).await?;
     }
+    if let Some(cell) = cell.as_mut().filter(|_| c.cell.replay) {
+        let acked: f64 = runs
+            .iter()
+            .filter_map(|r| r.figures.get("sends_acked"))
+            .sum();
+        cell.replay(acked as u64).await?;
+    }
     Ok(Report {
         scenario: cli.scenario.name().to_string(),
         label: c.label.clone(),

@@ -41,6 +41,7 @@
 //! - `keys.rs`: buckets, days, shards, write timestamps.
 //! - `rows.rs`: rows to port values.
 //! - `writes.rs`: the sequencer's batches, last-seen.
+//! - `batches.rs`: rows of one statement as unlogged batches.
 //! - `reads.rs`: conversation and message reads.
 //! - `retention.rs`: expiry by day index and whole-bucket drops.
 //! - `receipts.rs`: the receipts' max-merge.
@@ -49,6 +50,7 @@
 //! - `ports.rs`: the port traits, on top of the modules above.
 
 mod attachments;
+mod batches;
 mod cursors;
 mod devices;
 mod error;
@@ -65,7 +67,7 @@ mod writes;
 
 pub use options::{
     check_keyspace, parse_consistency, parse_serial_consistency, CassandraOptions,
-    DEFAULT_KEYSPACE, DEFAULT_REPLICATION,
+    DEFAULT_KEYSPACE, DEFAULT_REPLICATION, DEFAULT_WRITE_BATCH_ROWS,
 };
 pub use schema::SCHEMA_VERSION;
 
@@ -78,6 +80,7 @@ use scylla::client::session_builder::SessionBuilder;
 use scylla::deserialize::row::DeserializeRow;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::serialize::row::SerializeRow;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use statements::Statements;
 use std::sync::Arc;
@@ -94,6 +97,9 @@ pub struct CassandraStore {
     session: Arc<Session>,
     st: Arc<Statements>,
     keyspace: String,
+    /// Rows of one statement per unlogged batch on the write path
+    /// ([`CassandraOptions::write_batch_rows`]).
+    batch_rows: usize,
 }
 
 impl std::fmt::Debug for CassandraStore {
@@ -135,6 +141,7 @@ impl CassandraStore {
             session: Arc::new(session),
             st: Arc::new(st),
             keyspace: options.keyspace.clone(),
+            batch_rows: options.write_batch_rows,
         };
         store.health().await?;
         Ok(store)
@@ -170,6 +177,44 @@ impl CassandraStore {
             .await
             .map_err(error::exec)?;
         Ok(())
+    }
+
+    /// Writes `rows` (each with its estimated size in bytes) with
+    /// `statement`: unlogged batches of up to `batch_rows` rows
+    /// (`batches.rs`), one future each, to run with [`Self::join_writes`].
+    pub(crate) fn batched<'a, T>(
+        &'a self,
+        statement: &'a PreparedStatement,
+        rows: Vec<(usize, T)>,
+    ) -> Vec<BoxFuture<'a, Result<()>>>
+    where
+        T: SerializeRow + Send + Sync + 'a,
+    {
+        let sizes: Vec<usize> = rows.iter().map(|(size, _)| *size).collect();
+        let runs = batches::runs(&sizes, self.batch_rows, batches::MAX_BATCH_BYTES);
+        let mut rows = rows.into_iter().map(|(_, row)| row);
+        let mut out: Vec<BoxFuture<'a, Result<()>>> = Vec::with_capacity(runs.len());
+        for run in runs {
+            let chunk: Vec<T> = rows.by_ref().take(run.len()).collect();
+            if chunk.len() == 1 {
+                let row = chunk.into_iter().next().expect("one row");
+                out.push(Box::pin(self.run(statement, row)));
+                continue;
+            }
+            let mut batch = Batch::new(BatchType::Unlogged);
+            for _ in 0..chunk.len() {
+                batch.append_statement(statement.clone());
+            }
+            batch.set_is_idempotent(true);
+            out.push(Box::pin(async move {
+                self.session
+                    .batch(&batch, chunk)
+                    .await
+                    .map_err(error::exec)?;
+                Ok(())
+            }));
+        }
+        out
     }
 
     /// Runs the writes, up to [`WRITE_CONCURRENCY`] at once; fails with the

@@ -6,6 +6,9 @@ use chat_ports::{PortError, Result};
 use scylla::frame::types::{Consistency, SerialConsistency};
 use std::time::Duration;
 
+/// Rows per unlogged batch on the write path, by default.
+pub const DEFAULT_WRITE_BATCH_ROWS: usize = 16;
+
 /// The native-protocol port when a host names none.
 pub const DEFAULT_PORT: u16 = 9042;
 /// The keyspace when the URL names none.
@@ -35,6 +38,9 @@ pub struct CassandraOptions {
     pub local_dc: Option<String>,
     /// How long one request may take before it fails.
     pub request_timeout: Duration,
+    /// Rows of one statement the sequencer's writes send per unlogged
+    /// batch (`batches.rs`); 1 sends every row as a request of its own.
+    pub write_batch_rows: usize,
 }
 
 impl Default for CassandraOptions {
@@ -47,6 +53,7 @@ impl Default for CassandraOptions {
             serial_consistency: SerialConsistency::LocalSerial,
             local_dc: None,
             request_timeout: Duration::from_secs(10),
+            write_batch_rows: DEFAULT_WRITE_BATCH_ROWS,
         }
     }
 }

@@ -64,6 +64,7 @@ statements! {
     // Conversations.
     conversation = "SELECT state FROM conversations WHERE id = ?";
     conversation_offset = "SELECT applied_offset FROM conversations WHERE id = ?";
+    conversation_offsets = "SELECT id, applied_offset FROM conversations WHERE id IN ?";
     conversation_last_seq = "SELECT last_seq FROM conversations WHERE id = ?";
     put_conversation = "UPDATE conversations USING TIMESTAMP ? SET state = ?, applied_offset = ?, last_seq = ? \
         WHERE id = ?";

@@ -10,7 +10,9 @@
 //!    references and the member index are written;
 //! 4. the conversation states are written: the commit point.
 //!
-//! Every write of step 2 to 4 carries its conversation's [`Stamp`].
+//! Every write of step 2 to 4 carries its conversation's [`Stamp`]. The
+//! rows of steps 3 and 4 that one statement writes go as unlogged batches
+//! (`batches.rs`).
 
 use crate::keys::{bucket, day, shard, to_db, Stamp};
 use crate::{error, rows, CassandraStore};
@@ -18,6 +20,9 @@ use chat_domain::Message;
 use chat_ports::{Result, SequencedBatch};
 use futures::future::{BoxFuture, FutureExt};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Bytes a row costs beyond its text values, in a batch's estimate.
+const ROW_OVERHEAD: usize = 64;
 
 impl CassandraStore {
     pub(crate) async fn write_batch(&self, batch: &SequencedBatch) -> Result<()> {
@@ -72,42 +77,45 @@ impl CassandraStore {
         let st = &self.st;
         let mut writes: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
         let mut days: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+        let mut message_rows = Vec::with_capacity(messages.len());
+        let mut sent_rows = Vec::with_capacity(messages.len());
         for ((conv, _), m) in &messages {
             let s = stamp(conv)?;
             let seq = to_db("seq", m.seq)?;
-            writes.push(
-                self.run(
-                    &st.put_message,
-                    (
-                        *conv,
-                        bucket(seq),
-                        seq,
-                        m.msg_id.as_str(),
-                        m.sender.as_str(),
-                        m.sender_device.as_str(),
-                        m.client_msg_id.as_str(),
-                        m.body.as_str(),
-                        &m.attachments,
-                        m.ts,
-                        m.deleted,
-                        s.upsert,
-                    ),
-                )
-                .boxed(),
-            );
-            writes.push(
-                self.run(
-                    &st.put_sent,
-                    (
-                        *conv,
-                        m.sender.as_str(),
-                        m.client_msg_id.as_str(),
-                        seq,
-                        s.upsert,
-                    ),
-                )
-                .boxed(),
-            );
+            let keys = conv.len() + m.sender.len() + m.client_msg_id.len();
+            let size = keys
+                + m.msg_id.len()
+                + m.sender_device.len()
+                + m.body.len()
+                + m.attachments.iter().map(|a| a.len() + 4).sum::<usize>()
+                + ROW_OVERHEAD;
+            message_rows.push((
+                size,
+                (
+                    *conv,
+                    bucket(seq),
+                    seq,
+                    m.msg_id.as_str(),
+                    m.sender.as_str(),
+                    m.sender_device.as_str(),
+                    m.client_msg_id.as_str(),
+                    m.body.as_str(),
+                    &m.attachments,
+                    m.ts,
+                    m.deleted,
+                    s.upsert,
+                ),
+            ));
+            sent_rows.push((
+                keys + ROW_OVERHEAD,
+                (
+                    *conv,
+                    m.sender.as_str(),
+                    m.client_msg_id.as_str(),
+                    seq,
+                    s.upsert,
+                ),
+            ));
             let ids: BTreeSet<&str> = m.attachments.iter().map(String::as_str).collect();
             for id in ids {
                 writes.push(self.run(&st.put_ref, (id, *conv, seq, s.upsert)).boxed());
@@ -115,16 +123,19 @@ impl CassandraStore {
             let max = days.entry((day(m.ts), conv)).or_insert(seq);
             *max = (*max).max(seq);
         }
+        writes.extend(self.batched(&st.put_message, message_rows));
+        writes.extend(self.batched(&st.put_sent, sent_rows));
         let day_set: BTreeSet<i64> = days.keys().map(|(d, _)| *d).collect();
-        for ((d, conv), max_seq) in days {
-            writes.push(
-                self.run(
-                    &st.put_message_day,
+        let day_rows = days
+            .into_iter()
+            .map(|((d, conv), max_seq)| {
+                (
+                    conv.len() + ROW_OVERHEAD,
                     (max_seq, max_seq, d, shard(conv), conv),
                 )
-                .boxed(),
-            );
-        }
+            })
+            .collect();
+        writes.extend(self.batched(&st.put_message_day, day_rows));
         for d in day_set {
             writes.push(self.run(&st.put_message_day_index, (d,)).boxed());
         }
@@ -150,9 +161,10 @@ impl CassandraStore {
 
         let commits = rows_of_states
             .into_iter()
-            .map(|values| self.run(&st.put_conversation, values).boxed())
+            .map(|row| (row.1.len() + row.4.len() + ROW_OVERHEAD, row))
             .collect();
-        self.join_writes(commits).await
+        self.join_writes(self.batched(&st.put_conversation, commits))
+            .await
     }
 
     /// Refuses the batch if a conversation is stored from further in the
@@ -162,20 +174,24 @@ impl CassandraStore {
         &self,
         states: &BTreeMap<&str, &chat_domain::ConversationState>,
     ) -> Result<()> {
+        // A few conversations per read (`IN`), as the writes are batched.
+        let ids: Vec<&str> = states.keys().copied().collect();
         let mut checks: Vec<BoxFuture<'_, Result<()>>> = Vec::new();
-        for (id, c) in states {
-            let (id, new) = (*id, c.applied_offset);
+        for some in ids.chunks(self.batch_rows.max(1)) {
             checks.push(
                 async move {
-                    let stored: Option<(Option<i64>,)> =
-                        self.row(&self.st.conversation_offset, (id,)).await?;
-                    let stored = stored.and_then(|(o,)| o).unwrap_or(0);
-                    if u64::try_from(stored).is_ok_and(|s| s > new) {
-                        // (Not refused for good: this process lost its
-                        // partition, and retries until it is fenced.)
-                        return Err(chat_ports::PortError::storage("store", format!(
-                            "stale batch: conversation {id:?} was already written from further in the log"
-                        )));
+                    let stored: Vec<(String, Option<i64>)> =
+                        self.rows(&self.st.conversation_offsets, (some,)).await?;
+                    for (id, offset) in stored {
+                        let new = states.get(id.as_str()).map(|c| c.applied_offset);
+                        let offset = offset.and_then(|o| u64::try_from(o).ok()).unwrap_or(0);
+                        if new.is_some_and(|new| offset > new) {
+                            // (Not refused for good: this process lost its
+                            // partition, and retries until it is fenced.)
+                            return Err(chat_ports::PortError::storage("store", format!(
+                                "stale batch: conversation {id:?} was already written from further in the log"
+                            )));
+                        }
                     }
                     Ok(())
                 }

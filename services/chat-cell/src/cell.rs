@@ -220,6 +220,22 @@ impl Cell {
         )
     }
 
+    /// The same as [`Cell::client_env`], but on a new, empty store named
+    /// `name` in the cell's store server (a keyspace, or a database), for
+    /// a tool that rebuilds a store from the cell's log (`chatctl replay`).
+    pub async fn client_env_on_fresh_store(
+        &self,
+        tools: &Tools,
+        name: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let store = self
+            .spec
+            .store
+            .fresh(tools, &self.dir, self.store_port, name)
+            .await?;
+        Ok(self.engine_env(format!("kafka://127.0.0.1:{}", self.broker_port), store))
+    }
+
     fn engine_env(&self, log: String, store: String) -> Vec<(String, String)> {
         let name = &self.spec.name;
         let mut env: Vec<(String, String)> = [

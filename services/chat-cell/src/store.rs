@@ -67,6 +67,48 @@ impl StoreKind {
         }
     }
 
+    /// Makes an empty store named `name` (letters, digits, `_`) in the
+    /// server at `port`, beside the cell's own, and returns its URL:
+    /// Cassandra's store creates its keyspace when it opens; PostgreSQL's
+    /// database is created here (`psql`, logged in `dir`).
+    pub(crate) async fn fresh(
+        self,
+        tools: &Tools,
+        dir: &Path,
+        port: u16,
+        name: &str,
+    ) -> Result<String> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(CellError::Missing(format!(
+                "{name:?} is not a store name (letters, digits and _)"
+            )));
+        }
+        match self {
+            StoreKind::Cassandra => Ok(self.url(port, name)),
+            StoreKind::Postgres => {
+                let bin = tools
+                    .pg_bin
+                    .as_ref()
+                    .ok_or_else(|| CellError::Missing("no PostgreSQL binaries".into()))?;
+                let psql = [
+                    bin.join("psql").to_string_lossy().to_string(),
+                    "-h".into(),
+                    "127.0.0.1".into(),
+                    "-p".into(),
+                    port.to_string(),
+                    "-U".into(),
+                    "postgres".into(),
+                    "-d".into(),
+                    "postgres".into(),
+                    "-c".into(),
+                    format!("CREATE DATABASE {name}"),
+                ];
+                run_logged(&psql, &dir.join(format!("createdb-{name}.log")), "createdb").await?;
+                Ok(format!("postgres://postgres@127.0.0.1:{port}/{name}"))
+            }
+        }
+    }
+
     /// Waits until the store at `port` answers.
     pub(crate) async fn wait(self, tools: &Tools, proc: &mut Proc, port: u16) -> Result<()> {
         match self {

@@ -55,23 +55,47 @@ impl Progress {
     }
 }
 
+/// What one processor's replay handled, and how long it took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Replayed {
+    /// Records handled.
+    pub records: u64,
+    /// From the first record received to the last one handled: the
+    /// replay's own speed, without the wait for the consumer group's
+    /// assignment before it.
+    pub reading: Duration,
+}
+
+impl Replayed {
+    /// Records handled per second of [`Replayed::reading`].
+    pub fn per_sec(&self) -> f64 {
+        let secs = self.reading.as_secs_f64();
+        if secs > 0.0 {
+            self.records as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Runs `processor` under the group `<its group>-<suffix>` until it has
-/// handled every record its topics held when it started; returns how many
-/// records it handled. Fails when no record comes for `stall` (or
-/// [`FIRST_RECORD_WAIT`] before the first) while some are still to read.
+/// handled every record its topics held when it started. Fails when no
+/// record comes for `stall` (or [`FIRST_RECORD_WAIT`] before the first)
+/// while some are still to read.
 pub async fn replay(
     processor: Arc<dyn Processor>,
     log: Arc<dyn EventLog>,
     suffix: &str,
     stall: Duration,
-) -> Result<u64> {
+) -> Result<Replayed> {
     let group = format!("{}-{suffix}", processor.group());
     let mut progress = Progress::of(log.as_ref(), processor.topics()).await?;
     if progress.done() {
-        return Ok(0);
+        return Ok(Replayed::default());
     }
     let mut consumer = log.consumer(&group, processor.topics()).await?;
     let mut handled = 0u64;
+    let mut first: Option<std::time::Instant> = None;
     let mut quiet = Duration::ZERO;
     let step = Duration::from_millis(250).min(stall);
     while !progress.done() {
@@ -93,6 +117,7 @@ pub async fn replay(
             continue;
         }
         quiet = Duration::ZERO;
+        first.get_or_insert_with(std::time::Instant::now);
         processor.handle(&batch).await?;
         consumer.commit(&last_positions(&batch)).await?;
         handled += batch.len() as u64;
@@ -100,5 +125,8 @@ pub async fn replay(
             progress.read(&r.topic, r.partition, r.offset);
         }
     }
-    Ok(handled)
+    Ok(Replayed {
+        records: handled,
+        reading: first.map(|t| t.elapsed()).unwrap_or_default(),
+    })
 }

@@ -132,12 +132,18 @@ pub struct CassandraConfig {
     pub local_dc: String,
     /// One request not answered within this fails, ms.
     pub request_timeout_ms: u64,
+    /// Rows of one statement the sequencer sends per unlogged batch (1:
+    /// a request per row). Batches hold at most 16 KiB of values, under
+    /// Cassandra's refusal threshold; see docs/operations.md.
+    pub write_batch_rows: usize,
 }
 
 /// `chat_cassandra::DEFAULT_REPLICATION`, written out so that builds
 /// without the `cassandra` feature have the same defaults (a test checks
 /// that the two agree).
 const DEFAULT_CASSANDRA_REPLICATION: &str = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
+/// `chat_cassandra::DEFAULT_WRITE_BATCH_ROWS`, likewise.
+const DEFAULT_CASSANDRA_WRITE_BATCH_ROWS: usize = 16;
 
 impl Default for CassandraConfig {
     fn default() -> Self {
@@ -147,6 +153,7 @@ impl Default for CassandraConfig {
             serial_consistency: "local_serial".into(),
             local_dc: String::new(),
             request_timeout_ms: 10_000,
+            write_batch_rows: DEFAULT_CASSANDRA_WRITE_BATCH_ROWS,
         }
     }
 }
@@ -295,6 +302,10 @@ mod tests {
         assert_eq!(
             DEFAULT_CASSANDRA_REPLICATION,
             chat_cassandra::DEFAULT_REPLICATION
+        );
+        assert_eq!(
+            DEFAULT_CASSANDRA_WRITE_BATCH_ROWS,
+            chat_cassandra::DEFAULT_WRITE_BATCH_ROWS
         );
     }
 

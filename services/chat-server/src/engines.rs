@@ -189,6 +189,7 @@ fn cassandra_options(
     options.serial_consistency = chat_cassandra::parse_serial_consistency(&c.serial_consistency)?;
     options.local_dc = Some(c.local_dc.clone()).filter(|dc| !dc.is_empty());
     options.request_timeout = Duration::from_millis(c.request_timeout_ms);
+    options.write_batch_rows = c.write_batch_rows;
     Ok(options)
 }
 

@@ -72,6 +72,8 @@ pub async fn run_all(stores: &Stores) {
     retention(stores).await;
     last_seen(stores).await;
     stale_batches_are_refused(stores).await;
+    a_wide_batch_is_stored_whole(stores).await;
+    a_stale_conversation_among_many_refuses_the_batch(stores).await;
     attachments::run_all(stores).await;
     text::run_all(stores).await;
 }
@@ -105,6 +107,77 @@ pub async fn stale_batches_are_refused(s: &Stores) {
     let state = s.conversations.conversation("z").await.unwrap().unwrap();
     assert_eq!((state.last_seq, state.applied_offset), (3, 10));
     let m = s.messages.message("z", 3).await.unwrap().unwrap();
+    assert_eq!(m.body, "body 3", "nothing of the stale batch was kept");
+}
+
+/// A batch over many conversations, with messages of every size up to one
+/// far over what an engine may group into one request, is stored whole:
+/// every message, its idempotency key and every state.
+pub async fn a_wide_batch_is_stored_whole(s: &Stores) {
+    let ids: Vec<String> = (0..40).map(|i| format!("wide{i}")).collect();
+    let mut batch = SequencedBatch::default();
+    for (i, id) in ids.iter().enumerate() {
+        let mut c = conv(id, &["alice", "bob"], 2);
+        c.applied_offset = 100 + i as u64;
+        batch.conversations.push(c);
+        for seq in 1..=2 {
+            let mut m = msg(id, seq, "alice", 5);
+            m.body = "x".repeat(i * 700 * seq as usize);
+            batch.messages.push(m);
+        }
+    }
+    s.sequencer.apply(batch).await.unwrap();
+    for (i, id) in ids.iter().enumerate() {
+        let state = s.conversations.conversation(id).await.unwrap().unwrap();
+        assert_eq!((state.last_seq, state.applied_offset), (2, 100 + i as u64));
+        for seq in 1..=2u64 {
+            let m = s.messages.message(id, seq).await.unwrap().unwrap();
+            assert_eq!(m.body.len(), i * 700 * seq as usize, "{id} {seq}");
+            let sent = s
+                .messages
+                .find_sent(id, "alice", &format!("c{seq}"))
+                .await
+                .unwrap();
+            assert_eq!(sent.map(|m| m.seq), Some(seq), "{id} {seq}");
+        }
+    }
+}
+
+/// One stale conversation among many refuses the whole batch, wherever
+/// it falls among them, and the stale one keeps what it had.
+pub async fn a_stale_conversation_among_many_refuses_the_batch(s: &Stores) {
+    let mut newer = conv("many37", &["alice"], 3);
+    newer.applied_offset = 500;
+    s.sequencer
+        .apply(SequencedBatch {
+            conversations: vec![newer],
+            messages: vec![msg("many37", 3, "alice", 5)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = SequencedBatch::default();
+    for i in 0..40 {
+        let id = format!("many{i}");
+        let mut c = conv(&id, &["alice"], 3);
+        c.applied_offset = 400 + i;
+        let mut m = msg(&id, 3, "alice", 5);
+        m.body = "from a zombie".into();
+        batch.conversations.push(c);
+        batch.messages.push(m);
+    }
+    assert!(
+        s.sequencer.apply(batch).await.is_err(),
+        "a stale batch is refused"
+    );
+    let state = s
+        .conversations
+        .conversation("many37")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.applied_offset, 500);
+    let m = s.messages.message("many37", 3).await.unwrap().unwrap();
     assert_eq!(m.body, "body 3", "nothing of the stale batch was kept");
 }
 

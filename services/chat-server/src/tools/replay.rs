@@ -11,11 +11,17 @@ use chat_processors::sequencer::Sequencer;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What a replay handled.
+/// What a replay handled, and how fast: each processor's records per
+/// second from its first record to its last (the consumer group's
+/// assignment before the first is left out).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ReplayReport {
     pub sequencer_records: u64,
+    pub sequencer_secs: f64,
+    pub sequencer_per_sec: f64,
     pub receipt_records: u64,
+    pub receipt_secs: f64,
+    pub receipt_per_sec: f64,
 }
 
 /// Rebuilds the derived state from every record the log holds now; fails
@@ -32,14 +38,18 @@ pub async fn replay(config: &Config, stall: Duration) -> anyhow::Result<ReplayRe
         config.gateway.group_cap,
     )
     .without_events();
-    let sequencer_records = run(Arc::new(sequencer), log.clone(), &suffix, stall).await?;
+    let sequencer = run(Arc::new(sequencer), log.clone(), &suffix, stall).await?;
     let receipts = Receipts::new(stores, log.clone(), codec).without_events();
-    let receipt_records = run(Arc::new(receipts), log, &suffix, stall).await?;
+    let receipts = run(Arc::new(receipts), log, &suffix, stall).await?;
     if let Some(log) = embedded {
         log.close().await;
     }
     Ok(ReplayReport {
-        sequencer_records,
-        receipt_records,
+        sequencer_records: sequencer.records,
+        sequencer_secs: sequencer.reading.as_secs_f64(),
+        sequencer_per_sec: sequencer.per_sec(),
+        receipt_records: receipts.records,
+        receipt_secs: receipts.reading.as_secs_f64(),
+        receipt_per_sec: receipts.per_sec(),
     })
 }
