@@ -9,7 +9,10 @@ use crate::keys::{bound, bucket, bucket_range};
 use crate::rows::{self, MessageRow};
 use crate::CassandraStore;
 use chat_domain::{ConversationState, Message};
+use chat_ports::store::LOOKUPS_IN_FLIGHT;
 use chat_ports::Result;
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use std::collections::HashMap;
 
 impl CassandraStore {
     pub(crate) async fn read_conversation(&self, id: &str) -> Result<Option<ConversationState>> {
@@ -18,6 +21,44 @@ impl CassandraStore {
             Some((Some(state),)) => rows::conversation(&state).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// The states of `ids`, in their order: a few conversations per read
+    /// (`IN`, as many as a write batch has rows), the reads side by side.
+    pub(crate) async fn read_conversation_states(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<Option<ConversationState>>> {
+        let reads: Vec<_> = ids
+            .chunks(self.batch_rows.max(1))
+            .map(|some| self.rows(&self.st.conversation_states, (some,)).boxed())
+            .collect();
+        let chunks: Vec<Vec<(String, Option<String>)>> = futures::stream::iter(reads)
+            .buffered(LOOKUPS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let mut found: HashMap<String, ConversationState> = HashMap::new();
+        for (id, state) in chunks.into_iter().flatten() {
+            if let Some(state) = state {
+                found.insert(id, rows::conversation(&state)?);
+            }
+        }
+        Ok(ids.iter().map(|id| found.get(*id).cloned()).collect())
+    }
+
+    /// [`Self::read_sent`] of each key, side by side.
+    pub(crate) async fn read_sent_all(
+        &self,
+        keys: &[(&str, &str, &str)],
+    ) -> Result<Vec<Option<Message>>> {
+        let reads: Vec<_> = keys
+            .iter()
+            .map(|(conv, sender, key)| self.read_sent(conv, sender, key).boxed())
+            .collect();
+        futures::stream::iter(reads)
+            .buffered(LOOKUPS_IN_FLIGHT)
+            .try_collect()
+            .await
     }
 
     pub(crate) async fn read_conversations_of(&self, user: &str) -> Result<Vec<String>> {

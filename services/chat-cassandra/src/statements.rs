@@ -63,6 +63,7 @@ async fn prepare(session: &Session, cql: &str) -> Result<PreparedStatement> {
 statements! {
     // Conversations.
     conversation = "SELECT state FROM conversations WHERE id = ?";
+    conversation_states = "SELECT id, state FROM conversations WHERE id IN ?";
     conversation_offset = "SELECT applied_offset FROM conversations WHERE id = ?";
     conversation_offsets = "SELECT id, applied_offset FROM conversations WHERE id IN ?";
     conversation_last_seq = "SELECT last_seq FROM conversations WHERE id = ?";

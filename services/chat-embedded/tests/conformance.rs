@@ -24,6 +24,12 @@ async fn channels_a_subscriber_gets_events_in_publish_order() {
 }
 
 #[tokio::test]
+async fn channels_publish_all_keeps_each_channel_s_order() {
+    let ch = InProcessChannels::new();
+    channels::publish_all_keeps_each_channel_s_order(&ch, "all-").await;
+}
+
+#[tokio::test]
 async fn channels_publish_many_reaches_every_named_channel() {
     let ch = InProcessChannels::new();
     channels::publish_many_reaches_every_named_channel(&ch, "many-").await;

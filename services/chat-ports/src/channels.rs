@@ -76,6 +76,17 @@ pub trait Channels: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Publishes each event to its channels, in the order given: events on
+    /// one channel arrive in that order, as if published one after the
+    /// other. An engine may send them all in one round trip (fan-out hands
+    /// it a whole batch).
+    async fn publish_all(&self, events: Vec<(Vec<String>, RealtimeEvent)>) -> Result<()> {
+        for (channels, event) in events {
+            self.publish_many(&channels, event).await?;
+        }
+        Ok(())
+    }
+
     /// Subscribes to one channel. Events published after it returns arrive
     /// in publish order, unless the subscriber gets `Lagged` or `Resync`.
     async fn subscribe(&self, channel: &str) -> Result<Subscription>;

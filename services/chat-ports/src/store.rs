@@ -15,7 +15,23 @@ pub trait ConversationStore: Send + Sync + 'static {
     async fn conversation(&self, id: &str) -> Result<Option<ConversationState>>;
     /// Ids of the conversations `user` is a member of.
     async fn conversations_of(&self, user: &str) -> Result<Vec<String>>;
+    /// The states of `ids`, in their order (`None`: no such
+    /// conversation): what the sequencer reads for a batch. An engine that
+    /// can read many in one request does; this default asks
+    /// [`ConversationStore::conversation`] for each, [`LOOKUPS_IN_FLIGHT`]
+    /// at once.
+    async fn conversation_states(&self, ids: &[&str]) -> Result<Vec<Option<ConversationState>>> {
+        use futures::{StreamExt, TryStreamExt};
+        let reads: Vec<_> = ids.iter().map(|id| self.conversation(id)).collect();
+        futures::stream::iter(reads)
+            .buffered(LOOKUPS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
 }
+
+/// Lookups in flight at once in the ports' default many-key reads.
+pub const LOOKUPS_IN_FLIGHT: usize = 32;
 
 /// Messages, by (conversation, seq).
 #[async_trait]
@@ -33,6 +49,21 @@ pub trait MessageStore: Send + Sync + 'static {
         sender: &str,
         client_msg_id: &str,
     ) -> Result<Option<Message>>;
+    /// [`MessageStore::find_sent`] of each (conversation, sender, client
+    /// message id), in their order: what the sequencer reads for a batch's
+    /// sends. An engine that can read many in one request does; this
+    /// default asks for each, [`LOOKUPS_IN_FLIGHT`] at once.
+    async fn find_sent_all(&self, keys: &[(&str, &str, &str)]) -> Result<Vec<Option<Message>>> {
+        use futures::{StreamExt, TryStreamExt};
+        let reads: Vec<_> = keys
+            .iter()
+            .map(|(conv, sender, key)| self.find_sent(conv, sender, key))
+            .collect();
+        futures::stream::iter(reads)
+            .buffered(LOOKUPS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
     /// How many messages from users other than `user` have seq above `after`.
     async fn count_from_others(&self, conv: &str, user: &str, after: u64) -> Result<u64>;
     /// Removes messages (and their idempotency keys) older than `cutoff_ms`;

@@ -8,6 +8,7 @@
 /// `$engine` by calling its inherent async methods of the same arguments:
 /// `read_conversation`, `read_conversations_of`, `read_message`,
 /// `read_messages_after`, `read_messages_before`, `read_sent`,
+/// `read_conversation_states`, `read_sent_all`,
 /// `read_count_from_others`, `write_expire`, `write_batch`, `read_cursors`,
 /// `write_receipts`, `read_device_delivered`, `read_member_receipts`,
 /// `read_read_seq`, `read_watermarks`, `write_last_seen`, `read_last_seen`, `write_attachment`,
@@ -29,6 +30,13 @@ macro_rules! store_ports_from_methods {
 
             async fn conversations_of(&self, user: &str) -> $crate::Result<Vec<String>> {
                 self.read_conversations_of(user).await
+            }
+
+            async fn conversation_states(
+                &self,
+                ids: &[&str],
+            ) -> $crate::Result<Vec<Option<$crate::__domain::ConversationState>>> {
+                self.read_conversation_states(ids).await
             }
         }
 
@@ -67,6 +75,13 @@ macro_rules! store_ports_from_methods {
                 client_msg_id: &str,
             ) -> $crate::Result<Option<$crate::__domain::Message>> {
                 self.read_sent(conv, sender, client_msg_id).await
+            }
+
+            async fn find_sent_all(
+                &self,
+                keys: &[(&str, &str, &str)],
+            ) -> $crate::Result<Vec<Option<$crate::__domain::Message>>> {
+                self.read_sent_all(keys).await
             }
 
             async fn count_from_others(

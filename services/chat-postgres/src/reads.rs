@@ -109,6 +109,71 @@ impl PostgresStore {
         .await
     }
 
+    /// The states of `ids`, in their order, in one query.
+    pub(crate) async fn read_conversation_states(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<Option<ConversationState>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let asked: Vec<&str> = ids.to_vec();
+        let found = self
+            .rows(
+                "SELECT id, state::text FROM conversations WHERE id = ANY($1)",
+                &[&asked],
+            )
+            .await?;
+        let mut by_id: HashMap<String, ConversationState> = HashMap::new();
+        for row in &found {
+            let id: String = rows::column(row, 0)?;
+            let state: String = rows::column(row, 1)?;
+            let state = serde_json::from_str(&state).map_err(error::corrupt)?;
+            by_id.insert(id, state);
+        }
+        Ok(ids.iter().map(|id| by_id.get(*id).cloned()).collect())
+    }
+
+    /// [`Self::read_sent`] of each key, in their order, in one query.
+    pub(crate) async fn read_sent_all(
+        &self,
+        keys: &[(&str, &str, &str)],
+    ) -> Result<Vec<Option<Message>>> {
+        // A key holding U+0000 is never stored (see `read_sent`).
+        let asked: Vec<usize> = (0..keys.len())
+            .filter(|i| !keys[*i].2.contains('\0'))
+            .collect();
+        if asked.is_empty() {
+            return Ok(vec![None; keys.len()]);
+        }
+        let convs: Vec<&str> = asked.iter().map(|i| keys[*i].0).collect();
+        let senders: Vec<&str> = asked.iter().map(|i| keys[*i].1).collect();
+        let ids: Vec<&str> = asked.iter().map(|i| keys[*i].2).collect();
+        let slots: Vec<i64> = asked.iter().map(|i| *i as i64).collect();
+        let found = self
+            .rows(
+                concat!(
+                    "SELECT ",
+                    message_columns!(),
+                    ", k.slot FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[]) \
+                     AS k(k_conv, k_sender, k_id, slot) \
+                     JOIN messages ON conv = k.k_conv AND sender = k.k_sender \
+                     AND client_msg_id = k.k_id"
+                ),
+                &[&convs, &senders, &ids, &slots],
+            )
+            .await?;
+        let mut out = vec![None; keys.len()];
+        for row in &found {
+            let slot: i64 = rows::column(row, 10)?;
+            let slot = usize::try_from(slot).map_err(|_| error::corrupt(format!("slot {slot}")))?;
+            if let Some(place) = out.get_mut(slot) {
+                *place = Some(rows::message(row)?);
+            }
+        }
+        Ok(out)
+    }
+
     pub(crate) async fn read_sent(
         &self,
         conv: &str,

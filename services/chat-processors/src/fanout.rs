@@ -13,6 +13,9 @@ use chat_ports::channels::{conversation_channel, user_channel};
 use chat_ports::{Channels, LogRecord, RealtimeEvent, Stores};
 use std::sync::Arc;
 
+/// One event and the channels it goes to; `None`: nothing to publish.
+type Publish = Option<(Vec<String>, RealtimeEvent)>;
+
 pub struct Fanout {
     stores: Stores,
     channels: Arc<dyn Channels>,
@@ -37,27 +40,19 @@ impl Fanout {
         }
     }
 
-    async fn publish(&self, users: &[UserId], event: RealtimeEvent) -> Result<()> {
-        let channels: Vec<String> = users.iter().map(|u| user_channel(u)).collect();
-        self.channels.publish_many(&channels, event).await?;
-        Ok(())
+    /// `event` on the channels of `users`.
+    fn to_users(users: &[UserId], event: RealtimeEvent) -> Publish {
+        let channels = users.iter().map(|u| user_channel(u)).collect();
+        Some((channels, event))
     }
 
-    /// To the members' channels, or once to the conversation's channel
-    /// when the conversation is large.
-    async fn publish_to_members(
-        &self,
-        conv: &str,
-        members: &[UserId],
-        event: RealtimeEvent,
-    ) -> Result<()> {
+    /// `event` on the members' channels, or once on the conversation's
+    /// channel when the conversation is large.
+    fn to_members(&self, conv: &str, members: &[UserId], event: RealtimeEvent) -> Publish {
         if members.len() > self.conversation_channel_above {
-            self.channels
-                .publish(&conversation_channel(conv), event)
-                .await?;
-            Ok(())
+            Some((vec![conversation_channel(conv)], event))
         } else {
-            self.publish(members, event).await
+            Self::to_users(members, event)
         }
     }
 }
@@ -72,7 +67,10 @@ impl Processor for Fanout {
         &[EVENTS]
     }
 
+    /// Works out every publish of the batch in log order, then hands them
+    /// to the channels at once (one round trip on Redis), in that order.
     async fn handle(&self, records: &[LogRecord]) -> Result<()> {
+        let mut publishes = Vec::with_capacity(records.len());
         for r in records {
             let Ok(event) = self.codec.decode_event(&r.payload) else {
                 continue;
@@ -82,15 +80,16 @@ impl Processor for Fanout {
                 event = event.name(),
                 "Fan-out publishes an event."
             );
-            self.fan_out(event).await?;
+            publishes.extend(self.fan_out(event).await?);
         }
+        self.channels.publish_all(publishes).await?;
         Ok(())
     }
 }
 
 impl Fanout {
     /// Publishes one event to the channels of the users it concerns.
-    async fn fan_out(&self, event: Event) -> Result<()> {
+    async fn fan_out(&self, event: Event) -> Result<Publish> {
         match event {
             Event::MessageSequenced(e) => {
                 let message = Message {
@@ -114,25 +113,27 @@ impl Fanout {
                         Vec::new()
                     },
                 };
-                self.publish_to_members(&e.conv, &e.recipients, event).await
+                Ok(self.to_members(&e.conv, &e.recipients, event))
             }
             Event::MembershipApplied(e) => {
                 let state = state_from_event(&e);
                 let mut users = e.members.clone();
                 users.extend(e.removed.iter().cloned());
-                self.publish(&users, RealtimeEvent::Conversation { state })
-                    .await
+                Ok(Self::to_users(
+                    &users,
+                    RealtimeEvent::Conversation { state },
+                ))
             }
             Event::MessageDeleted(e) => {
                 let event = RealtimeEvent::Deleted {
                     conv: e.conv.clone(),
                     seq: e.seq.max(0) as u64,
                 };
-                self.publish_to_members(&e.conv, &e.recipients, event).await
+                Ok(self.to_members(&e.conv, &e.recipients, event))
             }
             Event::ReceiptAdvanced(e) => {
                 let Some(kind) = ReceiptKind::parse(&e.kind) else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 // Read again (a rebalance, a restart before the commit), an
                 // event the store has gone past would take devices back:
@@ -143,10 +144,10 @@ impl Fanout {
                     ReceiptKind::Read => read,
                 };
                 if stored > e.seq.max(0) as u64 {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let Some(state) = self.stores.conversations.conversation(&e.conv).await? else {
-                    return Ok(());
+                    return Ok(None);
                 };
                 let users: Vec<UserId> = state.members.iter().map(|m| m.user.clone()).collect();
                 let event = RealtimeEvent::Receipt {
@@ -155,7 +156,7 @@ impl Fanout {
                     kind,
                     seq: e.seq.max(0) as u64,
                 };
-                self.publish_to_members(&e.conv, &users, event).await
+                Ok(self.to_members(&e.conv, &users, event))
             }
             Event::SendRejected(e) => {
                 // The send was acknowledged: its device is told it was
@@ -170,12 +171,12 @@ impl Fanout {
                     }),
                     reason: e.reason,
                 };
-                self.publish(std::slice::from_ref(&e.sender), event).await
+                Ok(Self::to_users(std::slice::from_ref(&e.sender), event))
             }
             // Refusals of commands whose callers wait for the outcome, and
             // push failures: for operators and analytics, not for devices.
             Event::CommandRejected(_) | Event::PushDeadLettered(_) | Event::DeadLettered(_) => {
-                Ok(())
+                Ok(None)
             }
         }
     }

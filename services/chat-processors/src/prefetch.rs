@@ -18,7 +18,7 @@ use chat_ports::Stores;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 
-/// Lookups in flight at once.
+/// Named messages read at once.
 const IN_FLIGHT: usize = 32;
 
 /// An earlier send's key: conversation, sender, client message id.
@@ -32,75 +32,48 @@ pub(crate) struct Prefetched {
     pub messages: HashMap<(ConversationId, u64), Option<Message>>,
 }
 
-enum Lookup {
-    Conv(ConversationId),
-    Sent(SentKey),
-    Message(ConversationId, u64),
-}
-
-enum Answer {
-    Conv(ConversationId, Option<ConversationState>),
-    Sent(SentKey, Option<Message>),
-    Message((ConversationId, u64), Option<Message>),
-}
-
-/// Reads what the sequenced commands among `commands` need.
+/// Reads what the sequenced commands among `commands` need: the
+/// conversations' states and the sends' earlier messages each in one call
+/// of a many-key read (one request or a few on the SQL and CQL engines),
+/// the named messages one by one; the three side by side.
 pub(crate) async fn prefetch(stores: &Stores, commands: &[&Command]) -> Result<Prefetched> {
-    let mut lookups = Vec::new();
-    let mut convs = std::collections::HashSet::new();
+    let mut convs: Vec<ConversationId> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut sent: Vec<SentKey> = Vec::new();
+    let mut messages: Vec<(ConversationId, u64)> = Vec::new();
     for cmd in commands.iter().filter(|c| rules::is_sequenced(c)) {
         let conv = cmd.conv().clone();
-        if convs.insert(conv.clone()) {
-            lookups.push(Lookup::Conv(conv.clone()));
+        if seen.insert(conv.clone()) {
+            convs.push(conv.clone());
         }
         match rules::wants(cmd) {
             Wants::Nothing => {}
-            Wants::Message(seq) => lookups.push(Lookup::Message(conv, seq)),
+            Wants::Message(seq) => messages.push((conv, seq)),
             Wants::SentWithKey {
                 sender,
                 client_msg_id,
-            } => lookups.push(Lookup::Sent((
-                conv,
-                sender.clone(),
-                client_msg_id.to_string(),
-            ))),
+            } => sent.push((conv, sender.clone(), client_msg_id.to_string())),
         }
     }
-    let answers: Vec<Answer> = futures::stream::iter(lookups)
-        .map(|l| read(stores, l))
-        .buffer_unordered(IN_FLIGHT)
-        .try_collect()
-        .await?;
-    let mut out = Prefetched::default();
-    for a in answers {
-        match a {
-            Answer::Conv(k, v) => {
-                out.convs.insert(k, v);
-            }
-            Answer::Sent(k, v) => {
-                out.sent.insert(k, v);
-            }
-            Answer::Message(k, v) => {
-                out.messages.insert(k, v);
-            }
-        }
-    }
-    Ok(out)
-}
-
-async fn read(stores: &Stores, lookup: Lookup) -> Result<Answer> {
-    Ok(match lookup {
-        Lookup::Conv(conv) => {
-            let state = stores.conversations.conversation(&conv).await?;
-            Answer::Conv(conv, state)
-        }
-        Lookup::Sent(key) => {
-            let found = stores.messages.find_sent(&key.0, &key.1, &key.2).await?;
-            Answer::Sent(key, found)
-        }
-        Lookup::Message(conv, seq) => {
-            let found = stores.messages.message(&conv, seq).await?;
-            Answer::Message((conv, seq), found)
-        }
+    let conv_ids: Vec<&str> = convs.iter().map(|c| c.as_str()).collect();
+    let sent_keys: Vec<(&str, &str, &str)> = sent
+        .iter()
+        .map(|(c, u, k)| (c.as_str(), u.as_str(), k.as_str()))
+        .collect();
+    let message_reads: Vec<_> = messages
+        .iter()
+        .map(|(conv, seq)| stores.messages.message(conv, *seq))
+        .collect();
+    let (states, sends, found) = futures::try_join!(
+        stores.conversations.conversation_states(&conv_ids),
+        stores.messages.find_sent_all(&sent_keys),
+        futures::stream::iter(message_reads)
+            .buffered(IN_FLIGHT)
+            .try_collect::<Vec<_>>(),
+    )?;
+    Ok(Prefetched {
+        convs: convs.into_iter().zip(states).collect(),
+        sent: sent.into_iter().zip(sends).collect(),
+        messages: messages.into_iter().zip(found).collect(),
     })
 }

@@ -112,6 +112,34 @@ pub async fn publish_many_reaches_every_named_channel(ch: &dyn Channels, ns: &st
     nothing_else(ch, &unnamed, &mut [&mut left_out]).await;
 }
 
+/// `publish_all` delivers each event to its channels, each channel's
+/// events in the order given, interleaved with other channels' as a
+/// fan-out batch is; an empty list is not an error.
+pub async fn publish_all_keeps_each_channel_s_order(ch: &dyn Channels, ns: &str) {
+    let a = user_channel(&format!("{ns}all-a"));
+    let b = user_channel(&format!("{ns}all-b"));
+    let mut sub_a = ch.subscribe(&a).await.unwrap();
+    let mut sub_b = ch.subscribe(&b).await.unwrap();
+    let mut events = Vec::new();
+    // 60 events per channel: under a subscription's buffer (128).
+    for i in 0..90 {
+        let to = match i % 3 {
+            0 => vec![a.clone()],
+            1 => vec![b.clone()],
+            _ => vec![a.clone(), b.clone()],
+        };
+        events.push((to, typing(i)));
+    }
+    ch.publish_all(Vec::new()).await.unwrap();
+    ch.publish_all(events).await.unwrap();
+    let on_a: Vec<RealtimeEvent> = (0..90).filter(|i| i % 3 != 1).map(typing).collect();
+    let on_b: Vec<RealtimeEvent> = (0..90).filter(|i| i % 3 != 0).map(typing).collect();
+    assert_eq!(next_n(&mut sub_a, on_a.len(), &a).await, on_a);
+    assert_eq!(next_n(&mut sub_b, on_b.len(), &b).await, on_b);
+    nothing_else(ch, &a, &mut [&mut sub_a]).await;
+    nothing_else(ch, &b, &mut [&mut sub_b]).await;
+}
+
 /// Events stay on their channel, including channels whose names share a
 /// prefix and the user, conversation and presence channels of one name.
 pub async fn channels_are_isolated(ch: &dyn Channels, ns: &str) {

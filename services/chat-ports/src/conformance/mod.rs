@@ -73,6 +73,7 @@ pub async fn run_all(stores: &Stores) {
     last_seen(stores).await;
     stale_batches_are_refused(stores).await;
     a_wide_batch_is_stored_whole(stores).await;
+    many_key_reads_answer_as_one_key_reads(stores).await;
     a_stale_conversation_among_many_refuses_the_batch(stores).await;
     attachments::run_all(stores).await;
     text::run_all(stores).await;
@@ -141,6 +142,51 @@ pub async fn a_wide_batch_is_stored_whole(s: &Stores) {
             assert_eq!(sent.map(|m| m.seq), Some(seq), "{id} {seq}");
         }
     }
+}
+
+/// The many-key reads the sequencer uses answer, key for key and in the
+/// order asked, what the one-key reads answer: missing keys, repeated keys
+/// and a key no store can hold (U+0000) included. Runs after
+/// [`a_wide_batch_is_stored_whole`].
+pub async fn many_key_reads_answer_as_one_key_reads(s: &Stores) {
+    let mut ids: Vec<String> = (0..40).rev().map(|i| format!("wide{i}")).collect();
+    ids.insert(5, "wide-none".into());
+    ids.push("wide3".into());
+    let asked: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let many = s.conversations.conversation_states(&asked).await.unwrap();
+    assert_eq!(many.len(), asked.len());
+    for (id, got) in asked.iter().zip(&many) {
+        assert_eq!(
+            got,
+            &s.conversations.conversation(id).await.unwrap(),
+            "{id}"
+        );
+    }
+    assert!(many[5].is_none() && many[0].is_some());
+    assert!(s
+        .conversations
+        .conversation_states(&[])
+        .await
+        .unwrap()
+        .is_empty());
+
+    let keys: Vec<(&str, &str, &str)> = vec![
+        ("wide7", "alice", "c2"),
+        ("wide7", "bob", "c2"),
+        ("wide-none", "alice", "c1"),
+        ("wide1", "alice", "c1"),
+        ("wide1", "alice", "c\u{0}1"),
+        ("wide7", "alice", "c2"),
+    ];
+    let many = s.messages.find_sent_all(&keys).await.unwrap();
+    assert_eq!(many.len(), keys.len());
+    for ((conv, sender, key), got) in keys.iter().zip(&many) {
+        let one = s.messages.find_sent(conv, sender, key).await.unwrap();
+        assert_eq!(got, &one, "{conv} {sender} {key}");
+    }
+    assert_eq!(many[0].as_ref().map(|m| m.seq), Some(2));
+    assert!(many[1].is_none() && many[2].is_none() && many[4].is_none());
+    assert!(s.messages.find_sent_all(&[]).await.unwrap().is_empty());
 }
 
 /// One stale conversation among many refuses the whole batch, wherever

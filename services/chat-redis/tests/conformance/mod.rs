@@ -31,6 +31,13 @@ async fn channels_a_subscriber_gets_events_in_publish_order() {
 }
 
 #[tokio::test]
+async fn channels_publish_all_keeps_each_channel_s_order() {
+    let Some(ctx) = setup().await else { return };
+    let ch = ctx.channels().await;
+    channels::publish_all_keeps_each_channel_s_order(&ch, "all-").await;
+}
+
+#[tokio::test]
 async fn channels_publish_many_reaches_every_named_channel() {
     let Some(ctx) = setup().await else { return };
     let ch = ctx.channels().await;

@@ -50,9 +50,12 @@ async fn a_sync_flood_gets_one_backlog_per_period() {
     .await;
     let alice = s.user("alice", "phone").await;
     let conv = alice.direct("bob").await;
-    alice.send(&conv, "m1", "hello").await;
     let mut ws = s.connect("alice", "tablet").await;
     ws.handshake().await;
+    alice.send(&conv, "m1", "hello").await;
+    // Stored once it is delivered live: every sync below finds it (an
+    // acknowledged send may not be sequenced yet when a sync reads).
+    ws.expect("message").await;
     let started = std::time::Instant::now();
     for _ in 0..6 {
         ws.send(json!({"type": "sync", "after": {conv.clone(): 0}}))
