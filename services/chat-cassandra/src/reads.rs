@@ -9,9 +9,9 @@ use crate::keys::{bound, bucket, bucket_range};
 use crate::rows::{self, MessageRow};
 use crate::CassandraStore;
 use chat_domain::{ConversationState, Message};
-use chat_ports::store::LOOKUPS_IN_FLIGHT;
+use chat_ports::store::side_by_side;
 use chat_ports::Result;
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::FutureExt;
 use std::collections::HashMap;
 
 impl CassandraStore {
@@ -33,10 +33,7 @@ impl CassandraStore {
             .chunks(self.batch_rows.max(1))
             .map(|some| self.rows(&self.st.conversation_states, (some,)).boxed())
             .collect();
-        let chunks: Vec<Vec<(String, Option<String>)>> = futures::stream::iter(reads)
-            .buffered(LOOKUPS_IN_FLIGHT)
-            .try_collect()
-            .await?;
+        let chunks: Vec<Vec<(String, Option<String>)>> = side_by_side(reads).await?;
         let mut found: HashMap<String, ConversationState> = HashMap::new();
         for (id, state) in chunks.into_iter().flatten() {
             if let Some(state) = state {
@@ -53,12 +50,9 @@ impl CassandraStore {
     ) -> Result<Vec<Option<Message>>> {
         let reads: Vec<_> = keys
             .iter()
-            .map(|(conv, sender, key)| self.read_sent(conv, sender, key).boxed())
+            .map(|(conv, sender, key)| self.read_sent(conv, sender, key))
             .collect();
-        futures::stream::iter(reads)
-            .buffered(LOOKUPS_IN_FLIGHT)
-            .try_collect()
-            .await
+        side_by_side(reads).await
     }
 
     pub(crate) async fn read_conversations_of(&self, user: &str) -> Result<Vec<String>> {

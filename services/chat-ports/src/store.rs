@@ -21,13 +21,22 @@ pub trait ConversationStore: Send + Sync + 'static {
     /// [`ConversationStore::conversation`] for each, [`LOOKUPS_IN_FLIGHT`]
     /// at once.
     async fn conversation_states(&self, ids: &[&str]) -> Result<Vec<Option<ConversationState>>> {
-        use futures::{StreamExt, TryStreamExt};
         let reads: Vec<_> = ids.iter().map(|id| self.conversation(id)).collect();
-        futures::stream::iter(reads)
-            .buffered(LOOKUPS_IN_FLIGHT)
-            .try_collect()
-            .await
+        side_by_side(reads).await
     }
+}
+
+/// Runs `reads`, [`LOOKUPS_IN_FLIGHT`] at once, and returns their answers
+/// in order: the default of the many-key reads, for engines to call too.
+pub async fn side_by_side<F, T>(reads: Vec<F>) -> Result<Vec<T>>
+where
+    F: std::future::Future<Output = Result<T>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(reads)
+        .buffered(LOOKUPS_IN_FLIGHT)
+        .try_collect()
+        .await
 }
 
 /// Lookups in flight at once in the ports' default many-key reads.
@@ -54,15 +63,11 @@ pub trait MessageStore: Send + Sync + 'static {
     /// sends. An engine that can read many in one request does; this
     /// default asks for each, [`LOOKUPS_IN_FLIGHT`] at once.
     async fn find_sent_all(&self, keys: &[(&str, &str, &str)]) -> Result<Vec<Option<Message>>> {
-        use futures::{StreamExt, TryStreamExt};
         let reads: Vec<_> = keys
             .iter()
             .map(|(conv, sender, key)| self.find_sent(conv, sender, key))
             .collect();
-        futures::stream::iter(reads)
-            .buffered(LOOKUPS_IN_FLIGHT)
-            .try_collect()
-            .await
+        side_by_side(reads).await
     }
     /// How many messages from users other than `user` have seq above `after`.
     async fn count_from_others(&self, conv: &str, user: &str, after: u64) -> Result<u64>;

@@ -155,19 +155,7 @@ impl Channels for RedisChannels {
 
     /// One pipeline of PUBLISHes: one round trip for every channel.
     async fn publish_many(&self, channels: &[String], event: RealtimeEvent) -> Result<()> {
-        if channels.is_empty() {
-            return Ok(());
-        }
-        let payload = encode(&event)?;
-        let mut pipe = redis::pipe();
-        for channel in channels {
-            pipe.cmd("PUBLISH")
-                .arg(self.redis_name(channel))
-                .arg(payload.as_slice())
-                .ignore();
-        }
-        let () = self.inner.publisher.query_pipe(&pipe).await?;
-        Ok(())
+        self.publish_all(vec![(channels.to_vec(), event)]).await
     }
 
     /// One pipeline for the lot, in order (Redis runs a connection's
