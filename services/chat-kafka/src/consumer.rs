@@ -6,36 +6,51 @@ use chat_ports::{LogConsumer, LogRecord, PortError, Position, Result};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Logs rebalances. Processors keep no state across batches (they read it
-/// from the store), so a revoked partition needs nothing dropped.
+/// Logs rebalances and counts them (the member's generation: processors
+/// forget what they remember of partitions when it moves), and logs
+/// commits that failed.
 pub(crate) struct Context {
     group: String,
+    generation: Arc<AtomicU64>,
 }
 
 impl ClientContext for Context {}
 
 impl ConsumerContext for Context {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Rebalance::Revoke(tpl) = rebalance {
             tracing::info!(group = %self.group, partitions = tpl.count(), "Kafka revoked partitions from this member.");
         }
     }
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         if let Rebalance::Assign(tpl) = rebalance {
             tracing::info!(group = %self.group, partitions = tpl.count(), "Kafka assigned partitions to this member.");
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            // Not fatal: the records are read again after a restart or a
+            // rebalance, and handling is idempotent.
+            tracing::warn!(group = %self.group, error = %e, "Kafka did not take this member's offsets.");
         }
     }
 }
 
 pub struct KafkaConsumer {
     log: KafkaLog,
-    consumer: Arc<StreamConsumer<Context>>,
+    consumer: StreamConsumer<Context>,
+    generation: Arc<AtomicU64>,
 }
 
 impl KafkaConsumer {
@@ -53,9 +68,11 @@ impl KafkaConsumer {
             // broker holds it in purgatory until then), so this bounds only
             // how often an idle partition is asked again.
             .set("fetch.wait.max.ms", "500");
+        let generation = Arc::new(AtomicU64::new(0));
         let consumer: StreamConsumer<Context> = c
             .create_with_context(Context {
                 group: full_group.clone(),
+                generation: generation.clone(),
             })
             .map_err(|e| PortError::unavailable("event log", e))?;
         let names: Vec<String> = topics.iter().map(|t| log.full_name(t)).collect();
@@ -65,7 +82,8 @@ impl KafkaConsumer {
             .map_err(|e| PortError::unavailable("event log", e))?;
         Ok(Self {
             log,
-            consumer: Arc::new(consumer),
+            consumer,
+            generation,
         })
     }
 
@@ -127,10 +145,16 @@ impl LogConsumer for KafkaConsumer {
             )
             .map_err(|e| PortError::storage("event log", e))?;
         }
-        let consumer = self.consumer.clone();
-        tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
-            .await
-            .map_err(|e| PortError::storage("event log", e))?
+        // Sent in the background, in order, so the processor's next batch
+        // does not wait a broker round trip; a commit that fails is logged
+        // (`Context::commit_callback`), and closing the consumer waits for
+        // those in flight.
+        self.consumer
+            .commit(&tpl, CommitMode::Async)
             .map_err(|e| PortError::unavailable("event log", e))
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 }

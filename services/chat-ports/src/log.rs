@@ -128,6 +128,14 @@ pub trait LogConsumer: Send {
     /// so with its next append): after a crash a group may get records again
     /// that it had committed, so handling must be idempotent.
     async fn commit(&mut self, positions: &[Position]) -> Result<()>;
+
+    /// A number that changes whenever the log reassigns this member's
+    /// partitions (a group rebalance), by the time the first record of the
+    /// new assignment is polled. A member that is never reassigned (the
+    /// embedded log's, which owns every partition) keeps 0.
+    fn generation(&self) -> u64 {
+        0
+    }
 }
 
 /// The highest position per (topic, partition) of a batch: what to commit.

@@ -21,6 +21,13 @@
 //! something else at that offset: a read that fails is retried, never
 //! taken for an answer.
 //!
+//! The cursors a sequencer wrote are remembered while it keeps its
+//! partitions ([`Known`]): a batch that starts right after the last record
+//! this sequencer applied from a partition continues that cursor, and the
+//! store is not read back. A redelivery, a reset of the consumer's
+//! position, or a reassignment (after which another member may have
+//! written cursors of its own) reads the store again.
+//!
 //! A changed partition count is refused: keys move between partitions, so
 //! a conversation's commands would be read in two orders. The sequencer
 //! stops with the reason until an operator acts (docs/operations.md).
@@ -30,6 +37,51 @@ use chat_events::topics::COMMANDS;
 use chat_ports::{EventLog, LogCursor, LogRecord, SequencerStore};
 use std::collections::BTreeMap;
 
+/// The cursors this sequencer last wrote, per partition, while the log
+/// keeps the partition assigned to it.
+#[derive(Default)]
+pub(crate) struct Known(std::sync::Mutex<BTreeMap<u32, LogCursor>>);
+
+impl Known {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u32, LogCursor>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers the cursors a batch wrote to the store.
+    pub(crate) fn remember(&self, cursors: &[LogCursor]) {
+        let mut known = self.lock();
+        for c in cursors {
+            known.insert(c.partition, c.clone());
+        }
+    }
+
+    /// Forgets everything: the partitions were reassigned.
+    pub(crate) fn forget(&self) {
+        self.lock().clear();
+    }
+
+    /// The cursors the batch continues, if it continues, in every one of
+    /// its partitions, one this sequencer wrote: its first record there
+    /// comes right after the last one applied.
+    fn continued(
+        &self,
+        first: &BTreeMap<u32, &LogRecord>,
+        partitions: u32,
+    ) -> Option<BTreeMap<u32, LogCursor>> {
+        let known = self.lock();
+        first
+            .iter()
+            .map(|(&partition, r)| {
+                let c = known.get(&partition)?;
+                (c.partitions == partitions && r.offset == c.last_offset + 1)
+                    .then(|| (partition, c.clone()))
+            })
+            .collect()
+    }
+}
+
 /// Per partition of a batch, the cursor its records continue.
 pub(crate) struct Positions {
     cursors: BTreeMap<u32, LogCursor>,
@@ -37,16 +89,21 @@ pub(crate) struct Positions {
 
 impl Positions {
     /// Checks the log of each partition of `records` against its stored
-    /// cursor; `partitions` is the topic's partition count now.
+    /// cursor (or the one `known` remembers, where the batch continues
+    /// it); `partitions` is the topic's partition count now.
     pub(crate) async fn of(
         records: &[LogRecord],
         partitions: u32,
+        known: &Known,
         store: &dyn SequencerStore,
         log: &dyn EventLog,
     ) -> Result<Self> {
         let mut first: BTreeMap<u32, &LogRecord> = BTreeMap::new();
         for r in records {
             first.entry(r.partition).or_insert(r);
+        }
+        if let Some(cursors) = known.continued(&first, partitions) {
+            return Ok(Self { cursors });
         }
         let stored = store.cursors().await?;
         if let Some(other) = stored.iter().find(|c| c.partitions != partitions) {

@@ -46,6 +46,11 @@ pub trait Processor: Send + Sync + 'static {
         Ok(())
     }
 
+    /// The log reassigned this member's partitions (a rebalance): what the
+    /// processor remembers of them may since have been changed by another
+    /// member, and must be read again.
+    fn reassigned(&self) {}
+
     /// Records to append with the dead letter of `record`, which this
     /// processor could never apply (`reason`): the sequencer tells the
     /// sender of a send it set aside, as for a send the rules refuse.
@@ -68,6 +73,7 @@ pub async fn run(
     // Offsets of a batch whose effects may still be in flight (pipelined
     // processors): committed once the next `start` or `settle` returns.
     let mut unsettled: Option<Vec<Position>> = None;
+    let mut generation = consumer.generation();
     while !shutdown.is_cancelled() {
         // With a batch in flight, look for the next one without waiting:
         // if there is none, settle and commit now rather than later.
@@ -101,6 +107,10 @@ pub async fn run(
                 continue;
             }
         };
+        if consumer.generation() != generation {
+            generation = consumer.generation();
+            processor.reassigned();
+        }
         let mut failures = 0u32;
         let started = Instant::now();
         loop {

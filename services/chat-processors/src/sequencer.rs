@@ -8,7 +8,7 @@
 //! the same prefix produced, so handling a batch again after a crash writes
 //! the same values (invariant 3).
 
-use crate::incarnation::Positions;
+use crate::incarnation::{Known, Positions};
 use crate::prefetch::{prefetch, Prefetched};
 use crate::{event_records, Processor, Result};
 use async_trait::async_trait;
@@ -32,6 +32,8 @@ pub struct Sequencer {
     /// The events of the last batch, being appended while the next batch
     /// is read and sequenced (see [`Processor::start`]).
     in_flight: tokio::sync::Mutex<Option<InFlight>>,
+    /// The cursors this sequencer wrote, while its partitions stay.
+    known: Known,
     /// The commands topic's partition count, and when it was asked.
     partitions: tokio::sync::Mutex<Option<(u32, std::time::Instant)>>,
 }
@@ -61,6 +63,7 @@ impl Sequencer {
             limits: Limits { group_cap },
             publish: true,
             in_flight: Default::default(),
+            known: Default::default(),
             partitions: Default::default(),
         }
     }
@@ -103,6 +106,11 @@ impl Processor for Sequencer {
         true
     }
 
+    fn reassigned(&self) {
+        // Another member may have written cursors meanwhile.
+        self.known.forget();
+    }
+
     /// Sequences the batch and writes it to the store; its events go to
     /// the log in the background, so the next batch is read and sequenced
     /// while they are fsynced. They are in the log before the next batch's
@@ -113,6 +121,7 @@ impl Processor for Sequencer {
         let positions = Positions::of(
             records,
             self.partitions().await?,
+            &self.known,
             self.stores.sequencer.as_ref(),
             self.log.as_ref(),
         )
@@ -158,7 +167,9 @@ impl Processor for Sequencer {
         let (mut batch, events) = work.finish();
         batch.cursors = positions.after(records);
         if !batch.conversations.is_empty() {
+            let cursors = batch.cursors.clone();
             self.stores.sequencer.apply(batch).await?;
+            self.known.remember(&cursors);
         }
         if self.publish && !events.is_empty() {
             // Only after the store write: a device that gets a message from

@@ -839,3 +839,93 @@ async fn fan_out_drops_a_receipt_the_store_has_gone_past() {
     }
     assert_eq!(seen, [3]);
 }
+
+/// A sequencer store that counts how often the cursors are read.
+struct CountsCursorReads {
+    inner: Arc<dyn chat_ports::SequencerStore>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl CountsCursorReads {
+    fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl chat_ports::SequencerStore for CountsCursorReads {
+    async fn apply(&self, batch: chat_ports::SequencedBatch) -> chat_ports::Result<()> {
+        self.inner.apply(batch).await
+    }
+    async fn cursors(&self) -> chat_ports::Result<Vec<chat_ports::LogCursor>> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.cursors().await
+    }
+}
+
+/// A sequencer that goes on reading its partitions in order takes its
+/// positions from the cursors it wrote, without reading them back; a batch
+/// that does not continue its last one (a redelivery) reads them again.
+#[tokio::test]
+async fn a_sequencer_reading_on_in_order_does_not_read_its_cursors_back() {
+    let mut rig = rig().await;
+    let counted = Arc::new(CountsCursorReads {
+        inner: rig.stores.sequencer.clone(),
+        reads: Default::default(),
+    });
+    rig.stores.sequencer = counted.clone();
+    append_all(&rig, &commands()).await;
+    let all = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    let (first, rest) = all.split_at(4);
+    sequencer.handle(first).await.unwrap();
+    sequencer.handle(rest).await.unwrap();
+    assert_eq!(counted.reads(), 1, "the second batch continues the first");
+    sequencer.handle(rest).await.unwrap();
+    assert_eq!(counted.reads(), 2, "a redelivery reads the cursors");
+    sequencer.reassigned();
+    append_all(&rig, &[send("g", "alice", "a3", 30)]).await;
+    let next = read_all(&rig.log, "t2").await;
+    sequencer.handle(&next[all.len()..]).await.unwrap();
+    assert_eq!(counted.reads(), 3, "partitions reassigned: read again");
+}
+
+/// The cursors a sequencer remembers are forgotten when its partitions are
+/// reassigned: meanwhile another instance may have taken the log for a new
+/// incarnation and moved the positions up. A batch that happens to start
+/// right after this one's last record then still takes the stored base,
+/// and its send is sequenced, not taken for a replay and dropped.
+#[tokio::test]
+async fn a_sequencer_whose_partitions_were_reassigned_takes_the_stored_positions() {
+    let rig = rig().await;
+    let all = commands();
+    append_all(&rig, &all).await;
+    let old: Arc<dyn EventLog> = Arc::new(rig.log.clone());
+    let a = Sequencer::new(rig.stores.clone(), old, rig.codec.clone(), 256);
+    a.handle(&read_all(&rig.log, "t").await).await.unwrap();
+
+    // Meanwhile, another instance sequences a restored log as long as the
+    // old one: a new incarnation, its positions above the old ones.
+    let restored = another_log(&rig, "restored.redb", 8);
+    append_to(&restored, &rig.codec, &all[..4]).await;
+    let new: Vec<Record> = (4..all.len())
+        .map(|i| send("g", "alice", &format!("new{i}"), 20 + i as i64))
+        .collect();
+    append_to(&restored, &rig.codec, &new).await;
+    let restored_log: Arc<dyn EventLog> = Arc::new(restored.clone());
+    let b = Sequencer::new(rig.stores.clone(), restored_log, rig.codec.clone(), 256);
+    b.handle(&read_all(&restored, "t").await).await.unwrap();
+
+    // The partition comes back to the first instance, at the next offset.
+    a.reassigned();
+    append_to(&restored, &rig.codec, &[send("g", "alice", "late", 40)]).await;
+    let late = read_all(&restored, "t2").await;
+    a.handle(&late[all.len()..]).await.unwrap();
+    let (_, messages) = snapshot(&rig.stores).await;
+    assert!(
+        messages.iter().any(|m| m.client_msg_id.as_str() == "late"),
+        "the send after the reassignment is sequenced: {:?}",
+        keys(&messages)
+    );
+}
