@@ -112,12 +112,12 @@ impl Processor for Sequencer {
     }
 
     /// Sequences the batch and writes it to the store; its events go to
-    /// the log in the background, so the next batch is read and sequenced
-    /// while they are fsynced. They are in the log before the next batch's
-    /// (each `start` settles the one before), and the runner commits the
-    /// batch's offsets only once they are.
+    /// the log in the background, so the next batch is read, sequenced and
+    /// written while they are fsynced. They are in the log before the next
+    /// batch's (each `start` settles the one before ahead of its own
+    /// append), and the runner commits the batch's offsets only once they
+    /// are.
     async fn start(&self, records: &[LogRecord]) -> Result<()> {
-        self.settle().await?;
         let positions = Positions::of(
             records,
             self.partitions().await?,
@@ -171,6 +171,8 @@ impl Processor for Sequencer {
             self.stores.sequencer.apply(batch).await?;
             self.known.remember(&cursors);
         }
+        // The batch before's events go first.
+        self.settle().await?;
         if self.publish && !events.is_empty() {
             // Only after the store write: a device that gets a message from
             // the events topic finds it, and all before it, in the store.
