@@ -91,12 +91,9 @@ impl PostgresStore {
         tx.execute(&statement, &[&convs, &users])
             .await
             .map_err(error::db)?;
-        let statement = tx
-            .prepare_cached(LOCK_USER_RECEIPTS)
-            .await
-            .map_err(error::db)?;
+        // Planned now, not cached: see `PostgresStore::rows_planned_now`.
         let stored = tx
-            .query(&statement, &[&convs, &users])
+            .query(LOCK_USER_RECEIPTS, &[&convs, &users])
             .await
             .map_err(error::db)?;
         let mut found: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();

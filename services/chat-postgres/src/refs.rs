@@ -43,8 +43,8 @@ pub(crate) async fn replace(
             refs.insert((id.as_bytes(), conv, seq));
         }
     }
-    let statement = tx.prepare_cached(DELETE_REFS).await.map_err(error::db)?;
-    tx.execute(&statement, &[&convs, &seqs])
+    // Planned now, not cached: see `PostgresStore::rows_planned_now`.
+    tx.execute(DELETE_REFS, &[&convs, &seqs])
         .await
         .map_err(error::db)?;
     if refs.is_empty() {

@@ -178,8 +178,9 @@ impl PostgresStore {
                 continue;
             }
             let (users, convs) = pair_columns(pairs);
-            let statement = tx.prepare_cached(sql).await.map_err(error::db)?;
-            tx.execute(&statement, &[&users, &convs])
+            // Planned now, not cached (the delete joins a list of keys with
+            // the index): see `PostgresStore::rows_planned_now`.
+            tx.execute(sql, &[&users, &convs])
                 .await
                 .map_err(error::db)?;
         }
