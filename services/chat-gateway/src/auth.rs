@@ -70,14 +70,23 @@ pub struct Caller {
     pub device: DeviceId,
 }
 
-/// The token of a request: `Authorization: Bearer …`, or `?token=…`.
-pub fn token_of(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-        let v = v.to_str().ok()?;
-        return v
-            .strip_prefix("Bearer ")
-            .or_else(|| v.strip_prefix("bearer "))
-            .map(|t| t.trim().to_string());
+/// The token of a request's `Authorization: Bearer …` header.
+pub fn bearer_of(parts: &Parts) -> Option<String> {
+    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?;
+    let v = v.to_str().ok()?;
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .map(|t| t.trim().to_string())
+}
+
+/// The token of a WebSocket upgrade: the header, or `?token=…` (a browser
+/// cannot set headers on a WebSocket).
+pub fn upgrade_token_of(parts: &Parts) -> Option<String> {
+    if parts
+        .headers
+        .contains_key(axum::http::header::AUTHORIZATION)
+    {
+        return bearer_of(parts);
     }
     let query = parts.uri.query()?;
     query.split('&').find_map(|pair| {
@@ -86,13 +95,30 @@ pub fn token_of(parts: &Parts) -> Option<String> {
     })
 }
 
+fn verified(token: Option<String>, state: &AppState) -> Result<Caller, ApiError> {
+    let token =
+        token.ok_or_else(|| DomainError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
+    Ok(state.service.tokens().verify(&token)?)
+}
+
+/// The caller of an HTTP request, from its `Authorization` header only: a
+/// token in a URL would be kept in access logs and browser history.
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = token_of(parts)
-            .ok_or_else(|| DomainError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
-        Ok(state.service.tokens().verify(&token)?)
+        verified(bearer_of(parts), state)
+    }
+}
+
+/// The caller of the WebSocket upgrade: the header, or `?token=`.
+pub struct UpgradeCaller(pub Caller);
+
+impl FromRequestParts<AppState> for UpgradeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        verified(upgrade_token_of(parts), state).map(UpgradeCaller)
     }
 }
 

@@ -21,6 +21,10 @@ pub struct GatewayConfig {
     /// `POST /v1/dev/token` mints tokens without a password. Unset: on for
     /// `serve` on the embedded log, off otherwise (PROTOCOL.md).
     pub dev_login: Option<bool>,
+    /// The bearer token `GET /metrics` asks of every scraper. Unset
+    /// (empty): `/metrics` answers loopback peers only (a reverse proxy on
+    /// the same host makes every request loopback: set a token then).
+    pub metrics_token: String,
     /// Largest message body, bytes (`too_large` past it).
     pub max_body_bytes: usize,
     /// Largest WebSocket frame or HTTP body, bytes; a bigger frame closes
@@ -166,6 +170,7 @@ impl Default for GatewayConfig {
             blob_url_secret: String::new(),
             token_ttl_secs: 7 * 24 * 3600,
             dev_login: None,
+            metrics_token: String::new(),
             max_body_bytes: 64 * 1024,
             max_frame_bytes: 1024 * 1024,
             group_cap: 256,

@@ -4,11 +4,14 @@ use super::{ApiJson, ApiQuery};
 use crate::auth::Caller;
 use crate::error::{from_port, ApiError};
 use crate::AppState;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::request::Parts;
 use axum::response::IntoResponse;
+use axum::Extension;
 use axum::Json;
 use chat_domain::{DomainError, ErrorCode};
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 pub async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
@@ -20,9 +23,39 @@ pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
     Ok(Json(serde_json::json!({ "status": "ready" })))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    render_metrics(&s.service.metrics)
+/// `GET /metrics`: Prometheus text format, for the scrapers
+/// [`metrics_allowed`] lets in.
+pub async fn metrics(
+    State(s): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    parts: Parts,
+) -> Result<impl IntoResponse, ApiError> {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    let presented = crate::auth::bearer_of(&parts);
+    if !metrics_allowed(peer, presented.as_deref(), &s.service.config.metrics_token) {
+        return Err(DomainError::new(
+            ErrorCode::Unauthorized,
+            "metrics are served to loopback peers, or with gateway.metrics_token",
+        )
+        .into());
+    }
+    Ok(render_metrics(&s.service.metrics))
+}
+
+/// Whether a scraper gets `/metrics`: with a token configured, the one
+/// that presents it (compared in constant time), wherever it comes from;
+/// without one, a loopback peer. A request whose peer is unknown is not
+/// loopback.
+pub(crate) fn metrics_allowed(
+    peer: Option<SocketAddr>,
+    presented: Option<&str>,
+    token: &str,
+) -> bool {
+    if token.is_empty() {
+        return peer.is_some_and(|a| a.ip().is_loopback());
+    }
+    use subtle::ConstantTimeEq;
+    presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.as_bytes())))
 }
 
 pub(crate) fn render_metrics(m: &chat_telemetry::Metrics) -> impl IntoResponse {
@@ -79,4 +112,28 @@ pub async fn presence(
         .collect::<Result<Vec<_>, _>>()?;
     let presence = s.service.presence_of(&users).await?;
     Ok(Json(serde_json::json!({ "presence": presence })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metrics_allowed;
+
+    #[test]
+    fn metrics_go_to_loopback_or_to_the_token_holder() {
+        let local = Some("127.0.0.1:5000".parse().unwrap());
+        let local6 = Some("[::1]:5000".parse().unwrap());
+        let remote = Some("10.0.0.7:5000".parse().unwrap());
+        assert!(metrics_allowed(local, None, ""));
+        assert!(metrics_allowed(local6, None, ""));
+        assert!(!metrics_allowed(remote, None, ""));
+        assert!(!metrics_allowed(None, None, ""), "an unknown peer");
+        let token = "a-long-scrape-token";
+        assert!(metrics_allowed(remote, Some(token), token));
+        assert!(!metrics_allowed(remote, Some("a-long-scrape-toke"), token));
+        assert!(!metrics_allowed(remote, None, token));
+        assert!(
+            !metrics_allowed(local, None, token),
+            "with a token, loopback (a proxy on the host) needs it too"
+        );
+    }
 }

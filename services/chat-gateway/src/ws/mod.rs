@@ -15,7 +15,7 @@ mod repair;
 mod session;
 mod shed;
 
-use crate::auth::Caller;
+use crate::auth::UpgradeCaller;
 use crate::error::ApiError;
 use crate::{AppState, GatewayConfig};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -32,7 +32,7 @@ const MIN_UNREAD_BYTES: usize = 1024 * 1024;
 /// then upgrades with the frame limits.
 pub async fn upgrade(
     State(s): State<AppState>,
-    caller: Caller,
+    UpgradeCaller(caller): UpgradeCaller,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {

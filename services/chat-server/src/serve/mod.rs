@@ -128,8 +128,8 @@ impl HttpServer {
                 a = listener.accept() => a,
                 _ = shutdown.cancelled() => break,
             };
-            let stream = match accepted {
-                Ok((stream, _peer)) => stream,
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
                 Err(e) if is_connection_error(&e) => continue,
                 Err(e) => {
                     // EMFILE and the like: wait for something to close.
@@ -143,6 +143,7 @@ impl HttpServer {
             let slot = Slot::new(permit, self.open.clone());
             tokio::spawn(self.clone().connection(
                 stream,
+                peer,
                 slot,
                 router.clone(),
                 shutdown.clone(),
@@ -157,6 +158,7 @@ impl HttpServer {
     pub(super) async fn connection(
         self: Arc<Self>,
         stream: TcpStream,
+        peer: std::net::SocketAddr,
         slot: Slot,
         router: Router,
         shutdown: CancellationToken,
@@ -173,6 +175,7 @@ impl HttpServer {
             clock: clock.clone(),
             body_timeout: self.limits.body_timeout,
             metrics: self.metrics.clone(),
+            peer,
         };
         let mut http = hyper::server::conn::http1::Builder::new();
         // The header clock is `Clock`'s: hyper's would also run while a

@@ -28,6 +28,8 @@ pub(super) struct ConnService {
     pub(super) clock: Arc<Clock>,
     pub(super) body_timeout: Duration,
     pub(super) metrics: Arc<Metrics>,
+    /// The client's address (`ConnectInfo` in every request's extensions).
+    pub(super) peer: std::net::SocketAddr,
 }
 
 pub(super) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -42,7 +44,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let timed_out = Arc::new(AtomicBool::new(false));
         let body_timeout = self.body_timeout;
         let flag = timed_out.clone();
-        let req = req.map(|inner| {
+        let mut req = req.map(|inner| {
             Body::new(TimeoutBody {
                 inner,
                 timeout: body_timeout,
@@ -51,6 +53,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 timed_out: flag,
             })
         });
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let mut router = self.router.clone();
         let metrics = self.metrics.clone();
         Box::pin(async move {

@@ -48,6 +48,56 @@ async fn auth_is_required_and_checked() {
     }
 }
 
+/// A token in the URL ends up in proxies' and servers' access logs and in
+/// browser history: only the WebSocket upgrade, which a browser cannot give
+/// a header, takes `?token=` (PROTOCOL.md, Authentication).
+#[tokio::test]
+async fn only_the_websocket_upgrade_takes_a_token_in_the_query() {
+    let s = Server::start().await;
+    let token = s.token("alice", "phone").await;
+    for path in [
+        "/v1/conversations".to_string(),
+        "/v1/presence?users=bob".to_string(),
+        "/v1/push/settings".to_string(),
+    ] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let r = s
+            .http
+            .get(format!("{}{path}{sep}token={token}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{path}");
+        let r = s
+            .http
+            .get(format!("{}{path}", s.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path} with the header");
+    }
+    let mut ws = s.connect("alice", "phone").await;
+    ws.expect("hello").await;
+}
+
+/// With a metrics token set, `/metrics` answers only the scraper that
+/// presents it, loopback included (a proxy on the same host).
+#[tokio::test]
+async fn metrics_answer_only_the_holder_of_the_metrics_token() {
+    let token = "a-scrape-token-of-some-length";
+    let s = Server::start_with(|c| c.gateway.metrics_token = token.into()).await;
+    let url = format!("{}/metrics", s.base);
+    let r = s.http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let user = s.token("alice", "phone").await;
+    let r = s.http.get(&url).bearer_auth(&user).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a user's token is not the metrics token");
+    let r = s.http.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("chat_connections"));
+}
+
 #[tokio::test]
 async fn dev_login_can_be_turned_off() {
     let s = Server::start_with(|c| c.gateway.dev_login = Some(false)).await;
