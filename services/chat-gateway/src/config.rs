@@ -98,6 +98,17 @@ pub struct ClientLimits {
     /// per-device limit is `send_rate_per_sec`).
     pub user_sends_per_sec: u32,
     pub user_send_burst: u32,
+    /// Conversations a user creates: one per this many ms, after a burst;
+    /// past it `rate_limited` with `retry_after_ms`. Asking again for a
+    /// direct conversation that exists is free.
+    pub conversations_every_ms: u64,
+    pub conversation_burst: u32,
+    /// Members a user adds to groups, each one counted, the members named
+    /// at a group's creation included: one per this many ms, after a
+    /// burst. More at once than the burst never fits (`bad_request`): keep
+    /// it at least the group cap, so that one full group always does.
+    pub member_adds_every_ms: u64,
+    pub member_add_burst: u32,
     /// Open WebSocket connections per user, and per device of a user, on
     /// one gateway; past them an upgrade is answered 429 `rate_limited`
     /// with `retry_after_ms`. A browser's tabs share one device id, and a
@@ -118,6 +129,10 @@ impl Default for ClientLimits {
             presence_burst: 5,
             user_sends_per_sec: 50,
             user_send_burst: 100,
+            conversations_every_ms: 3_000,
+            conversation_burst: 20,
+            member_adds_every_ms: 1_000,
+            member_add_burst: 512,
             max_connections_per_user: 32,
             max_connections_per_device: 8,
         }

@@ -2,8 +2,9 @@
 //! little and the server much (`config::ClientLimits`): typing (a publish
 //! to every member; past it dropped), sync (a backlog) and presence
 //! subscriptions (watches; past them answered as the protocol says, but
-//! later), and sends per user across its devices (past it `rate_limited`). governor's GCRA, keyed; idle
-//! keys are forgotten by the gateway's housekeeping.
+//! later), sends per user across its devices, and the conversations a user
+//! creates and the members it adds (past them `rate_limited`). governor's
+//! GCRA, keyed; idle keys are forgotten by the gateway's housekeeping.
 
 use crate::config::ClientLimits;
 use chat_domain::DomainError;
@@ -19,6 +20,8 @@ pub struct ClientRates {
     sync: Keyed,
     presence: Keyed,
     user_sends: DefaultKeyedRateLimiter<String>,
+    creations: DefaultKeyedRateLimiter<String>,
+    member_adds: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -50,6 +53,11 @@ impl ClientRates {
                 Quota::per_second(nonzero(l.user_sends_per_sec))
                     .allow_burst(nonzero(l.user_send_burst)),
             ),
+            creations: RateLimiter::keyed(every(
+                l.conversations_every_ms,
+                l.conversation_burst,
+            )),
+            member_adds: RateLimiter::keyed(every(l.member_adds_every_ms, l.member_add_burst)),
             clock: DefaultClock::default(),
         }
     }
@@ -94,12 +102,52 @@ impl ClientRates {
             })
     }
 
+    /// A conversation `user` creates, naming `adds` members besides
+    /// itself, or how long to wait. Neither allowance is spent unless both
+    /// have room.
+    pub fn creation(&self, user: &str, adds: usize) -> Result<(), DomainError> {
+        let key = user.to_string();
+        if let Err(not_until) = self.creations.check_key(&key) {
+            return Err(wait(
+                not_until.wait_time_from(self.clock.now()),
+                "conversations created by this user",
+            ));
+        }
+        self.adds(&key, adds)
+    }
+
+    /// Members `user` adds to a group, or how long to wait.
+    pub fn member_adds(&self, user: &str, adds: usize) -> Result<(), DomainError> {
+        self.adds(&user.to_string(), adds)
+    }
+
+    fn adds(&self, key: &String, adds: usize) -> Result<(), DomainError> {
+        let Some(n) = NonZeroU32::new(u32::try_from(adds).unwrap_or(u32::MAX)) else {
+            return Ok(());
+        };
+        match self.member_adds.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(wait(
+                not_until.wait_time_from(self.clock.now()),
+                "members added by this user",
+            )),
+            // More at once than the burst: never fits.
+            Err(_) => Err(DomainError::bad_request(
+                "more members at once than a user may add (gateway.client_limits.member_add_burst)",
+            )),
+        }
+    }
+
     /// Forgets keys whose allowance is full again.
     pub fn forget_idle(&self) {
         self.typing.retain_recent();
         self.sync.retain_recent();
         self.presence.retain_recent();
         self.user_sends.retain_recent();
+        self.creations.retain_recent();
+        self.member_adds.retain_recent();
+        self.creations.shrink_to_fit();
+        self.member_adds.shrink_to_fit();
         self.typing.shrink_to_fit();
         self.sync.shrink_to_fit();
         self.presence.shrink_to_fit();

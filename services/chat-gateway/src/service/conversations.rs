@@ -43,6 +43,7 @@ impl ChatService {
             ConversationKind::Group => rules::create::members_of(user, &members),
             ConversationKind::Direct => members,
         };
+        let adds = members.iter().filter(|m| *m != user).count();
         let command: Command = CreateConversation {
             conv: conv.clone(),
             kind: kind.as_str().into(),
@@ -53,6 +54,7 @@ impl ChatService {
         }
         .into();
         rules::decide(&command, Facts::default(), &self.limits())?;
+        self.rates.creation(user, adds)?;
         let state = self.decided(command).await?;
         Ok((state, true))
     }
@@ -85,6 +87,7 @@ impl ChatService {
         remove: Vec<UserId>,
     ) -> Result<ConversationState, DomainError> {
         let state = self.conversation(conv).await?;
+        let adds = add.iter().filter(|u| !state.is_member(u)).count();
         let command: Command = ChangeMembers {
             conv: conv.clone(),
             actor: actor.clone(),
@@ -98,6 +101,7 @@ impl ChatService {
             message: None,
         };
         rules::decide(&command, facts, &self.limits())?;
+        self.rates.member_adds(actor, adds)?;
         self.decided(command).await
     }
 
@@ -112,3 +116,4 @@ impl ChatService {
         Ok(after)
     }
 }
+

@@ -160,3 +160,81 @@ async fn a_user_sending_from_many_devices_is_rate_limited_as_one() {
     assert!(accepted <= 7, "{accepted} of 16 sends accepted");
     assert!(limited >= 9, "{limited} refused");
 }
+
+/// One user once created 500 groups in 3 s, each full of strangers. A user
+/// creates conversations within an allowance (`rate_limited` with
+/// `retry_after_ms` past it; asking again for an existing direct
+/// conversation is free), and other users are not held back.
+#[tokio::test]
+async fn a_user_creating_conversations_in_a_flood_is_rate_limited() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.conversations_every_ms = 60_000;
+        c.gateway.client_limits.conversation_burst = 3;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let (mut created, mut limited) = (0, 0);
+    for i in 0..10 {
+        let (status, answer) = alice
+            .post(
+                "/v1/conversations",
+                json!({"kind": "group", "title": format!("g{i}"), "members": ["bob"]}),
+            )
+            .await;
+        match status {
+            200 | 201 => created += 1,
+            429 => {
+                assert_eq!(answer["error"]["code"], "rate_limited", "{answer}");
+                assert!(answer["error"]["retry_after_ms"].as_u64().unwrap() > 0);
+                limited += 1;
+            }
+            other => panic!("{other} {answer}"),
+        }
+    }
+    assert_eq!((created, limited), (3, 7));
+    // The direct conversations already there are answered again for free.
+    let carol = s.user("carol", "phone").await;
+    let direct = carol.direct("alice").await;
+    let (status, again) = alice
+        .post(
+            "/v1/conversations",
+            json!({"kind": "direct", "members": ["carol"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], direct.as_str());
+    // Others create as before.
+    carol.group("c", &["bob"]).await;
+}
+
+/// Members added to groups count one by one against the adder's
+/// allowance, those named at a group's creation included.
+#[tokio::test]
+async fn a_user_adding_members_in_a_flood_is_rate_limited() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.member_adds_every_ms = 60_000;
+        c.gateway.client_limits.member_add_burst = 5;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.group("g", &["u1", "u2"]).await;
+    let path = format!("/v1/conversations/{conv}/members");
+    let (status, answer) = alice.post(&path, json!({"add": ["u3", "u4"]})).await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = alice.post(&path, json!({"add": ["u5", "u6"]})).await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(answer["error"]["code"], "rate_limited");
+    let (status, answer) = alice.post(&path, json!({"add": ["u5"]})).await;
+    assert_eq!(status, 200, "the fifth add fits: {answer}");
+    let (status, answer) = alice.post(&path, json!({"add": ["u6"]})).await;
+    assert_eq!(status, 429, "{answer}");
+    // More at once than the burst can never fit.
+    let many: Vec<String> = (0..6).map(|i| format!("v{i}")).collect();
+    let (status, answer) = alice
+        .post(
+            "/v1/conversations",
+            json!({"kind": "group", "title": "big", "members": many}),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+}

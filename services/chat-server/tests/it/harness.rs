@@ -30,6 +30,10 @@ pub fn generous_client_limits() -> chat_gateway::ClientLimits {
         presence_burst: 10_000,
         user_sends_per_sec: 10_000,
         user_send_burst: 10_000,
+        conversations_every_ms: 1,
+        conversation_burst: 10_000,
+        member_adds_every_ms: 1,
+        member_add_burst: 100_000,
         max_connections_per_user: 1_000,
         max_connections_per_device: 1_000,
     }
