@@ -53,10 +53,7 @@ impl ClientRates {
                 Quota::per_second(nonzero(l.user_sends_per_sec))
                     .allow_burst(nonzero(l.user_send_burst)),
             ),
-            creations: RateLimiter::keyed(every(
-                l.conversations_every_ms,
-                l.conversation_burst,
-            )),
+            creations: RateLimiter::keyed(every(l.conversations_every_ms, l.conversation_burst)),
             member_adds: RateLimiter::keyed(every(l.member_adds_every_ms, l.member_add_burst)),
             clock: DefaultClock::default(),
         }

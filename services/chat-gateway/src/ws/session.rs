@@ -27,6 +27,10 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// WebSocket close codes.
 const GOING_AWAY: u16 = 1001;
 const TOO_BIG: u16 = 1009;
+/// Close code of a text frame that is not UTF-8.
+const INVALID_TEXT: u16 = 1007;
+/// Close code of any other violation of RFC 6455.
+const PROTOCOL_ERROR: u16 = 1002;
 const TRY_AGAIN_LATER: u16 = 1013;
 
 pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Caller) {
@@ -143,8 +147,8 @@ impl Session {
                         Ok(true)
                     }
                     Some(Err(e)) => {
-                        if is_too_big(e) {
-                            self.out.close(TOO_BIG, "frame too large").await;
+                        if let Some((code, reason)) = close_for(e) {
+                            self.out.close(code, reason).await;
                         }
                         Ok(false)
                     }
@@ -653,12 +657,26 @@ impl Session {
 }
 
 /// Whether a read error is tungstenite's "message or frame too big".
-fn is_too_big(e: axum::Error) -> bool {
+/// The close code and reason RFC 6455 gives a read that failed (§7.4.1):
+/// a frame over the limit 1009, text that is not UTF-8 1007, any other
+/// violation of the protocol 1002. None: the connection itself failed.
+fn close_for(e: axum::Error) -> Option<(u16, &'static str)> {
     let inner = e.into_inner();
-    matches!(
-        inner.downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    match inner.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some((TOO_BIG, "frame too large")),
+        tungstenite::Error::Utf8(_) => Some((INVALID_TEXT, "text frames must be UTF-8")),
+        tungstenite::Error::Protocol(_) | tungstenite::Error::AttackAttempt => {
+            Some((PROTOCOL_ERROR, "protocol error"))
+        }
+        tungstenite::Error::ConnectionClosed
+        | tungstenite::Error::AlreadyClosed
+        | tungstenite::Error::Io(_)
+        | tungstenite::Error::Tls(_)
+        | tungstenite::Error::WriteBufferFull(_)
+        | tungstenite::Error::Url(_)
+        | tungstenite::Error::Http(_)
+        | tungstenite::Error::HttpFormat(_) => None,
+    }
 }
 
 /// A conversation id from a frame, checked.

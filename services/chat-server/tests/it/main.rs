@@ -28,3 +28,4 @@ mod push;
 mod receipts;
 mod retention;
 mod secrets;
+mod ws_protocol;
