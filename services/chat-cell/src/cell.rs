@@ -65,8 +65,8 @@ impl CellSpec {
 
 /// The gateway settings that leave the send rate to the clients (a fault
 /// run's traffic, a load generator): the per-device and per-user send
-/// limits, and those of conversations created and members added, far
-/// above what they ask.
+/// limits, and those of receipts, conversations created and members
+/// added, far above what they ask.
 pub fn unthrottled() -> Vec<(String, String)> {
     [
         ("CHAT__GATEWAY__SEND_RATE_PER_SEC", "1000"),
@@ -74,6 +74,7 @@ pub fn unthrottled() -> Vec<(String, String)> {
         ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SENDS_PER_SEC", "10000"),
         ("CHAT__GATEWAY__CLIENT_LIMITS__USER_SEND_BURST", "10000"),
         ("CHAT__GATEWAY__CLIENT_LIMITS__CONVERSATION_BURST", "100000"),
+        ("CHAT__GATEWAY__CLIENT_LIMITS__RECEIPT_BURST", "100000"),
         ("CHAT__GATEWAY__CLIENT_LIMITS__MEMBER_ADD_BURST", "1000000"),
     ]
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -94,6 +94,13 @@ pub struct ClientLimits {
     /// `subscribe_presence` frames per device, likewise (they wait).
     pub presence_every_ms: u64,
     pub presence_burst: u32,
+    /// `delivered` and `read` per device (both transports): one per this
+    /// many ms, after a burst. Past it a WebSocket's are merged, the
+    /// highest seq per conversation and kind kept and handled when there
+    /// is room (nothing lost: they are watermarks); HTTP's are
+    /// `rate_limited`.
+    pub receipts_every_ms: u64,
+    pub receipt_burst: u32,
     /// Sends per user across all its devices, per second and burst (the
     /// per-device limit is `send_rate_per_sec`).
     pub user_sends_per_sec: u32,
@@ -127,6 +134,8 @@ impl Default for ClientLimits {
             sync_burst: 5,
             presence_every_ms: 1_000,
             presence_burst: 5,
+            receipts_every_ms: 100,
+            receipt_burst: 100,
             user_sends_per_sec: 50,
             user_send_burst: 100,
             conversations_every_ms: 3_000,

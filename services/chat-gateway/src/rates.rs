@@ -19,6 +19,7 @@ pub struct ClientRates {
     typing: Keyed,
     sync: Keyed,
     presence: Keyed,
+    receipts: Keyed,
     user_sends: DefaultKeyedRateLimiter<String>,
     creations: DefaultKeyedRateLimiter<String>,
     member_adds: DefaultKeyedRateLimiter<String>,
@@ -49,6 +50,7 @@ impl ClientRates {
             typing: RateLimiter::keyed(every(l.typing_every_ms, l.typing_burst)),
             sync: RateLimiter::keyed(every(l.sync_every_ms, l.sync_burst)),
             presence: RateLimiter::keyed(every(l.presence_every_ms, l.presence_burst)),
+            receipts: RateLimiter::keyed(every(l.receipts_every_ms, l.receipt_burst)),
             user_sends: RateLimiter::keyed(
                 Quota::per_second(nonzero(l.user_sends_per_sec))
                     .allow_burst(nonzero(l.user_send_burst)),
@@ -85,6 +87,20 @@ impl ClientRates {
         while let Err(not_until) = limiter.check_key(&key) {
             tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
         }
+    }
+
+    /// A receipt of the device now, or how long until there is room (a
+    /// WebSocket holds it, merged: `ws/held.rs`).
+    pub fn receipt(&self, user: &str, device: &str) -> Result<(), Duration> {
+        self.receipts
+            .check_key(&(user.to_string(), device.to_string()))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// A receipt over HTTP now, or `rate_limited`.
+    pub fn receipt_now(&self, user: &str, device: &str) -> Result<(), DomainError> {
+        self.receipt(user, device)
+            .map_err(|w| wait(w, "receipts from this device"))
     }
 
     /// A send of `user` from any of its devices, or how long to wait.
@@ -140,6 +156,7 @@ impl ClientRates {
         self.typing.retain_recent();
         self.sync.retain_recent();
         self.presence.retain_recent();
+        self.receipts.retain_recent();
         self.user_sends.retain_recent();
         self.creations.retain_recent();
         self.member_adds.retain_recent();
@@ -148,6 +165,7 @@ impl ClientRates {
         self.typing.shrink_to_fit();
         self.sync.shrink_to_fit();
         self.presence.shrink_to_fit();
+        self.receipts.shrink_to_fit();
         self.user_sends.shrink_to_fit();
     }
 }

@@ -102,6 +102,7 @@ pub async fn receipt(
 ) -> Result<impl IntoResponse, ApiError> {
     let kind = ReceiptKind::parse(&b.kind)
         .ok_or_else(|| DomainError::bad_request("type is delivered or read"))?;
+    s.service.rates.receipt_now(&caller.user, &caller.device)?;
     s.service
         .receipt(
             &caller.user,

@@ -2,6 +2,7 @@
 //! client frames and heartbeats until it closes.
 
 use super::delivery::{Delivery, Stop};
+use super::held::HeldReceipts;
 use super::outbound::{Gone, Outbound};
 use super::parse::parse;
 use super::shed::{admits, Kind};
@@ -79,8 +80,11 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
         conv_tx,
         conv_rx,
         conv_subs: HashMap::new(),
+        held: HeldReceipts::default(),
     };
     session.serve(stream).await;
+    // Receipts still held go now: the connection is gone, not its reads.
+    Box::pin(session.flush_held()).await;
     if let Err(e) = service
         .presence
         .disconnected(&session.caller.user, conn)
@@ -115,6 +119,8 @@ struct Session {
     conv_tx: mpsc::Sender<Arc<RealtimeEvent>>,
     conv_rx: mpsc::Receiver<Arc<RealtimeEvent>>,
     conv_subs: HashMap<ConversationId, tokio::task::AbortHandle>,
+    /// Receipt frames past the device's allowance, merged.
+    held: HeldReceipts,
 }
 
 impl Session {
@@ -188,6 +194,10 @@ impl Session {
                         | RealtimeEvent::Typing { .. } => {}
                     }
                     Ok(true)
+                }
+                _ = tokio::time::sleep_until(self.held.due().unwrap_or_else(Instant::now)),
+                    if self.held.due().is_some() => {
+                    Box::pin(self.release_receipts()).await.map(|_| true).map_err(Stop::from)
                 }
                 _ = heartbeat.tick() => {
                     if self.last_heard.elapsed() > self.service.config.idle_timeout() {
@@ -398,6 +408,59 @@ impl Session {
     }
 
     /// Handles one client frame; a refusal comes back with its `ref`.
+    /// A receipt frame: handled now within the device's allowance, else
+    /// held, merged with others (`held.rs`).
+    async fn receipt(
+        &mut self,
+        conv: ConversationId,
+        seq: u64,
+        kind: ReceiptKind,
+    ) -> Result<(), DomainError> {
+        let (user, device) = (&self.caller.user, &self.caller.device);
+        match self.service.rates.receipt(user, device) {
+            Ok(()) => self.service.receipt(user, device, &conv, seq, kind).await,
+            Err(wait) => {
+                self.service.metrics.shed("receipt_rate");
+                self.held.hold(conv, kind, seq, wait);
+                Ok(())
+            }
+        }
+    }
+
+    /// Handles the held receipts the allowance has room for now, and holds
+    /// the rest again; an error is told as for the frame itself.
+    async fn release_receipts(&mut self) -> Result<(), Gone> {
+        let mut pending = self.held.take().into_iter();
+        while let Some((conv, kind, seq)) = pending.next() {
+            let (user, device) = (&self.caller.user, &self.caller.device);
+            match self.service.rates.receipt(user, device) {
+                Ok(()) => {
+                    if let Err(e) = self.service.receipt(user, device, &conv, seq, kind).await {
+                        self.error(e, None)?;
+                    }
+                }
+                Err(wait) => {
+                    self.held.hold(conv, kind, seq, wait);
+                    for (conv, kind, seq) in pending {
+                        self.held.hold(conv, kind, seq, wait);
+                    }
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies every held receipt, past the allowance: the session ends.
+    async fn flush_held(&mut self) {
+        for (conv, kind, seq) in self.held.take() {
+            let (user, device) = (&self.caller.user, &self.caller.device);
+            if let Err(e) = self.service.receipt(user, device, &conv, seq, kind).await {
+                tracing::debug!(error = %e, "A held receipt of a closed connection was refused.");
+            }
+        }
+    }
+
     async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), (DomainError, Option<String>)> {
         let service = self.service.clone();
         let (user, device) = (self.caller.user.clone(), self.caller.device.clone());
@@ -428,12 +491,12 @@ impl Session {
                     .await
                     .map_err(gone)?;
             }
-            ClientFrame::Delivered { conv, seq } => service
-                .receipt(&user, &device, &edge(conv)?, seq, ReceiptKind::Delivered)
+            ClientFrame::Delivered { conv, seq } => self
+                .receipt(edge(conv)?, seq, ReceiptKind::Delivered)
                 .await
                 .map_err(|e| (e, None))?,
-            ClientFrame::Read { conv, seq } => service
-                .receipt(&user, &device, &edge(conv)?, seq, ReceiptKind::Read)
+            ClientFrame::Read { conv, seq } => self
+                .receipt(edge(conv)?, seq, ReceiptKind::Read)
                 .await
                 .map_err(|e| (e, None))?,
             ClientFrame::Typing { conv } => {

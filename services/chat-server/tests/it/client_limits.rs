@@ -238,3 +238,64 @@ async fn a_user_adding_members_in_a_flood_is_rate_limited() {
         .await;
     assert_eq!(status, 400, "{answer}");
 }
+
+/// `processed{group}` of `/metrics`: records the processor has handled.
+fn processed(metrics: &str, group: &str) -> u64 {
+    let key = format!("chat_processed_records_total{{group=\"{group}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// Each receipt frame costs the gateway store reads and, while the
+/// watermark moves, an append to the log. Past a device's allowance the
+/// frames are merged, the highest seq per conversation and kind kept and
+/// sent when the allowance has room again: a flood becomes a trickle of
+/// appends, and the watermark still ends where the client left it.
+#[tokio::test]
+async fn a_receipt_flood_is_merged_and_loses_no_watermark() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.receipts_every_ms = 300;
+        c.gateway.client_limits.receipt_burst = 3;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let bob = s.user("bob", "phone").await;
+    let mut ws = s.connect("bob", "phone").await;
+    ws.handshake().await;
+    for i in 0..50 {
+        alice.send(&conv, &format!("m{i}"), "hi").await;
+    }
+    ws.messages(&conv, 50).await;
+    // The receipts processor reads every command: wait until it has read
+    // the creation and the 50 sends.
+    let before = eventually(|| async {
+        let n = processed(&s.metrics().await, "receipts");
+        (n >= 51).then_some(n)
+    })
+    .await;
+    for seq in 1..=50 {
+        ws.send(json!({"type": "delivered", "conv": conv, "seq": seq}))
+            .await;
+        ws.send(json!({"type": "read", "conv": conv, "seq": seq}))
+            .await;
+    }
+    let (delivered, read) = eventually(|| async {
+        let (_, r) = bob.get(&format!("/v1/conversations/{conv}/receipts")).await;
+        let me = r["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user"] == "bob")
+            .cloned()
+            .unwrap();
+        let got = (me["delivered_seq"].as_u64()?, me["read_seq"].as_u64()?);
+        (got == (50, 50)).then_some(got)
+    })
+    .await;
+    assert_eq!((delivered, read), (50, 50));
+    let appended = processed(&s.metrics().await, "receipts") - before;
+    assert!(appended <= 12, "{appended} receipt commands for 100 frames");
+}

@@ -28,6 +28,8 @@ pub fn generous_client_limits() -> chat_gateway::ClientLimits {
         sync_burst: 10_000,
         presence_every_ms: 1,
         presence_burst: 10_000,
+        receipts_every_ms: 1,
+        receipt_burst: 10_000,
         user_sends_per_sec: 10_000,
         user_send_burst: 10_000,
         conversations_every_ms: 1,
