@@ -199,6 +199,18 @@ impl Cluster {
                 "10000".into(),
             ),
             (
+                "CHAT__GATEWAY__CLIENT_LIMITS__RECEIPT_BURST".into(),
+                "100000".into(),
+            ),
+            (
+                "CHAT__GATEWAY__CLIENT_LIMITS__CONVERSATION_BURST".into(),
+                "100000".into(),
+            ),
+            (
+                "CHAT__GATEWAY__CLIENT_LIMITS__MEMBER_ADD_BURST".into(),
+                "1000000".into(),
+            ),
+            (
                 "RUST_LOG".into(),
                 std::env::var("CHAT_IT_LOG").unwrap_or_else(|_| "warn".into()),
             ),
