@@ -283,14 +283,7 @@ async fn a_receipt_flood_is_merged_and_loses_no_watermark() {
             .await;
     }
     let (delivered, read) = eventually(|| async {
-        let (_, r) = bob.get(&format!("/v1/conversations/{conv}/receipts")).await;
-        let me = r["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["user"] == "bob")
-            .cloned()
-            .unwrap();
+        let me = bob.receipt_row(&conv, "bob").await?;
         let got = (me["delivered_seq"].as_u64()?, me["read_seq"].as_u64()?);
         (got == (50, 50)).then_some(got)
     })

@@ -82,12 +82,7 @@ async fn backlog_on_connect_respects_the_delivered_watermark() {
     ws.send(json!({"type": "delivered", "conv": conv, "seq": 2}))
         .await;
     eventually(|| async {
-        let (_, r) = bob.get(&format!("/v1/conversations/{conv}/receipts")).await;
-        let bob_row = r["members"]
-            .as_array()?
-            .iter()
-            .find(|m| m["user"] == "bob")?
-            .clone();
+        let bob_row = bob.receipt_row(&conv, "bob").await?;
         (bob_row["delivered_seq"] == 2).then_some(())
     })
     .await;

@@ -224,6 +224,18 @@ impl User {
         ack
     }
 
+    /// The row of `user` in the conversation's receipts, if it has one.
+    pub async fn receipt_row(&self, conv: &str, user: &str) -> Option<Value> {
+        let (_, r) = self
+            .get(&format!("/v1/conversations/{conv}/receipts"))
+            .await;
+        r["members"]
+            .as_array()?
+            .iter()
+            .find(|m| m["user"] == user)
+            .cloned()
+    }
+
     pub async fn history(&self, conv: &str, query: &str) -> Vec<Value> {
         let (status, page) = self
             .get(&format!("/v1/conversations/{conv}/messages?{query}"))

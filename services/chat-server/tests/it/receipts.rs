@@ -52,16 +52,7 @@ async fn receipts_are_watermarks_and_drive_unread_counts() {
         (r["kind"].as_str(), r["seq"].as_u64()),
         (Some("delivered"), Some(3))
     );
-    let (_, rs) = alice
-        .get(&format!("/v1/conversations/{conv}/receipts"))
-        .await;
-    let bob_row = rs["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["user"] == "bob")
-        .unwrap()
-        .clone();
+    let bob_row = alice.receipt_row(&conv, "bob").await.unwrap();
     assert_eq!(bob_row["read_seq"], 2);
     assert_eq!(bob_row["delivered_seq"], 3);
     assert_eq!(unread().await, Some(1));
