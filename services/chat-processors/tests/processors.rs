@@ -929,3 +929,81 @@ async fn a_sequencer_whose_partitions_were_reassigned_takes_the_stored_positions
         keys(&messages)
     );
 }
+
+/// A log whose first append waits, as a broker slow to fsync.
+struct SlowFirstAppend {
+    inner: EmbeddedLog,
+    first: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl EventLog for SlowFirstAppend {
+    async fn append(&self, r: Vec<OutRecord>) -> chat_ports::Result<Vec<chat_ports::Position>> {
+        if self.first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        EventLog::append(&self.inner, r).await
+    }
+    async fn consumer(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> chat_ports::Result<Box<dyn chat_ports::LogConsumer>> {
+        EventLog::consumer(&self.inner, group, topics).await
+    }
+    async fn expire(&self, cutoff_ms: i64) -> chat_ports::Result<u64> {
+        EventLog::expire(&self.inner, cutoff_ms).await
+    }
+    async fn health(&self) -> chat_ports::Result<()> {
+        EventLog::health(&self.inner).await
+    }
+    async fn end_offsets(&self, topic: &str) -> chat_ports::Result<Vec<u64>> {
+        EventLog::end_offsets(&self.inner, topic).await
+    }
+    async fn read_at(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> chat_ports::Result<Option<chat_ports::LogRecord>> {
+        EventLog::read_at(&self.inner, topic, partition, offset).await
+    }
+}
+
+/// The sequencer writes a batch to the store while the events of the
+/// batch before are still being appended, but appends its own only after
+/// them: a conversation's events stay in seq order in the log even when
+/// the first append is slow.
+#[tokio::test]
+async fn a_batch_s_events_follow_those_of_the_batch_before_when_its_append_is_slow() {
+    let rig = rig().await;
+    let mut records = commands()[..2].to_vec();
+    records.extend((0..6).map(|i| send("g", "alice", &format!("s{i}"), 20 + i)));
+    append_all(&rig, &records).await;
+    let all = read_all(&rig.log, "t").await;
+    let log: Arc<dyn EventLog> = Arc::new(SlowFirstAppend {
+        inner: rig.log.clone(),
+        first: true.into(),
+    });
+    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    let (first, rest) = all.split_at(4);
+    sequencer.start(first).await.unwrap();
+    sequencer.start(rest).await.unwrap();
+    sequencer.settle().await.unwrap();
+    let mut events = rig
+        .log
+        .consumer("e", &[chat_events::topics::EVENTS])
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = events
+        .poll(100, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| match rig.codec.decode_event(&r.payload) {
+            Ok(chat_domain::Event::MessageSequenced(e)) => Some(e.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<i64>>());
+}

@@ -292,3 +292,36 @@ async fn a_receipt_flood_is_merged_and_loses_no_watermark() {
     let appended = processed(&s.metrics().await, "receipts") - before;
     assert!(appended <= 12, "{appended} receipt commands for 100 frames");
 }
+
+/// Receipts held past the allowance are applied when the connection
+/// closes: a client that acknowledges and leaves loses no watermark.
+#[tokio::test]
+async fn receipts_held_when_a_connection_closes_are_applied() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.receipts_every_ms = 60_000;
+        c.gateway.client_limits.receipt_burst = 1;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let bob = s.user("bob", "phone").await;
+    let mut ws = s.connect("bob", "phone").await;
+    ws.handshake().await;
+    for i in 0..3 {
+        alice.send(&conv, &format!("m{i}"), "hi").await;
+    }
+    ws.messages(&conv, 3).await;
+    for seq in 1..=3 {
+        ws.send(json!({"type": "read", "conv": conv, "seq": seq}))
+            .await;
+    }
+    // A ping after them: its pong says every receipt frame was handled.
+    ws.send(json!({"type": "ping", "id": "after"})).await;
+    ws.take(|f| f["type"] == "pong").await.unwrap();
+    drop(ws);
+    eventually(|| async {
+        let me = bob.receipt_row(&conv, "bob").await?;
+        (me["read_seq"] == 3).then_some(())
+    })
+    .await;
+}
