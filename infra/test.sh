@@ -16,6 +16,12 @@ cd "$(dirname "$0")/.."
 ci=false
 case "${CI:-}" in true | 1) ci=true ;; esac
 
+# A CI build is made once: incremental state would only double the disk it
+# takes (a full debug build of the workspace is several GiB already).
+if $ci; then
+  export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is needed: install Rust (rustup) first" >&2
   exit 1
