@@ -16,11 +16,25 @@ pub(crate) type MessageRow = (
     Option<Vec<String>>,
     i64,
     bool,
+    Option<i64>,
+    Option<i64>,
 );
 
 /// The message of `conv` a row holds.
 pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
-    let (seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted) = row;
+    let (
+        seq,
+        msg_id,
+        sender,
+        sender_device,
+        client_msg_id,
+        body,
+        attachments,
+        ts,
+        deleted,
+        edit_version,
+        edited_ts,
+    ) = row;
     Ok(Message {
         conv: conv.into(),
         seq: from_db("seq", seq)?,
@@ -32,6 +46,8 @@ pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
         attachments: attachments.unwrap_or_default(),
         ts,
         deleted,
+        edit_version: from_db("edit_version", edit_version.unwrap_or(0))?,
+        edited_ts,
     })
 }
 

@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0002_sequencer_cursors.cql",
         cql: include_str!("../../../infra/cassandra/schema/0002_sequencer_cursors.cql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_message_edits.cql",
+        cql: include_str!("../../../infra/cassandra/schema/0003_message_edits.cql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.
@@ -84,8 +89,11 @@ fn table_name(statement: &str) -> Option<&str> {
 }
 
 /// The statement with its table named in `keyspace` and `{id}` replaced
-/// by the id of that table.
+/// by the id of that table (an `ALTER TABLE` is only qualified).
 fn with_table_id(statement: &str, keyspace: &str) -> String {
+    if let Some(rest) = statement.strip_prefix("ALTER TABLE ") {
+        return format!("ALTER TABLE {keyspace}.{rest}");
+    }
     match table_name(statement) {
         Some(table) => {
             let id = Uuid::new_v5(&TABLE_IDS, format!("{keyspace}.{table}").as_bytes());

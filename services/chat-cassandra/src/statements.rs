@@ -10,7 +10,8 @@ use scylla::statement::prepared::PreparedStatement;
 /// The columns of a message row, in the order `rows::message` reads them.
 macro_rules! message_columns {
     () => {
-        "seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted"
+        "seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted, \
+         edit_version, edited_ts"
     };
 }
 
@@ -80,7 +81,8 @@ statements! {
 
     // Messages.
     put_message = "INSERT INTO messages (conv, bucket, seq, msg_id, sender, sender_device, \
-        client_msg_id, body, attachments, ts, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        client_msg_id, body, attachments, ts, deleted, edit_version, edited_ts) \
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
         USING TIMESTAMP ?";
     message = concat!("SELECT ", message_columns!(), " FROM messages WHERE conv = ? AND bucket = ? AND seq = ?");
     messages_after = concat!("SELECT ", message_columns!(),

@@ -103,6 +103,8 @@ impl CassandraStore {
                     &m.attachments,
                     m.ts,
                     m.deleted,
+                    to_db("edit_version", m.edit_version)?,
+                    m.edited_ts,
                     s.upsert,
                 ),
             ));

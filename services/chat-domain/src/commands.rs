@@ -49,6 +49,16 @@ pub struct DeleteMessage {
     pub ts: i64,
 }
 
+/// `schemas/EditMessage.avsc`: the sender replaces a message's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditMessage {
+    pub conv: ConversationId,
+    pub seq: i64,
+    pub actor: UserId,
+    pub body: String,
+    pub ts: i64,
+}
+
 /// `schemas/SubmitReceipt.avsc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitReceipt {
@@ -68,6 +78,7 @@ crate::record_enum! {
         CreateConversation,
         ChangeMembers,
         DeleteMessage,
+        EditMessage,
         SubmitReceipt,
     }
 }
@@ -80,6 +91,7 @@ impl Command {
             Command::CreateConversation(c) => &c.conv,
             Command::ChangeMembers(c) => &c.conv,
             Command::DeleteMessage(c) => &c.conv,
+            Command::EditMessage(c) => &c.conv,
             Command::SubmitReceipt(c) => &c.conv,
         }
     }
@@ -91,6 +103,7 @@ impl Command {
             Command::CreateConversation(c) => &c.creator,
             Command::ChangeMembers(c) => &c.actor,
             Command::DeleteMessage(c) => &c.actor,
+            Command::EditMessage(c) => &c.actor,
             Command::SubmitReceipt(c) => &c.user,
         }
     }
@@ -103,7 +116,8 @@ impl Command {
             Command::SendMessage(_)
             | Command::CreateConversation(_)
             | Command::ChangeMembers(_)
-            | Command::DeleteMessage(_) => None,
+            | Command::DeleteMessage(_)
+            | Command::EditMessage(_) => None,
         }
     }
 
@@ -114,6 +128,7 @@ impl Command {
             Command::CreateConversation(c) => c.ts,
             Command::ChangeMembers(c) => c.ts,
             Command::DeleteMessage(c) => c.ts,
+            Command::EditMessage(c) => c.ts,
             Command::SubmitReceipt(c) => c.ts,
         }
     }

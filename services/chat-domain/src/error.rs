@@ -14,6 +14,9 @@ pub enum ErrorCode {
     BadRequest,
     TooLarge,
     GroupFull,
+    /// v1.1: an edit of a deleted message, past the edit window, or of a
+    /// message without text.
+    NotEditable,
     RateLimited,
     Overloaded,
     Internal,
@@ -31,6 +34,7 @@ impl ErrorCode {
             Self::BadRequest => "bad_request",
             Self::TooLarge => "too_large",
             Self::GroupFull => "group_full",
+            Self::NotEditable => "not_editable",
             Self::RateLimited => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal",
@@ -38,7 +42,7 @@ impl ErrorCode {
     }
 
     /// Every code.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotMember,
@@ -47,6 +51,7 @@ impl ErrorCode {
         Self::BadRequest,
         Self::TooLarge,
         Self::GroupFull,
+        Self::NotEditable,
         Self::RateLimited,
         Self::Overloaded,
         Self::Internal,
@@ -65,7 +70,7 @@ impl ErrorCode {
             Self::UnknownConversation | Self::NotFound => 404,
             Self::BadRequest => 400,
             Self::TooLarge => 413,
-            Self::GroupFull => 422,
+            Self::GroupFull | Self::NotEditable => 422,
             Self::RateLimited => 429,
             Self::Overloaded => 503,
             Self::Internal => 500,

@@ -46,6 +46,20 @@ pub struct MessageDeleted {
     pub ts: i64,
 }
 
+/// `schemas/MessageEdited.avsc`: a message's body was replaced; it keeps
+/// its seq.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEdited {
+    pub conv: ConversationId,
+    pub seq: i64,
+    pub actor: UserId,
+    pub body: String,
+    pub edit_version: i64,
+    pub edited_ts: i64,
+    pub recipients: Vec<UserId>,
+    pub ts: i64,
+}
+
 /// `schemas/ReceiptAdvanced.avsc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptAdvanced {
@@ -114,6 +128,7 @@ crate::record_enum! {
         MessageSequenced,
         MembershipApplied,
         MessageDeleted,
+        MessageEdited,
         ReceiptAdvanced,
         CommandRejected,
         SendRejected,
@@ -130,6 +145,7 @@ impl Event {
             Event::MessageSequenced(e) => Some(e),
             Event::MembershipApplied(_)
             | Event::MessageDeleted(_)
+            | Event::MessageEdited(_)
             | Event::ReceiptAdvanced(_)
             | Event::CommandRejected(_)
             | Event::SendRejected(_)
@@ -146,6 +162,7 @@ impl Event {
             Event::MessageSequenced(e) => &e.conv,
             Event::MembershipApplied(e) => &e.conv,
             Event::MessageDeleted(e) => &e.conv,
+            Event::MessageEdited(e) => &e.conv,
             Event::ReceiptAdvanced(e) => &e.conv,
             Event::CommandRejected(e) => &e.conv,
             Event::SendRejected(e) => &e.conv,

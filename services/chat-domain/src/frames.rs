@@ -27,6 +27,15 @@ pub enum ClientFrame {
     Typing {
         conv: String,
     },
+    /// v1.1: the sender replaces a message's body; a refusal comes back
+    /// as an `error` with this `ref`.
+    Edit {
+        conv: String,
+        seq: u64,
+        body: String,
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+    },
     SubscribePresence {
         users: Vec<String>,
     },
@@ -58,6 +67,14 @@ pub enum ServerFrame {
     MessageDeleted {
         conv: ConversationId,
         seq: u64,
+    },
+    /// v1.1: the message at `seq` has a new body.
+    MessageEdited {
+        conv: ConversationId,
+        seq: u64,
+        body: String,
+        edit_version: u64,
+        edited_ts: i64,
     },
     Receipt {
         conv: ConversationId,

@@ -161,6 +161,12 @@ pub struct Message {
     pub attachments: Vec<String>,
     pub ts: i64,
     pub deleted: bool,
+    /// 0 until edited, then 1, 2, … (PROTOCOL v1.1).
+    #[serde(default)]
+    pub edit_version: u64,
+    /// The `ts` of the last edit.
+    #[serde(default)]
+    pub edited_ts: Option<i64>,
 }
 
 impl Message {
@@ -169,6 +175,13 @@ impl Message {
         self.deleted = true;
         self.body.clear();
         self.attachments.clear();
+    }
+
+    /// Replaces the body, one edit version up.
+    pub fn edit(&mut self, body: &str, ts: i64) {
+        self.body = body.to_owned();
+        self.edit_version += 1;
+        self.edited_ts = Some(ts);
     }
 }
 

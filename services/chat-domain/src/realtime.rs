@@ -21,6 +21,14 @@ pub enum RealtimeEvent {
     },
     /// A message deleted for everyone.
     Deleted { conv: ConversationId, seq: u64 },
+    /// A message's body replaced by its sender.
+    Edited {
+        conv: ConversationId,
+        seq: u64,
+        body: String,
+        edit_version: u64,
+        edited_ts: i64,
+    },
     /// A user's watermark moved.
     Receipt {
         conv: ConversationId,

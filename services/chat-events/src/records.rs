@@ -3,11 +3,12 @@
 //! the codec reads and writes.
 
 pub use chat_domain::commands::{
-    ChangeMembers, Command, CreateConversation, DeleteMessage, SendMessage, SubmitReceipt,
+    ChangeMembers, Command, CreateConversation, DeleteMessage, EditMessage, SendMessage,
+    SubmitReceipt,
 };
 pub use chat_domain::events::{
-    CommandRejected, DeadLettered, Event, MembershipApplied, MessageDeleted, MessageSequenced,
-    PushDeadLettered, ReceiptAdvanced, SendRejected,
+    CommandRejected, DeadLettered, Event, MembershipApplied, MessageDeleted, MessageEdited,
+    MessageSequenced, PushDeadLettered, ReceiptAdvanced, SendRejected,
 };
 
 /// Any record of the log: a command or an event.
@@ -126,12 +127,14 @@ records!(
         CreateConversation,
         ChangeMembers,
         DeleteMessage,
+        EditMessage,
         SubmitReceipt,
     ],
     events: [
         MessageSequenced,
         MembershipApplied,
         MessageDeleted,
+        MessageEdited,
         ReceiptAdvanced,
         CommandRejected,
         SendRejected,

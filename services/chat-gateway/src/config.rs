@@ -32,6 +32,9 @@ pub struct GatewayConfig {
     pub max_frame_bytes: usize,
     /// Largest group, members.
     pub group_cap: usize,
+    /// How long after its send a message may be edited, seconds (a rule:
+    /// gateways and sequencers must have the same).
+    pub edit_window_secs: u64,
     /// Sends per second per device, sustained.
     pub send_rate_per_sec: u32,
     /// Sends a device may burst above the rate.
@@ -198,6 +201,7 @@ impl Default for GatewayConfig {
             max_body_bytes: 64 * 1024,
             max_frame_bytes: 1024 * 1024,
             group_cap: 256,
+            edit_window_secs: 15 * 60,
             send_rate_per_sec: 20,
             send_burst: 40,
             outbound_queue: 1024,
@@ -227,5 +231,14 @@ impl GatewayConfig {
 
     pub fn apply_timeout(&self) -> Duration {
         Duration::from_millis(self.apply_timeout_ms)
+    }
+
+    /// The limits the rules enforce, for gateways and sequencers alike.
+    pub fn limits(&self) -> chat_domain::rules::Limits {
+        chat_domain::rules::Limits {
+            group_cap: self.group_cap,
+            edit_window_ms: i64::try_from(self.edit_window_secs.saturating_mul(1000))
+                .unwrap_or(i64::MAX),
+        }
     }
 }

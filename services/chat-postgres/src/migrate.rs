@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_sequencer_cursors.sql",
         sql: include_str!("../../../infra/postgres/migrations/0003_sequencer_cursors.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_message_edits.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0004_message_edits.sql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

@@ -188,7 +188,7 @@ impl PostgresStore {
             .await?;
         let mut out = vec![None; keys.len()];
         for row in &found {
-            let slot: i64 = rows::column(row, 10)?;
+            let slot: i64 = rows::column(row, rows::MESSAGE_COLUMNS)?;
             let slot = usize::try_from(slot).map_err(|_| error::corrupt(format!("slot {slot}")))?;
             if let Some(place) = out.get_mut(slot) {
                 *place = Some(rows::message(row)?);

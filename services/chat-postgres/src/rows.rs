@@ -7,13 +7,18 @@ use chat_domain::{ConversationState, Message};
 use chat_ports::{Attachment, PortError, Result};
 use tokio_postgres::Row;
 
-/// The columns [`message`] reads, in its order.
+/// The columns [`message`] reads, in its order ([`MESSAGE_COLUMNS`] of them).
 macro_rules! message_columns {
     () => {
-        "conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::text, ts, deleted"
+        "conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::text, ts, deleted, \
+         edit_version, edited_ts"
     };
 }
 pub(crate) use message_columns;
+
+/// How many columns [`message_columns`] names: a query that selects more
+/// after them finds its own from this index on.
+pub(crate) const MESSAGE_COLUMNS: usize = 12;
 
 /// The columns [`attachment`] reads, in its order.
 macro_rules! attachment_columns {
@@ -70,6 +75,8 @@ pub(crate) fn message(row: &Row) -> Result<Message> {
         attachments: serde_json::from_str(&attachments).map_err(error::corrupt)?,
         ts: column(row, 8)?,
         deleted: column(row, 9)?,
+        edit_version: from_db("edit_version", column(row, 10)?)?,
+        edited_ts: column(row, 11)?,
     })
 }
 

@@ -21,11 +21,14 @@ WHERE (conversations.state->>'applied_offset')::numeric
 
 const UPSERT_MESSAGES: &str = "\
 INSERT INTO messages
-    (conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted)
-SELECT conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::json, ts, deleted
+    (conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted,
+     edit_version, edited_ts)
+SELECT conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::json, ts, deleted,
+    edit_version, edited_ts
 FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::bytea[], $8::text[], $9::int8[], $10::bool[])
-    AS t(conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted)
+            $7::bytea[], $8::text[], $9::int8[], $10::bool[], $11::int8[], $12::int8[])
+    AS t(conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted,
+         edit_version, edited_ts)
 ON CONFLICT (conv, seq) DO UPDATE SET
     msg_id = EXCLUDED.msg_id,
     sender = EXCLUDED.sender,
@@ -34,7 +37,9 @@ ON CONFLICT (conv, seq) DO UPDATE SET
     body = EXCLUDED.body,
     attachments = EXCLUDED.attachments,
     ts = EXCLUDED.ts,
-    deleted = EXCLUDED.deleted";
+    deleted = EXCLUDED.deleted,
+    edit_version = EXCLUDED.edit_version,
+    edited_ts = EXCLUDED.edited_ts";
 
 const DELETE_MEMBERS: &str = "\
 DELETE FROM user_conversations AS u
@@ -74,6 +79,8 @@ struct MessageColumns<'a> {
     attachments: Vec<String>,
     ts: Vec<i64>,
     deleted: Vec<bool>,
+    edit_version: Vec<i64>,
+    edited_ts: Vec<Option<i64>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -89,6 +96,9 @@ impl<'a> MessageColumns<'a> {
             .push(rows::attachments_json(&m.attachments)?);
         self.ts.push(m.ts);
         self.deleted.push(m.deleted);
+        self.edit_version
+            .push(to_db("edit_version", m.edit_version)?);
+        self.edited_ts.push(m.edited_ts);
         Ok(())
     }
 }
@@ -164,6 +174,8 @@ impl PostgresStore {
                     &c.attachments,
                     &c.ts,
                     &c.deleted,
+                    &c.edit_version,
+                    &c.edited_ts,
                 ],
             )
             .await

@@ -47,6 +47,8 @@ fn msg(conv: &str, seq: u64, attachments: &[&str]) -> Message {
         attachments: attachments.iter().map(|a| a.to_string()).collect(),
         ts: 10 * seq as i64,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
     }
 }
 

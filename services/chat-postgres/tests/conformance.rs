@@ -48,6 +48,8 @@ fn msg(conv: &str, seq: u64, body: &str) -> Message {
         attachments: vec!["a\u{0}1".into()],
         ts: 1,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
     }
 }
 
@@ -303,10 +305,15 @@ async fn a_send_the_store_cannot_hold_is_refused_and_the_partition_goes_on() {
             .await
             .unwrap();
         let events: Arc<dyn EventLog> = Arc::new(log.clone());
-        chat_processors::sequencer::Sequencer::new(stores.clone(), events, codec, 256)
-            .handle(&batch)
-            .await
-            .expect("the batch applies");
+        chat_processors::sequencer::Sequencer::new(
+            stores.clone(),
+            events,
+            codec,
+            chat_domain::rules::Limits::default(),
+        )
+        .handle(&batch)
+        .await
+        .expect("the batch applies");
         let history = stores.messages.messages_after("g", 0, 10).await.unwrap();
         let keys: Vec<&str> = history.iter().map(|m| m.client_msg_id.as_str()).collect();
         assert_eq!(

@@ -103,6 +103,8 @@ impl Fanout {
                     attachments: e.attachments,
                     ts: e.ts,
                     deleted: false,
+                    edit_version: 0,
+                    edited_ts: None,
                 };
                 let large = e.recipients.len() > self.conversation_channel_above;
                 let event = RealtimeEvent::Message {
@@ -128,6 +130,16 @@ impl Fanout {
                 let event = RealtimeEvent::Deleted {
                     conv: e.conv.clone(),
                     seq: e.seq.max(0) as u64,
+                };
+                Ok(self.to_members(&e.conv, &e.recipients, event))
+            }
+            Event::MessageEdited(e) => {
+                let event = RealtimeEvent::Edited {
+                    conv: e.conv.clone(),
+                    seq: e.seq.max(0) as u64,
+                    body: e.body,
+                    edit_version: e.edit_version.max(0) as u64,
+                    edited_ts: e.edited_ts,
                 };
                 Ok(self.to_members(&e.conv, &e.recipients, event))
             }

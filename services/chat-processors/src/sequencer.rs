@@ -50,17 +50,12 @@ struct InFlight {
 }
 
 impl Sequencer {
-    pub fn new(
-        stores: Stores,
-        log: Arc<dyn EventLog>,
-        codec: Arc<Codec>,
-        group_cap: usize,
-    ) -> Self {
+    pub fn new(stores: Stores, log: Arc<dyn EventLog>, codec: Arc<Codec>, limits: Limits) -> Self {
         Self {
             stores,
             log,
             codec,
-            limits: Limits { group_cap },
+            limits,
             publish: true,
             in_flight: Default::default(),
             known: Default::default(),

@@ -2,6 +2,7 @@
 //! (after a crash before the commit, or into an empty store) writes the same
 //! state (DESIGN invariant 3).
 
+use chat_domain::rules::Limits;
 use chat_domain::ConversationState;
 use chat_embedded::{EmbeddedLog, EmbeddedStore, FsyncPolicy, LogOptions};
 use chat_events::topics::COMMANDS;
@@ -130,10 +131,15 @@ async fn read_all(log: &EmbeddedLog, group: &str) -> Vec<chat_ports::LogRecord> 
 async fn sequence_all(rig: &Rig) -> Vec<chat_ports::LogRecord> {
     let batch = read_all(&rig.log, "t").await;
     let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
-    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
-        .handle(&batch)
-        .await
-        .unwrap();
+    Sequencer::new(
+        rig.stores.clone(),
+        log,
+        rig.codec.clone(),
+        Limits::default(),
+    )
+    .handle(&batch)
+    .await
+    .unwrap();
     let mut events = rig
         .log
         .consumer("e", &[chat_events::topics::EVENTS])
@@ -160,7 +166,12 @@ async fn the_sequencer_decides_by_log_order_and_repeats_itself_exactly() {
     append_all(&rig, &commands()).await;
     let batch = read_all(&rig.log, "t").await;
     let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
-    let seq = Sequencer::new(rig.stores.clone(), log.clone(), rig.codec.clone(), 256);
+    let seq = Sequencer::new(
+        rig.stores.clone(),
+        log.clone(),
+        rig.codec.clone(),
+        Limits::default(),
+    );
     seq.handle(&batch).await.unwrap();
     let first = snapshot(&rig.stores).await;
 
@@ -197,7 +208,12 @@ async fn the_sequencer_decides_by_log_order_and_repeats_itself_exactly() {
 
     // Replayed into an empty store, from the same log: identical.
     let fresh = rig_with_log(&rig).await;
-    let replayer = Sequencer::new(fresh.clone(), log.clone(), rig.codec.clone(), 256);
+    let replayer = Sequencer::new(
+        fresh.clone(),
+        log.clone(),
+        rig.codec.clone(),
+        Limits::default(),
+    );
     for chunk in batch.chunks(3) {
         replayer.handle(chunk).await.unwrap();
     }
@@ -288,10 +304,15 @@ async fn a_member_added_and_removed_in_one_batch_is_out_of_the_index() {
     .await;
     let batch = read_all(&rig.log, "t").await;
     let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
-    Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256)
-        .handle(&batch)
-        .await
-        .unwrap();
+    Sequencer::new(
+        rig.stores.clone(),
+        log,
+        rig.codec.clone(),
+        Limits::default(),
+    )
+    .handle(&batch)
+    .await
+    .unwrap();
     assert!(rig
         .stores
         .conversations
@@ -417,7 +438,7 @@ async fn an_undecodable_command_is_set_aside_and_the_rest_is_sequenced() {
         rig.stores.clone(),
         log.clone(),
         rig.codec.clone(),
-        256,
+        Limits::default(),
     ));
     let shutdown = tokio_util::sync::CancellationToken::new();
     let metrics = chat_telemetry::Metrics::new();
@@ -502,7 +523,7 @@ async fn a_send_set_aside_is_reported_to_its_device() {
         rig.stores.clone(),
         log.clone(),
         rig.codec.clone(),
-        256,
+        Limits::default(),
     ));
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(chat_processors::run(
@@ -717,7 +738,12 @@ async fn commands_of_a_restored_log_are_sequenced_not_taken_for_replays() {
     .await;
     let batch = read_all(&restored, "t").await;
     let log: Arc<dyn EventLog> = Arc::new(restored.clone());
-    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    let sequencer = Sequencer::new(
+        rig.stores.clone(),
+        log,
+        rig.codec.clone(),
+        Limits::default(),
+    );
     sequencer.handle(&batch).await.unwrap();
     // Redelivered from the new log: replays now.
     sequencer.handle(&batch).await.unwrap();
@@ -757,7 +783,12 @@ async fn a_changed_partition_count_is_refused() {
     append_to(&wider, &rig.codec, &[send("g", "alice", "moved", 30)]).await;
     let batch = read_all(&wider, "t").await;
     let log: Arc<dyn EventLog> = Arc::new(wider.clone());
-    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    let sequencer = Sequencer::new(
+        rig.stores.clone(),
+        log,
+        rig.codec.clone(),
+        Limits::default(),
+    );
     let e = sequencer.handle(&batch).await.unwrap_err();
     assert!(e.to_string().contains("16 partitions"), "{e}");
     assert!(!e.is_permanent(), "retried, never set aside");
@@ -877,7 +908,12 @@ async fn a_sequencer_reading_on_in_order_does_not_read_its_cursors_back() {
     append_all(&rig, &commands()).await;
     let all = read_all(&rig.log, "t").await;
     let log: Arc<dyn EventLog> = Arc::new(rig.log.clone());
-    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    let sequencer = Sequencer::new(
+        rig.stores.clone(),
+        log,
+        rig.codec.clone(),
+        Limits::default(),
+    );
     let (first, rest) = all.split_at(4);
     sequencer.handle(first).await.unwrap();
     sequencer.handle(rest).await.unwrap();
@@ -902,7 +938,12 @@ async fn a_sequencer_whose_partitions_were_reassigned_takes_the_stored_positions
     let all = commands();
     append_all(&rig, &all).await;
     let old: Arc<dyn EventLog> = Arc::new(rig.log.clone());
-    let a = Sequencer::new(rig.stores.clone(), old, rig.codec.clone(), 256);
+    let a = Sequencer::new(
+        rig.stores.clone(),
+        old,
+        rig.codec.clone(),
+        Limits::default(),
+    );
     a.handle(&read_all(&rig.log, "t").await).await.unwrap();
 
     // Meanwhile, another instance sequences a restored log as long as the
@@ -914,7 +955,12 @@ async fn a_sequencer_whose_partitions_were_reassigned_takes_the_stored_positions
         .collect();
     append_to(&restored, &rig.codec, &new).await;
     let restored_log: Arc<dyn EventLog> = Arc::new(restored.clone());
-    let b = Sequencer::new(rig.stores.clone(), restored_log, rig.codec.clone(), 256);
+    let b = Sequencer::new(
+        rig.stores.clone(),
+        restored_log,
+        rig.codec.clone(),
+        Limits::default(),
+    );
     b.handle(&read_all(&restored, "t").await).await.unwrap();
 
     // The partition comes back to the first instance, at the next offset.
@@ -985,7 +1031,12 @@ async fn a_batch_s_events_follow_those_of_the_batch_before_when_its_append_is_sl
         inner: rig.log.clone(),
         first: true.into(),
     });
-    let sequencer = Sequencer::new(rig.stores.clone(), log, rig.codec.clone(), 256);
+    let sequencer = Sequencer::new(
+        rig.stores.clone(),
+        log,
+        rig.codec.clone(),
+        Limits::default(),
+    );
     let (first, rest) = all.split_at(4);
     sequencer.start(first).await.unwrap();
     sequencer.start(rest).await.unwrap();

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
+use chat_domain::rules::Limits;
 use chat_domain::time::now_ms;
 use chat_domain::ReceiptKind;
 use chat_embedded::{
@@ -138,7 +139,12 @@ async fn rig(config: PushConfig) -> Rig {
     let codec = Arc::new(Codec::new());
     let metrics = Metrics::new();
     let shared_log: Arc<dyn EventLog> = Arc::new(log.clone());
-    let sequencer = Sequencer::new(stores.clone(), shared_log.clone(), codec.clone(), 256);
+    let sequencer = Sequencer::new(
+        stores.clone(),
+        shared_log.clone(),
+        codec.clone(),
+        Limits::default(),
+    );
     let events = log.consumer("test-events", &[EVENTS]).await.unwrap();
     let push = Arc::new(
         Push::new(

@@ -199,7 +199,7 @@ impl Node {
                     engines.stores.clone(),
                     engines.log.clone(),
                     codec.clone(),
-                    config.gateway.group_cap,
+                    config.gateway.limits(),
                 )),
                 ProcessorKind::Receipts => Arc::new(Receipts::new(
                     engines.stores.clone(),

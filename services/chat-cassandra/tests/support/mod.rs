@@ -115,5 +115,7 @@ pub fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
         attachments: vec![],
         ts,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
     }
 }

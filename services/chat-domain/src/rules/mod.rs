@@ -9,13 +9,15 @@
 //! sequencer would give.
 //!
 //! # Layout
-//! - [`send`], [`create`], [`members`], [`delete`]: one file per command.
+//! - [`send`], [`create`], [`members`], [`delete`], [`edit`]: one file per
+//!   command.
 //! - [`rejection`]: why a command is refused, and its protocol error code.
 //! - [`views`]: the events a decision publishes, built from its state.
 //! - [`receipts`]: the receipts' max-merge, called by every store engine.
 
 pub mod create;
 pub mod delete;
+pub mod edit;
 pub mod members;
 pub mod receipts;
 pub mod rejection;
@@ -37,13 +39,27 @@ use crate::{ConversationState, Message};
 pub struct Limits {
     /// Most members of a group.
     pub group_cap: usize,
+    /// How long after its send a message may be edited, in ms (between the
+    /// gateway clocks of the send and of the edit).
+    pub edit_window_ms: i64,
+}
+
+impl Default for Limits {
+    /// A group of 256 at most; edits within 15 minutes, as the most used
+    /// messengers allow.
+    fn default() -> Self {
+        Self {
+            group_cap: 256,
+            edit_window_ms: 15 * 60 * 1000,
+        }
+    }
 }
 
 /// What a command needs loaded besides its conversation's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wants<'a> {
     Nothing,
-    /// The message at this seq (the one a delete names).
+    /// The message at this seq (the one a delete or an edit names).
     Message(u64),
     /// The message sent before with this idempotency key, if any.
     SentWithKey {
@@ -83,7 +99,8 @@ pub fn is_sequenced(command: &Command) -> bool {
         Command::SendMessage(_)
         | Command::CreateConversation(_)
         | Command::ChangeMembers(_)
-        | Command::DeleteMessage(_) => true,
+        | Command::DeleteMessage(_)
+        | Command::EditMessage(_) => true,
         Command::SubmitReceipt(_) => false,
     }
 }
@@ -96,7 +113,9 @@ pub fn wants(command: &Command) -> Wants<'_> {
             client_msg_id: &c.client_msg_id,
         },
         Command::DeleteMessage(c) if c.seq > 0 => Wants::Message(c.seq as u64),
+        Command::EditMessage(c) if c.seq > 0 => Wants::Message(c.seq as u64),
         Command::DeleteMessage(_)
+        | Command::EditMessage(_)
         | Command::CreateConversation(_)
         | Command::ChangeMembers(_)
         | Command::SubmitReceipt(_) => Wants::Nothing,
@@ -110,6 +129,7 @@ pub fn decide(command: &Command, facts: Facts<'_>, limits: &Limits) -> Result<De
         Command::CreateConversation(c) => create::decide(c, facts, limits),
         Command::ChangeMembers(c) => members::decide(c, facts, limits),
         Command::DeleteMessage(c) => delete::decide(c, facts),
+        Command::EditMessage(c) => edit::decide(c, facts, limits),
         Command::SubmitReceipt(c) => member(facts, &c.user).map(|_| Decision::default()),
     }
 }
@@ -117,7 +137,8 @@ pub fn decide(command: &Command, facts: Facts<'_>, limits: &Limits) -> Result<De
 /// The events of a command applied before (the log delivered it again
 /// after a crash or a rebalance), re-derived from the state it left, in
 /// case the crash came between the store write and the publish. Messages
-/// and deletes are exact; a membership change is announced with the
+/// and deletes are exact, an edit is announced with the message's latest
+/// body; a membership change is announced with the
 /// conversation's current members.
 pub fn replayed(command: &Command, facts: Facts<'_>) -> Vec<Event> {
     let Some(state) = facts.state else {
@@ -137,6 +158,12 @@ pub fn replayed(command: &Command, facts: Facts<'_>) -> Vec<Event> {
             .message
             .filter(|m| m.deleted)
             .map(|m| views::deleted(state, m.seq, &c.actor, c.ts).into())
+            .into_iter()
+            .collect(),
+        Command::EditMessage(c) => facts
+            .message
+            .filter(|m| m.edit_version > 0 && !m.deleted)
+            .map(|m| views::edited(state, m, &c.actor, c.ts).into())
             .into_iter()
             .collect(),
         Command::CreateConversation(c) => {
@@ -166,6 +193,7 @@ pub fn rejected(command: &Command, rejection: &Rejection) -> Event {
         Command::CreateConversation(_)
         | Command::ChangeMembers(_)
         | Command::DeleteMessage(_)
+        | Command::EditMessage(_)
         | Command::SubmitReceipt(_) => CommandRejected {
             conv: command.conv().clone(),
             command: command.name().into(),
@@ -192,7 +220,10 @@ pub fn verdict(
         Command::ChangeMembers(c) => after.is_some_and(|s| {
             c.add.iter().all(|u| s.is_member(u)) && c.remove.iter().all(|u| !s.is_member(u))
         }),
-        Command::SendMessage(_) | Command::DeleteMessage(_) | Command::SubmitReceipt(_) => true,
+        Command::SendMessage(_)
+        | Command::DeleteMessage(_)
+        | Command::EditMessage(_)
+        | Command::SubmitReceipt(_) => true,
     };
     if visible {
         return Ok(());

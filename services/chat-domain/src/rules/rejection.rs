@@ -34,8 +34,12 @@ pub enum Rejection {
     GroupFull { cap: usize },
     #[error("no such message")]
     NoSuchMessage,
-    #[error("only the sender deletes a message")]
+    #[error("only its sender deletes or edits a message")]
     NotSender,
+    #[error("an edit has a body; delete the message instead")]
+    EmptyEdit,
+    #[error("not editable: {0}")]
+    NotEditable(&'static str),
     /// Not a rule's: the store refused the command's values for good, and
     /// the command was set aside on the dead-letter topic.
     #[error("the store cannot hold this: {0}")]
@@ -55,12 +59,14 @@ impl Rejection {
             | Rejection::BadClientMsgId
             | Rejection::NotAGroup
             | Rejection::NothingToChange
+            | Rejection::EmptyEdit
             | Rejection::Unstorable(_) => ErrorCode::BadRequest,
             Rejection::OnlyAdminsAdd | Rejection::OnlyAdminsRemove | Rejection::NotSender => {
                 ErrorCode::Forbidden
             }
             Rejection::NoSuchMember | Rejection::NoSuchMessage => ErrorCode::NotFound,
             Rejection::GroupFull { .. } => ErrorCode::GroupFull,
+            Rejection::NotEditable(_) => ErrorCode::NotEditable,
         }
     }
 }

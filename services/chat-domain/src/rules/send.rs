@@ -42,6 +42,8 @@ pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> 
         attachments: c.attachments.clone(),
         ts: c.ts,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
     };
     decision
         .events

@@ -2,12 +2,15 @@
 
 use super::*;
 use crate::commands::{
-    ChangeMembers, CreateConversation, DeleteMessage, SendMessage, SubmitReceipt,
+    ChangeMembers, CreateConversation, DeleteMessage, EditMessage, SendMessage, SubmitReceipt,
 };
 use crate::events::Event;
 use crate::{ConversationKind, Member};
 
-const LIMITS: Limits = Limits { group_cap: 3 };
+const LIMITS: Limits = Limits {
+    group_cap: 3,
+    edit_window_ms: 1000,
+};
 
 /// A group `g` of `members` (the first an admin) at `last_seq` 5.
 fn group(members: &[&str]) -> ConversationState {
@@ -74,6 +77,8 @@ fn message(seq: u64, sender: &str, deleted: bool) -> Message {
         attachments: vec![],
         ts: 5,
         deleted,
+        edit_version: 0,
+        edited_ts: None,
     }
 }
 
@@ -110,6 +115,21 @@ fn delete(actor: &str, seq: i64) -> Command {
     .into()
 }
 
+fn edit_at(actor: &str, seq: i64, body: &str, ts: i64) -> Command {
+    EditMessage {
+        conv: "g".into(),
+        seq,
+        actor: actor.into(),
+        body: body.into(),
+        ts,
+    }
+    .into()
+}
+
+fn edit(actor: &str, seq: i64, body: &str) -> Command {
+    edit_at(actor, seq, body, 10)
+}
+
 fn decide_on(
     command: &Command,
     state: Option<&ConversationState>,
@@ -139,6 +159,12 @@ fn refusals_follow_the_rules() {
     let d = direct();
     let deleted = message(3, "alice", true);
     let bobs = message(3, "bob", false);
+    let mine = message(3, "alice", false);
+    let photo = Message {
+        body: String::new(),
+        attachments: vec!["a1".into()],
+        ..message(3, "alice", false)
+    };
     let table: Vec<Row<'_>> = vec![
         (
             "send to nothing",
@@ -271,6 +297,55 @@ fn refusals_follow_the_rules() {
             delete("alice", 3),
             None,
             Some(&deleted),
+            Rejection::UnknownConversation,
+        ),
+        (
+            "edit of nothing",
+            edit("alice", 9, "new"),
+            Some(&g),
+            None,
+            Rejection::NoSuchMessage,
+        ),
+        (
+            "edit of another's message",
+            edit("alice", 3, "new"),
+            Some(&g),
+            Some(&bobs),
+            Rejection::NotSender,
+        ),
+        (
+            "edit of a deleted message",
+            edit("alice", 3, "new"),
+            Some(&g),
+            Some(&deleted),
+            Rejection::NotEditable("the message is deleted"),
+        ),
+        (
+            "edit of a message without text",
+            edit("alice", 3, "new"),
+            Some(&g),
+            Some(&photo),
+            Rejection::NotEditable("the message has no text"),
+        ),
+        (
+            "edit past the window",
+            edit_at("alice", 3, "new", 5 + 1001),
+            Some(&g),
+            Some(&mine),
+            Rejection::NotEditable("the edit window has passed"),
+        ),
+        (
+            "edit to nothing",
+            edit("alice", 3, ""),
+            Some(&g),
+            Some(&mine),
+            Rejection::EmptyEdit,
+        ),
+        (
+            "edit in nothing",
+            edit("alice", 3, "new"),
+            None,
+            Some(&mine),
             Rejection::UnknownConversation,
         ),
         (
@@ -432,6 +507,45 @@ fn a_first_delete_is_counted_among_the_conversations_changes() {
 }
 
 #[test]
+fn edits_replace_the_body_one_version_up_and_count_a_change() {
+    let mut g = group(&["alice", "bob"]);
+    g.members[1].joined_after = 3;
+    let mine = message(3, "alice", false);
+    let d = decide_on(
+        &edit_at("alice", 3, "hello", 5 + 1000),
+        Some(&g),
+        Some(&mine),
+    )
+    .unwrap();
+    let m = d.message.expect("the edited message");
+    assert_eq!(
+        (m.seq, m.body.as_str(), m.edit_version, m.edited_ts),
+        (3, "hello", 1, Some(1005)),
+        "the last ms of the window still edits"
+    );
+    let state = d.state.expect("an edit changes the state");
+    assert_eq!(state.changes.since(0).collect::<Vec<_>>(), [3]);
+    let [Event::MessageEdited(e)] = &d.events[..] else {
+        panic!("an edit announces the new body: {:?}", d.events);
+    };
+    assert_eq!(
+        (e.seq, e.body.as_str(), e.edit_version, e.edited_ts),
+        (3, "hello", 1, 1005)
+    );
+    assert_eq!(e.recipients, ["alice"], "bob joined after the message");
+
+    // Again, on the message as it left it: one version up.
+    let again = decide_on(&edit("alice", 3, "hello again"), Some(&state), Some(&m)).unwrap();
+    assert_eq!(again.message.unwrap().edit_version, 2);
+    assert_eq!(again.state.unwrap().changes.count, 2);
+
+    // The body it has: nothing changes, the message is announced again.
+    let same = decide_on(&edit("alice", 3, "hello"), Some(&state), Some(&m)).unwrap();
+    assert!(same.state.is_none() && same.message.is_none());
+    assert!(matches!(&same.events[..], [Event::MessageEdited(e)] if e.edit_version == 1));
+}
+
+#[test]
 fn a_refused_send_is_reported_to_its_device() {
     let Event::SendRejected(e) = rejected(&send("mallory"), &Rejection::NotMember) else {
         panic!("a send's refusal is a SendRejected");
@@ -508,6 +622,20 @@ fn replays_rederive_what_was_published() {
     assert!(matches!(
         &replayed(&delete("alice", 4), facts)[..],
         [Event::MessageDeleted(_)]
+    ));
+    assert!(
+        replayed(&edit("alice", 4, "new"), facts).is_empty(),
+        "deleted: no edit to announce"
+    );
+    let mut edited = message(4, "alice", false);
+    edited.edit("latest", 9);
+    let facts = Facts {
+        state: Some(&g),
+        message: Some(&edited),
+    };
+    assert!(matches!(
+        &replayed(&edit("alice", 4, "older"), facts)[..],
+        [Event::MessageEdited(e)] if e.body == "latest" && e.edit_version == 1
     ));
     assert!(replayed(&send("alice"), Facts::default()).is_empty());
     // A redelivered send with no message was refused: reported again.

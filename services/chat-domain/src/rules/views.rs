@@ -1,6 +1,6 @@
 //! The events that describe a decision, built from the state it leaves.
 
-use crate::events::{MembershipApplied, MessageDeleted, MessageSequenced};
+use crate::events::{MembershipApplied, MessageDeleted, MessageEdited, MessageSequenced};
 use crate::ids::UserId;
 use crate::{ConversationKind, ConversationState, Member, Message};
 
@@ -16,12 +16,7 @@ pub fn sequenced(m: &Message, state: &ConversationState) -> MessageSequenced {
         body: m.body.clone(),
         attachments: m.attachments.clone(),
         ts: m.ts,
-        recipients: state
-            .members
-            .iter()
-            .filter(|mem| mem.joined_after < m.seq)
-            .map(|mem| mem.user.clone())
-            .collect(),
+        recipients: recipients(state, m.seq),
     }
 }
 
@@ -34,6 +29,31 @@ pub fn deleted(state: &ConversationState, seq: u64, actor: &UserId, ts: i64) -> 
         recipients: state.members.iter().map(|m| m.user.clone()).collect(),
         ts,
     }
+}
+
+/// The event of a message's new body, addressed to the members who can
+/// see the message (as its own event was).
+pub fn edited(state: &ConversationState, m: &Message, actor: &UserId, ts: i64) -> MessageEdited {
+    MessageEdited {
+        conv: m.conv.clone(),
+        seq: m.seq as i64,
+        actor: actor.clone(),
+        body: m.body.clone(),
+        edit_version: m.edit_version as i64,
+        edited_ts: m.edited_ts.unwrap_or(m.ts),
+        recipients: recipients(state, m.seq),
+        ts,
+    }
+}
+
+/// The members who can see the message at `seq`: those who joined before it.
+fn recipients(state: &ConversationState, seq: u64) -> Vec<UserId> {
+    state
+        .members
+        .iter()
+        .filter(|mem| mem.joined_after < seq)
+        .map(|mem| mem.user.clone())
+        .collect()
 }
 
 /// The event announcing a conversation's members, and who just left.

@@ -47,6 +47,8 @@ fn message(seq: u64, attachments: &[&str]) -> Message {
         attachments: attachments.iter().map(|a| a.to_string()).collect(),
         ts: 10,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
     }
 }
 

@@ -77,6 +77,29 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+pub struct EditBody {
+    body: String,
+}
+
+/// `PATCH /v1/conversations/{id}/messages/{seq}`: the message as edited.
+pub async fn edit(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath((id, seq)): ApiPath<(String, String)>,
+    ApiJson(b): ApiJson<EditBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| DomainError::bad_request("seq must be a positive integer"))?;
+    let id = ConversationId::parse(id)?;
+    let message = s
+        .service
+        .edit_message(&caller.user, &id, seq, b.body)
+        .await?;
+    Ok(Json(message))
+}
+
 pub async fn receipts(
     State(s): State<AppState>,
     caller: Caller,

@@ -40,7 +40,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/conversations/{id}/messages", get(messages::history))
         .route(
             "/v1/conversations/{id}/messages/{seq}",
-            delete(messages::delete),
+            delete(messages::delete).patch(messages::edit),
         )
         .route("/v1/conversations/{id}/receipts", get(messages::receipts))
         .route("/v1/messages", post(messages::send))

@@ -4,11 +4,11 @@
 
 use super::ChatService;
 use crate::error::from_port;
-use chat_domain::commands::{Command, DeleteMessage, SendMessage, SubmitReceipt};
+use chat_domain::commands::{Command, DeleteMessage, EditMessage, SendMessage, SubmitReceipt};
 use chat_domain::rules::{self, Facts};
 use chat_domain::{
-    ids, ClientMsgId, ConversationId, DeviceId, DomainError, ErrorCode, MessageId, ReceiptKind,
-    UserId,
+    ids, ClientMsgId, ConversationId, DeviceId, DomainError, ErrorCode, Message, MessageId,
+    ReceiptKind, UserId,
 };
 use serde::Serialize;
 
@@ -85,12 +85,7 @@ impl ChatService {
             body,
             attachments,
         } = out;
-        if body.len() > self.config.max_body_bytes {
-            return Err(DomainError::new(
-                ErrorCode::TooLarge,
-                format!("body is over {} bytes", self.config.max_body_bytes),
-            ));
-        }
+        self.check_body(&body)?;
         if attachments.len() > MAX_ATTACHMENTS {
             return Err(DomainError::bad_request(format!(
                 "at most {MAX_ATTACHMENTS} attachments"
@@ -178,6 +173,72 @@ impl ChatService {
         }
         let position = self.append(command).await?;
         self.applied(conv, &position).await?;
+        Ok(())
+    }
+
+    /// The sender replaces a message's body (PROTOCOL v1.1); answers with
+    /// the message once the sequencer applied the edit. The body rules of a
+    /// send apply, and its allowance: an edit writes as much as a send.
+    pub async fn edit_message(
+        &self,
+        user: &UserId,
+        conv: &ConversationId,
+        seq: u64,
+        body: String,
+    ) -> Result<Message, DomainError> {
+        self.check_body(&body)?;
+        self.rates.user_send(user)?;
+        let state = self.membership(conv, user).await?;
+        let message = self
+            .stores
+            .messages
+            .message(conv, seq)
+            .await
+            .map_err(from_port)?;
+        let command: Command = EditMessage {
+            conv: conv.clone(),
+            seq: i64::try_from(seq).unwrap_or(i64::MAX),
+            actor: user.clone(),
+            body,
+            ts: chat_domain::time::now_ms(),
+        }
+        .into();
+        let facts = Facts {
+            state: Some(&state),
+            message: message.as_ref(),
+        };
+        rules::decide(&command, facts, &self.limits())?;
+        if let (Some(m), Command::EditMessage(c)) = (message, &command) {
+            if m.body == c.body {
+                // The body it has (a retry): not worth a durable append.
+                return Ok(m);
+            }
+        }
+        let position = self.append(command).await?;
+        self.applied(conv, &position).await?;
+        let now = self
+            .stores
+            .messages
+            .message(conv, seq)
+            .await
+            .map_err(from_port)?
+            .ok_or_else(|| DomainError::new(ErrorCode::NotFound, "no such message"))?;
+        if now.deleted {
+            // Deleted between the check and the edit's turn.
+            return Err(rules::Rejection::NotEditable("the message is deleted").into());
+        }
+        // Its body now: this edit's, or a later one's.
+        Ok(now)
+    }
+
+    /// The body rules of a send: at most `max_body_bytes`.
+    fn check_body(&self, body: &str) -> Result<(), DomainError> {
+        if body.len() > self.config.max_body_bytes {
+            return Err(DomainError::new(
+                ErrorCode::TooLarge,
+                format!("body is over {} bytes", self.config.max_body_bytes),
+            ));
+        }
         Ok(())
     }
 

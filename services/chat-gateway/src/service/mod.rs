@@ -105,9 +105,7 @@ impl ChatService {
 
     /// The limits the rules enforce, as the sequencer has them.
     pub(crate) fn limits(&self) -> Limits {
-        Limits {
-            group_cap: self.config.group_cap,
-        }
+        self.config.limits()
     }
 
     /// Appends one command to the commands topic; returns once durable.

@@ -188,6 +188,7 @@ impl Session {
                         // Presence channels carry presence and resyncs only.
                         RealtimeEvent::Message { .. }
                         | RealtimeEvent::Deleted { .. }
+                        | RealtimeEvent::Edited { .. }
                         | RealtimeEvent::Receipt { .. }
                         | RealtimeEvent::Conversation { .. }
                         | RealtimeEvent::SendRejected { .. }
@@ -312,6 +313,23 @@ impl Session {
                     self.out.try_push(&ServerFrame::MessageDeleted {
                         conv: conv.clone(),
                         seq: *seq,
+                    })?
+                }
+            }
+            RealtimeEvent::Edited {
+                conv,
+                seq,
+                body,
+                edit_version,
+                edited_ts,
+            } => {
+                if self.delivery.knows(conv) {
+                    self.out.try_push(&ServerFrame::MessageEdited {
+                        conv: conv.clone(),
+                        seq: *seq,
+                        body: body.clone(),
+                        edit_version: *edit_version,
+                        edited_ts: *edited_ts,
                     })?
                 }
             }
@@ -520,6 +538,20 @@ impl Session {
                     .channels
                     .publish_many(&channels, RealtimeEvent::Typing { conv, user })
                     .await;
+            }
+            ClientFrame::Edit {
+                conv,
+                seq,
+                body,
+                reference,
+            } => {
+                // Answered only when refused; the edited message comes as
+                // `message_edited`, to this device as to every other.
+                let conv = ConversationId::parse(conv).map_err(|e| (e, reference.clone()))?;
+                service
+                    .edit_message(&user, &conv, seq, body)
+                    .await
+                    .map_err(|e| (e, reference))?;
             }
             ClientFrame::SubscribePresence { users } => self.watch(users).await?,
             ClientFrame::Sync { after } => {

@@ -245,6 +245,7 @@ fn variant(event: &RealtimeEvent) -> &'static str {
     match event {
         RealtimeEvent::Message { .. } => "message",
         RealtimeEvent::Deleted { .. } => "deleted",
+        RealtimeEvent::Edited { .. } => "edited",
         RealtimeEvent::Receipt { .. } => "receipt",
         RealtimeEvent::Conversation { .. } => "conversation",
         RealtimeEvent::SendRejected { .. } => "send_rejected",
@@ -254,9 +255,10 @@ fn variant(event: &RealtimeEvent) -> &'static str {
     }
 }
 
-const VARIANTS: [&str; 8] = [
+const VARIANTS: [&str; 9] = [
     "message",
     "deleted",
+    "edited",
     "receipt",
     "conversation",
     "send_rejected",
@@ -280,6 +282,13 @@ fn every_variant() -> Vec<RealtimeEvent> {
         attachments: vec!["att-1".into(), "att-2".into()],
         ts: 1_700_000_000_123,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
+    };
+    let edited = Message {
+        edit_version: 3,
+        edited_ts: Some(1_700_000_000_999),
+        ..message.clone()
     };
     let tombstone = Message {
         body: String::new(),
@@ -317,12 +326,23 @@ fn every_variant() -> Vec<RealtimeEvent> {
             recipients: vec![],
         },
         RealtimeEvent::Message {
+            message: edited,
+            recipients: vec!["bob".into()],
+        },
+        RealtimeEvent::Message {
             message: tombstone,
             recipients: vec!["alice".into(), "bob".into()],
         },
         RealtimeEvent::Deleted {
             conv: "c-1".into(),
             seq: 3,
+        },
+        RealtimeEvent::Edited {
+            conv: "c-1".into(),
+            seq: u64::MAX,
+            body: "\u{1f600} \"edited\"\n{\"t\":\"resync\"}".into(),
+            edit_version: u64::MAX,
+            edited_ts: i64::MIN,
         },
         RealtimeEvent::Receipt {
             conv: "c-1".into(),

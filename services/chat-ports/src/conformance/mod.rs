@@ -58,6 +58,8 @@ fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
         attachments: vec![],
         ts,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
     }
 }
 
@@ -66,6 +68,7 @@ pub async fn run_all(stores: &Stores) {
     batches_apply_atomically_and_idempotently(stores).await;
     history_pages(stores).await;
     idempotency_index(stores).await;
+    an_edit_replaces_the_body_in_place(stores).await;
     unread_counts(stores).await;
     receipts_only_move_forward(stores).await;
     membership_index(stores).await;
@@ -357,6 +360,56 @@ pub async fn idempotency_index(s: &Stores) {
         .unwrap()
         .unwrap();
     assert!(again.deleted && again.body.is_empty());
+}
+
+/// An edited message (PROTOCOL v1.1) keeps its seq and its idempotency
+/// key, and every read returns its latest body with its edit version and
+/// time; a message never edited reads as version 0 without a time.
+pub async fn an_edit_replaces_the_body_in_place(s: &Stores) {
+    // Past every cut of the retention check.
+    const T: i64 = 1_000_000;
+    let mut state = conv("ed", &["alice", "bob"], 2);
+    state.applied_offset = 1;
+    s.sequencer
+        .apply(SequencedBatch {
+            conversations: vec![state.clone()],
+            messages: vec![msg("ed", 1, "alice", T), msg("ed", 2, "bob", T)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let plain = s.messages.message("ed", 2).await.unwrap().unwrap();
+    assert_eq!((plain.edit_version, plain.edited_ts), (0, None));
+    let mut edited = msg("ed", 1, "alice", T);
+    edited.edit("second thoughts \u{e9}", 1_700_000_000_001);
+    edited.edit("third thoughts", i64::MAX);
+    state.applied_offset = 2;
+    state.changes.record(1);
+    s.sequencer
+        .apply(SequencedBatch {
+            conversations: vec![state],
+            messages: vec![edited.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let reads = [
+        s.messages.message("ed", 1).await.unwrap(),
+        s.messages.messages_after("ed", 0, 1).await.unwrap().pop(),
+        s.messages.messages_before("ed", 2, 1).await.unwrap().pop(),
+        s.messages.find_sent("ed", "alice", "c1").await.unwrap(),
+        s.messages
+            .find_sent_all(&[("ed", "alice", "c1")])
+            .await
+            .unwrap()
+            .pop()
+            .flatten(),
+    ];
+    for read in reads {
+        assert_eq!(read.as_ref(), Some(&edited), "every read has the edit");
+    }
+    let stored = s.conversations.conversation("ed").await.unwrap().unwrap();
+    assert_eq!(stored.changes.since(0).collect::<Vec<_>>(), [1]);
 }
 
 pub async fn unread_counts(s: &Stores) {

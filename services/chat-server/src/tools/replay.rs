@@ -35,7 +35,7 @@ pub async fn replay(config: &Config, stall: Duration) -> anyhow::Result<ReplayRe
         stores.clone(),
         log.clone(),
         codec.clone(),
-        config.gateway.group_cap,
+        config.gateway.limits(),
     )
     .without_events();
     let sequencer = run(Arc::new(sequencer), log.clone(), &suffix, stall).await?;

@@ -111,6 +111,8 @@ pub fn message(send: SendMessage, seq: u64) -> Message {
         attachments: send.attachments,
         ts: send.ts,
         deleted: false,
+        edit_version: 0,
+        edited_ts: None,
     }
 }
 
