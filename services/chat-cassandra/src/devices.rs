@@ -10,6 +10,11 @@ impl CassandraStore {
             .await
     }
 
+    pub(crate) async fn read_device_seen(&self, user: &str, device: &str) -> Result<Option<i64>> {
+        let found: Vec<(Option<i64>,)> = self.rows(&self.st.device_seen, (user, device)).await?;
+        Ok(found.into_iter().next().and_then(|(seen,)| seen))
+    }
+
     pub(crate) async fn read_devices(&self, user: &str) -> Result<Vec<String>> {
         let found: Vec<(String,)> = self.rows(&self.st.devices, (user,)).await?;
         Ok(found.into_iter().map(|(d,)| d).collect())

@@ -145,6 +145,7 @@ statements! {
     // Devices and push settings.
     register_device = "UPDATE devices USING TIMESTAMP ? SET last_seen = ? WHERE user_id = ? AND device = ?";
     devices = "SELECT device FROM devices WHERE user_id = ?";
+    device_seen = "SELECT last_seen FROM devices WHERE user_id = ? AND device = ?";
     set_previews = "UPDATE push_settings SET previews = ? WHERE user_id = ?";
     previews = "SELECT previews FROM push_settings WHERE user_id = ?";
     mute = "INSERT INTO muted_conversations (user_id, conv) VALUES (?, ?)";

@@ -307,6 +307,25 @@ mod tests {
                 ts: 4,
             }
             .into(),
+            EditMessage {
+                conv: "g".into(),
+                seq: 3,
+                actor: "alice".into(),
+                body: "second thoughts \u{1f914}".into(),
+                ts: 7,
+            }
+            .into(),
+            MessageEdited {
+                conv: "g".into(),
+                seq: 3,
+                actor: "alice".into(),
+                body: "second thoughts".into(),
+                edit_version: 2,
+                edited_ts: 7,
+                recipients: vec!["alice".into(), "bob".into()],
+                ts: 7,
+            }
+            .into(),
             PushDeadLettered {
                 conv: "g".into(),
                 user: "u".into(),

@@ -26,9 +26,12 @@ impl Default for PushSettings {
 /// The devices of each user and their push settings.
 #[async_trait]
 pub trait DeviceStore: Send + Sync + 'static {
-    /// Records that `device` of `user` connected at `ts`; a known device only
-    /// has its time moved forward.
+    /// Records that `device` of `user` connected (or disconnected) at `ts`;
+    /// a known device only has its time moved forward.
     async fn register_device(&self, user: &str, device: &str, ts: i64) -> Result<()>;
+    /// The time last recorded for `device` of `user` (its last connection
+    /// or disconnection), if it is known.
+    async fn device_seen(&self, user: &str, device: &str) -> Result<Option<i64>>;
     /// The devices of `user`, ascending.
     async fn devices(&self, user: &str) -> Result<Vec<String>>;
     /// Turns message previews in notifications on or off.

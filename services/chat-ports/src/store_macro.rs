@@ -14,7 +14,7 @@
 /// `read_read_seq`, `read_watermarks`, `write_last_seen`, `read_last_seen`, `write_attachment`,
 /// `read_attachment`, `write_uploaded`, `write_thumbnail`,
 /// `read_attachment_refs`, `read_unreferenced`, `delete_attachment_record`,
-/// `write_device`, `read_devices`, `write_previews`, `write_muted`,
+/// `write_device`, `read_device_seen`, `read_devices`, `write_previews`, `write_muted`,
 /// `read_push_settings`.
 #[macro_export]
 macro_rules! store_ports_from_methods {
@@ -197,6 +197,10 @@ macro_rules! store_ports_from_methods {
                 ts: i64,
             ) -> $crate::Result<()> {
                 self.write_device(user, device, ts).await
+            }
+
+            async fn device_seen(&self, user: &str, device: &str) -> $crate::Result<Option<i64>> {
+                self.read_device_seen(user, device).await
             }
 
             async fn devices(&self, user: &str) -> $crate::Result<Vec<String>> {

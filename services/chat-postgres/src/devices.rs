@@ -33,6 +33,17 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// The time last recorded for the device.
+    pub(crate) async fn read_device_seen(&self, user: &str, device: &str) -> Result<Option<i64>> {
+        let found = self
+            .rows(
+                "SELECT last_seen FROM devices WHERE user_id = $1 AND device = $2",
+                &[&user, &device],
+            )
+            .await?;
+        found.first().map(|row| rows::column(row, 0)).transpose()
+    }
+
     /// The devices of `user` in byte order.
     pub(crate) async fn read_devices(&self, user: &str) -> Result<Vec<String>> {
         self.rows(

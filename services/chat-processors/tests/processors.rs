@@ -85,7 +85,22 @@ fn commands() -> Vec<Record> {
             ts: 13,
         }
         .into(),
+        edit("carol", 3, "carol, edited", 14),
+        edit("bob", 3, "not bob's", 15), // not the sender: refused
+        edit("carol", 3, "carol, edited twice", 16),
+        edit("alice", 1, "too late", 17), // deleted: refused
     ]
+}
+
+fn edit(actor: &str, seq: i64, body: &str, ts: i64) -> Record {
+    EditMessage {
+        conv: "g".into(),
+        seq,
+        actor: actor.into(),
+        body: body.into(),
+        ts,
+    }
+    .into()
 }
 
 struct Rig {
@@ -197,6 +212,13 @@ async fn the_sequencer_decides_by_log_order_and_repeats_itself_exactly() {
         .collect();
     assert_eq!(members, vec![("alice", 0), ("carol", 2)]);
     assert!(messages[0].body.is_empty());
+    let edited = &messages[2];
+    assert_eq!(
+        (edited.body.as_str(), edited.edit_version, edited.edited_ts),
+        ("carol, edited twice", 2, Some(16)),
+        "edits apply in the log's order; refused ones change nothing"
+    );
+    assert_eq!(state.changes.count, 3, "a delete and two edits");
 
     // Handled again, as after a crash before the offsets were committed.
     seq.handle(&batch).await.unwrap();

@@ -21,6 +21,13 @@ impl DeviceStore for EmbeddedStore {
         .await
     }
 
+    async fn device_seen(&self, user: &str, device: &str) -> Result<Option<i64>> {
+        let txn = self.read()?;
+        let table = txn.open_table(DEVICES).map_err(err)?;
+        let seen = table.get((user, device)).map_err(err)?.map(|v| v.value());
+        Ok(seen)
+    }
+
     async fn devices(&self, user: &str) -> Result<Vec<String>> {
         let txn = self.read()?;
         let table = txn.open_table(DEVICES).map_err(err)?;

@@ -8,16 +8,25 @@ use chat_ports::PushSettings;
 
 impl ChatService {
     /// Remembers a device when it connects, so that it can be pushed while
-    /// offline. A known device costs one read, not a write.
-    pub(crate) async fn register_device(&self, user: &UserId, device: &DeviceId) {
-        let known = self.stores.devices.devices(user).await;
-        if known.as_ref().is_ok_and(|d| d.iter().any(|x| x == device)) {
-            return;
-        }
+    /// offline, and when it disconnects; answers the time recorded before
+    /// (`None` for a new device), from which a connecting device is sent
+    /// the edits it may have missed.
+    pub(crate) async fn device_seen_now(
+        &self,
+        user: &UserId,
+        device: &DeviceId,
+    ) -> Result<Option<i64>, DomainError> {
+        let before = self
+            .stores
+            .devices
+            .device_seen(user, device)
+            .await
+            .map_err(from_port)?;
         let now = chat_domain::time::now_ms();
         if let Err(e) = self.stores.devices.register_device(user, device, now).await {
             tracing::warn!(error = %e, "A device could not be registered for push.");
         }
+        Ok(before)
     }
 
     /// The caller's push settings.

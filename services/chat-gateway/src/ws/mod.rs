@@ -9,6 +9,7 @@
 //! - [`shed`]: what a busy connection drops first.
 
 mod delivery;
+mod edits;
 mod held;
 mod outbound;
 mod parse;

@@ -8,13 +8,15 @@ const KNOWN: &[&str] = &[
     "delivered",
     "read",
     "typing",
+    "edit",
     "subscribe_presence",
     "sync",
     "ping",
 ];
 
 /// A frame that did not parse: the error to send, and the `ref` to put on
-/// it (a send's client_msg_id, when it can be read).
+/// it (a send's client_msg_id, or the frame's own `ref`, when it can be
+/// read).
 pub(crate) struct Rejected {
     pub error: DomainError,
     pub reference: Option<String>,
@@ -27,6 +29,7 @@ pub(crate) fn parse(text: &str) -> Result<ClientFrame, Rejected> {
     })?;
     let reference = value
         .get("client_msg_id")
+        .or_else(|| value.get("ref"))
         .and_then(|v| v.as_str())
         .map(str::to_string);
     let Some(kind) = value.get("type").and_then(|t| t.as_str()) else {
@@ -68,5 +71,17 @@ mod tests {
         assert_eq!(r.reference.as_deref(), Some("x"));
         assert!(parse(r#"{"type":"delivered","conv":"c","seq":-1}"#).is_err());
         assert!(parse(r#"{"type":"ping","id":7}"#).is_ok());
+        assert!(matches!(
+            parse(r#"{"type":"edit","conv":"c","seq":1,"body":"b","ref":"e"}"#),
+            Ok(ClientFrame::Edit { reference: Some(r), .. }) if r == "e"
+        ));
+        let r = parse(r#"{"type":"edit","conv":"c","body":"b","ref":"e"}"#)
+            .err()
+            .unwrap();
+        assert_eq!(
+            r.reference.as_deref(),
+            Some("e"),
+            "a bad edit keeps its ref"
+        );
     }
 }

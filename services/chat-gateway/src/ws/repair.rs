@@ -8,9 +8,11 @@
 //! - membership and title: a fingerprint of the conversation's view; a
 //!   conversation that changed, that is new to the session or that the
 //!   user left is handled as if its `conversation` event came now;
-//! - deletes: the conversation's count of changes (`Changes`); the deletes
-//!   after the count this session had, as far as the conversation keeps
-//!   them (`Changes::KEPT`), go out again as `message_deleted`;
+//! - deletes and edits: the conversation's count of changes (`Changes`);
+//!   the messages changed after the count this session had, as far as the
+//!   conversation keeps them (`Changes::KEPT`), go out again as they are
+//!   stored now: `message_deleted`, or `message_edited` with the latest
+//!   body;
 //! - receipts: every member's stored watermarks, sent where they move
 //!   past what this session sent.
 //!
@@ -22,8 +24,8 @@ use super::outbound::Outbound;
 use crate::error::from_port;
 use crate::ChatService;
 use chat_domain::frames::ServerFrame;
-use chat_domain::{ConversationState, ReceiptKind};
-use std::collections::HashSet;
+use chat_domain::{ConversationState, Message, ReceiptKind};
+use std::collections::{BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
 
 /// What a session last knew of a conversation besides its messages.
@@ -43,6 +45,26 @@ fn view_of(state: &ConversationState) -> u64 {
         .unwrap_or_default()
         .hash(&mut h);
     h.finish()
+}
+
+/// The frame that announces a changed message as it is stored now.
+fn change_frame(m: &Message) -> Option<ServerFrame> {
+    if m.deleted {
+        Some(ServerFrame::MessageDeleted {
+            conv: m.conv.clone(),
+            seq: m.seq,
+        })
+    } else if m.edit_version > 0 {
+        Some(ServerFrame::MessageEdited {
+            conv: m.conv.clone(),
+            seq: m.seq,
+            body: m.body.clone(),
+            edit_version: m.edit_version,
+            edited_ts: m.edited_ts.unwrap_or(m.ts),
+        })
+    } else {
+        None
+    }
 }
 
 impl Delivery {
@@ -88,7 +110,7 @@ impl Delivery {
         Ok(out)
     }
 
-    /// Deletes and receipts this session may have missed in `states`.
+    /// Deletes, edits and receipts this session may have missed in `states`.
     pub(crate) async fn repair_changes(
         &mut self,
         service: &ChatService,
@@ -100,14 +122,21 @@ impl Delivery {
             let sent_below = self.next.get(conv).copied().unwrap_or(0);
             if let Some(seen) = self.seen.get_mut(conv) {
                 // Above this session's position the store's messages come
-                // with `deleted` set anyway.
-                for seq in state.changes.since(seen.changes) {
-                    if seq < sent_below {
-                        out.push(&ServerFrame::MessageDeleted {
-                            conv: conv.clone(),
-                            seq,
-                        })
-                        .await?;
+                // as they are now anyway.
+                let changed: BTreeSet<u64> = state
+                    .changes
+                    .since(seen.changes)
+                    .filter(|seq| *seq < sent_below)
+                    .collect();
+                for seq in changed {
+                    let message = service
+                        .stores
+                        .messages
+                        .message(conv, seq)
+                        .await
+                        .map_err(from_port)?;
+                    if let Some(frame) = message.as_ref().and_then(change_frame) {
+                        out.push(&frame).await?;
                     }
                 }
                 seen.changes = state.changes.count;

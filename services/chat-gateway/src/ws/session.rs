@@ -2,6 +2,7 @@
 //! client frames and heartbeats until it closes.
 
 use super::delivery::{Delivery, Stop};
+use super::edits;
 use super::held::HeldReceipts;
 use super::outbound::{Gone, Outbound};
 use super::parse::parse;
@@ -54,6 +55,15 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
             return;
         }
     };
+    // Before presence: a connection refused here is not counted.
+    let seen_before = match Box::pin(service.device_seen_now(&caller.user, &caller.device)).await {
+        Ok(at) => at,
+        Err(e) => {
+            tracing::warn!(error = %e, "A connection could not read its device's time.");
+            out.close(TRY_AGAIN_LATER, "store unavailable").await;
+            return;
+        }
+    };
     service.metrics.connections.inc();
     if let Err(e) = service
         .presence
@@ -62,7 +72,6 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
     {
         tracing::warn!(error = %e, "Presence could not record a connection.");
     }
-    Box::pin(service.register_device(&caller.user, &caller.device)).await;
     let (presence_tx, presence_rx) = mpsc::channel(256);
     let (conv_tx, conv_rx) = mpsc::channel(1024);
     let mut session = Session {
@@ -81,10 +90,18 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
         conv_rx,
         conv_subs: HashMap::new(),
         held: HeldReceipts::default(),
+        seen_before,
     };
     session.serve(stream).await;
     // Receipts still held go now: the connection is gone, not its reads.
     Box::pin(session.flush_held()).await;
+    // The device's time moves to its disconnection: its next connection
+    // looks for edits from here on.
+    if let Err(e) =
+        Box::pin(service.device_seen_now(&session.caller.user, &session.caller.device)).await
+    {
+        tracing::debug!(error = %e, "A device's disconnection time could not be recorded.");
+    }
     if let Err(e) = service
         .presence
         .disconnected(&session.caller.user, conn)
@@ -121,6 +138,8 @@ struct Session {
     conv_subs: HashMap<ConversationId, tokio::task::AbortHandle>,
     /// Receipt frames past the device's allowance, merged.
     held: HeldReceipts,
+    /// The device's time before this connection (`None`: a new device).
+    seen_before: Option<i64>,
 }
 
 impl Session {
@@ -267,8 +286,9 @@ impl Session {
             .await?;
         // Follow the large groups first, so nothing published while the
         // backlog goes out is missed.
-        for state in self.service.member_conversations(&self.caller.user).await? {
-            self.follow(&state).await?;
+        let states = self.service.member_conversations(&self.caller.user).await?;
+        for state in &states {
+            self.follow(state).await?;
         }
         let watermarks = self
             .service
@@ -280,6 +300,9 @@ impl Session {
         self.delivery
             .catch_up(&self.service, &self.out, &self.caller.user, &watermarks)
             .await?;
+        if let Some(since) = self.seen_before {
+            edits::send_missed(&self.service, &self.out, &states, &watermarks, since).await?;
+        }
         self.out.push(&ServerFrame::Synced {}).await?;
         Ok(())
     }

@@ -181,6 +181,21 @@ pub async fn devices_and_push_settings(s: &Stores) {
         s.devices.devices("pat").await.unwrap(),
         vec!["laptop", "phone"]
     );
+    // A time only moves forward.
+    assert_eq!(
+        s.devices.device_seen("pat", "phone").await.unwrap(),
+        Some(10)
+    );
+    assert_eq!(
+        s.devices.device_seen("pat", "laptop").await.unwrap(),
+        Some(11)
+    );
+    assert_eq!(s.devices.device_seen("pat", "tablet").await.unwrap(), None);
+    s.devices.register_device("pat", "phone", 12).await.unwrap();
+    assert_eq!(
+        s.devices.device_seen("pat", "phone").await.unwrap(),
+        Some(12)
+    );
     s.devices.set_previews("pat", false).await.unwrap();
     s.devices.set_muted("pat", "c2", true).await.unwrap();
     s.devices.set_muted("pat", "c1", true).await.unwrap();

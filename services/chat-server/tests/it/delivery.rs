@@ -378,8 +378,9 @@ async fn a_receipt_frame_never_takes_a_watermark_back() {
     phone.quiet("receipt", Duration::from_millis(300)).await;
 }
 
-/// A real-time engine that loses every delete, membership and receipt
-/// event while `deaf` is set (a Redis restart, a subscriber's lapse).
+/// A real-time engine that loses every delete, edit, membership and
+/// receipt event while `deaf` is set (a Redis restart, a subscriber's
+/// lapse).
 struct Deaf {
     inner: chat_embedded::InProcessChannels,
     deaf: std::sync::atomic::AtomicBool,
@@ -395,7 +396,7 @@ impl chat_ports::Channels for Deaf {
         use chat_ports::RealtimeEvent as E;
         let lost = matches!(
             event,
-            E::Deleted { .. } | E::Conversation { .. } | E::Receipt { .. }
+            E::Deleted { .. } | E::Edited { .. } | E::Conversation { .. } | E::Receipt { .. }
         );
         if lost && self.deaf.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
@@ -408,11 +409,12 @@ impl chat_ports::Channels for Deaf {
     }
 }
 
-/// A delete, a membership change and a receipt that the real-time path
-/// lost are repaired on a device still connected when its gateway learns
-/// that events may have been lost (`Resync`: the Redis subscription came
-/// back; a lagging subscription): as `message_deleted`, `conversation` and
-/// `receipt` frames read from the store.
+/// A delete, an edit, a membership change and a receipt that the real-time
+/// path lost are repaired on a device still connected when its gateway
+/// learns that events may have been lost (`Resync`: the Redis subscription
+/// came back; a lagging subscription): as `message_deleted`,
+/// `message_edited` (the latest body), `conversation` and `receipt` frames
+/// read from the store.
 #[tokio::test]
 async fn deletes_membership_and_receipts_lost_in_real_time_are_repaired() {
     use chat_ports::Channels;
@@ -435,6 +437,16 @@ async fn deletes_membership_and_receipts_lost_in_real_time_are_repaired() {
         .delete(&format!("/v1/conversations/{conv}/messages/1"))
         .await;
     assert_eq!(st, 204);
+    for body in ["two, edited", "two, edited again"] {
+        let (st, _) = alice
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/v1/conversations/{conv}/messages/2"),
+                Some(json!({ "body": body })),
+            )
+            .await;
+        assert_eq!(st, 200);
+    }
     let (st, _) = alice
         .post(
             &format!("/v1/conversations/{conv}/members"),
@@ -462,6 +474,7 @@ async fn deletes_membership_and_receipts_lost_in_real_time_are_repaired() {
     .await;
     bob.quiet("message_deleted", Duration::from_millis(200))
         .await;
+    bob.quiet("message_edited", Duration::from_millis(10)).await;
     channels
         .deaf
         .store(false, std::sync::atomic::Ordering::SeqCst);
@@ -476,6 +489,7 @@ async fn deletes_membership_and_receipts_lost_in_real_time_are_repaired() {
     // (Bounded: without the repair these frames never come.)
     let repaired = tokio::time::timeout(Duration::from_secs(10), async {
         let deleted = bob.expect("message_deleted").await;
+        let edited = bob.expect("message_edited").await;
         let c = bob
             .take(|f| f["type"] == "conversation" && f["conversation"]["id"] == conv.as_str())
             .await
@@ -484,10 +498,17 @@ async fn deletes_membership_and_receipts_lost_in_real_time_are_repaired() {
             .take(|f| f["type"] == "receipt" && f["user"] == "alice" && f["kind"] == "read")
             .await
             .unwrap();
-        (deleted, c, r)
+        (deleted, edited, c, r)
     })
     .await;
-    let (deleted, c, r) = repaired.expect("the lost events are repaired after a resync");
+    let (deleted, edited, c, r) = repaired.expect("the lost events are repaired after a resync");
+    assert_eq!(
+        (&edited["seq"], &edited["body"], &edited["edit_version"]),
+        (&json!(2), &json!("two, edited again"), &json!(2)),
+        "the latest body"
+    );
+    bob.quiet("message_edited", Duration::from_millis(200))
+        .await;
     assert_eq!(
         (deleted["conv"].as_str(), deleted["seq"].as_u64()),
         (Some(conv.as_str()), Some(1))

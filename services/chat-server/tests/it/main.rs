@@ -17,6 +17,7 @@ mod crash;
 mod delivery;
 mod distributed;
 mod distributed_media;
+mod edits;
 mod harness;
 mod http_api;
 mod http_limits;
