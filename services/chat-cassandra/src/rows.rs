@@ -2,7 +2,7 @@
 
 use crate::error;
 use crate::keys::from_db;
-use chat_domain::{ConversationState, Message};
+use chat_domain::{ConversationState, Message, Reply};
 use chat_ports::{Attachment, Result};
 
 /// A message row, in the order of `statements::message_columns`.
@@ -16,6 +16,7 @@ pub(crate) type MessageRow = (
     Option<Vec<String>>,
     i64,
     bool,
+    Option<i64>,
     Option<i64>,
     Option<i64>,
 );
@@ -34,6 +35,7 @@ pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
         deleted,
         edit_version,
         edited_ts,
+        reply_to,
     ) = row;
     Ok(Message {
         conv: conv.into(),
@@ -48,6 +50,10 @@ pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
         deleted,
         edit_version: from_db("edit_version", edit_version.unwrap_or(0))?,
         edited_ts,
+        reply_to: reply_to
+            .map(|s| from_db("reply_to", s))
+            .transpose()?
+            .map(Reply::to),
     })
 }
 

@@ -36,8 +36,8 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 3,
-        name: "0003_message_edits.cql",
-        cql: include_str!("../../../infra/cassandra/schema/0003_message_edits.cql"),
+        name: "0003_edits_and_replies.cql",
+        cql: include_str!("../../../infra/cassandra/schema/0003_edits_and_replies.cql"),
     },
 ];
 

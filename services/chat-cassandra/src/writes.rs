@@ -105,6 +105,10 @@ impl CassandraStore {
                     m.deleted,
                     to_db("edit_version", m.edit_version)?,
                     m.edited_ts,
+                    m.reply_to
+                        .as_ref()
+                        .map(|r| to_db("reply_to", r.seq))
+                        .transpose()?,
                     s.upsert,
                 ),
             ));

@@ -17,6 +17,9 @@ pub struct SendMessage {
     pub body: String,
     pub attachments: Vec<String>,
     pub ts: i64,
+    /// The seq of the message of the same conversation it answers (v1.1).
+    #[serde(default)]
+    pub reply_to: Option<i64>,
 }
 
 /// `schemas/CreateConversation.avsc`.

@@ -18,6 +18,9 @@ pub struct MessageSequenced {
     pub attachments: Vec<String>,
     pub ts: i64,
     pub recipients: Vec<UserId>,
+    /// The seq of the message it answers (v1.1).
+    #[serde(default)]
+    pub reply_to: Option<i64>,
 }
 
 /// `schemas/MembershipApplied.avsc`.

@@ -15,6 +15,9 @@ pub enum ClientFrame {
         body: String,
         #[serde(default)]
         attachments: Vec<String>,
+        /// v1.1: the seq of the message of the same conversation it answers.
+        #[serde(default)]
+        reply_to: Option<u64>,
     },
     Delivered {
         conv: String,

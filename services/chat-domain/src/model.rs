@@ -167,6 +167,58 @@ pub struct Message {
     /// The `ts` of the last edit.
     #[serde(default)]
     pub edited_ts: Option<i64>,
+    /// The message of the same conversation this one answers (PROTOCOL
+    /// v1.1). Stores keep its seq; what it shows of the answered message
+    /// is read when the message is read ([`Reply::show`]).
+    #[serde(default)]
+    pub reply_to: Option<Reply>,
+}
+
+/// What a reply shows of the message it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    pub seq: u64,
+    pub sender: UserId,
+    /// The first [`Reply::PREVIEW_CHARS`] characters of its body now;
+    /// empty once it is deleted.
+    pub preview: String,
+    pub deleted: bool,
+}
+
+impl Reply {
+    /// Characters of the answered body a reply shows.
+    pub const PREVIEW_CHARS: usize = 100;
+
+    /// A reply to `seq`, before it is shown (as stores return it).
+    pub fn to(seq: u64) -> Self {
+        Self {
+            seq,
+            sender: UserId::from(""),
+            preview: String::new(),
+            deleted: false,
+        }
+    }
+
+    /// Fills in the answered message as it is now; `None` (gone with
+    /// retention) shows as deleted.
+    pub fn show(&mut self, answered: Option<&Message>) {
+        match answered {
+            Some(m) if !m.deleted => {
+                self.sender = m.sender.clone();
+                self.preview = m.body.chars().take(Self::PREVIEW_CHARS).collect();
+                self.deleted = false;
+            }
+            Some(m) => {
+                self.sender = m.sender.clone();
+                self.preview.clear();
+                self.deleted = true;
+            }
+            None => {
+                self.preview.clear();
+                self.deleted = true;
+            }
+        }
+    }
 }
 
 impl Message {

@@ -1,6 +1,6 @@
 //! Avro single-object encoding of [`Record`]s with the schemas of `schemas/`.
 
-use crate::records::{Command, Event, Record, SCHEMA_FILES};
+use crate::records::{Command, Event, Record, HISTORY_FILES, SCHEMA_FILES};
 use apache_avro::rabin::Rabin;
 use apache_avro::{GenericSingleObjectReader, Schema};
 use std::collections::HashMap;
@@ -60,17 +60,31 @@ pub struct Codec {
 impl Codec {
     /// A codec over the schemas compiled into this build.
     pub fn new() -> Self {
-        Self::from_sources(
-            SCHEMA_FILES
-                .iter()
-                .map(|(n, s)| (n.to_string(), s.to_string())),
-        )
-        .expect("the compiled-in schemas parse")
+        let files = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect()
+        };
+        Self::from_sources(files(SCHEMA_FILES), files(HISTORY_FILES))
+            .expect("the compiled-in schemas parse")
     }
 
     /// A codec over the `.avsc` files of a folder, as an outside consumer
-    /// holding only `schemas/` would build it.
+    /// holding only `schemas/` would build it: the current schemas, and
+    /// the earlier ones of its `history/` folder to decode older records.
     pub fn from_dir(dir: &Path) -> Result<Self> {
+        let current = Self::read_dir(dir)?;
+        let history = dir.join("history");
+        let earlier = if history.is_dir() {
+            Self::read_dir(&history)?
+        } else {
+            Vec::new()
+        };
+        Self::from_sources(current, earlier)
+    }
+
+    /// The `.avsc` files of a folder, by file stem.
+    fn read_dir(dir: &Path) -> Result<Vec<(String, String)>> {
         let io = |source| Error::SchemaDir {
             path: dir.display().to_string(),
             source,
@@ -86,13 +100,23 @@ impl Codec {
                 sources.push((name, std::fs::read_to_string(&path).map_err(io)?));
             }
         }
-        Self::from_sources(sources)
+        Ok(sources)
     }
 
-    fn from_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+    /// A codec that writes with `current` and reads records of `current`
+    /// and of `earlier` (schemas of the same names, from before fields were
+    /// added).
+    fn from_sources(
+        current: Vec<(String, String)>,
+        earlier: Vec<(String, String)>,
+    ) -> Result<Self> {
         let mut by_fingerprint = HashMap::new();
         let mut by_name = HashMap::new();
-        for (file, text) in sources {
+        let tagged = current
+            .into_iter()
+            .map(|s| (s, true))
+            .chain(earlier.into_iter().map(|s| (s, false)));
+        for ((file, text), writes) in tagged {
             let schema = Schema::parse_str(&text).map_err(|source| Error::Schema {
                 name: file.clone(),
                 source,
@@ -117,7 +141,9 @@ impl Codec {
                     name: file.clone(),
                     source,
                 })?;
-            by_name.insert(name.clone(), fingerprint);
+            if writes {
+                by_name.insert(name.clone(), fingerprint);
+            }
             by_fingerprint.insert(
                 fingerprint,
                 Entry {
@@ -264,6 +290,7 @@ mod tests {
                 body: "héllo".into(),
                 attachments: vec!["a1".into()],
                 ts: 1_700_000_000_000,
+                reply_to: None,
             }
             .into(),
             CreateConversation {
@@ -349,6 +376,51 @@ mod tests {
             assert_eq!(&bytes[..2], &[0xC3, 0x01]);
             assert_eq!(codec.decode(&bytes).unwrap(), r);
         }
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// Records written before `reply_to` was added (their bytes, as that
+    /// release wrote them) still decode, here and for an outside consumer
+    /// holding `schemas/`, with the new field at its default.
+    #[test]
+    fn records_of_an_earlier_schema_still_decode() {
+        let send = unhex("c30134b9cea34eaba95c06672d31026d0a616c6963650a70686f6e65046331127631207265636f7264020461310080a0abfef962");
+        let sequenced = unhex("c301b28a88ffb0f7fa5d06672d3108026d0a616c6963650a70686f6e65046331127631207265636f72640080a0abfef962040a616c69636506626f6200");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+        for codec in [Codec::new(), Codec::from_dir(&dir).unwrap()] {
+            let Record::Command(Command::SendMessage(c)) = codec.decode(&send).unwrap() else {
+                panic!("a SendMessage");
+            };
+            assert_eq!((c.body.as_str(), c.reply_to), ("v1 record", None));
+            let Record::Event(Event::MessageSequenced(e)) = codec.decode(&sequenced).unwrap()
+            else {
+                panic!("a MessageSequenced");
+            };
+            assert_eq!((e.seq, e.recipients.len(), e.reply_to), (4, 2, None));
+        }
+        // Written again, they take the current schemas.
+        let mut again = SendMessage {
+            conv: "g-1".into(),
+            msg_id: "m".into(),
+            sender: "alice".into(),
+            sender_device: "phone".into(),
+            client_msg_id: "c1".into(),
+            body: "v1 record".into(),
+            attachments: vec!["a1".into()],
+            ts: 1_700_000_000_000,
+            reply_to: None,
+        };
+        let codec = Codec::new();
+        assert_ne!(codec.encode(&again.clone().into()).unwrap(), send);
+        again.reply_to = Some(3);
+        let r: Record = again.into();
+        assert_eq!(codec.decode(&codec.encode(&r).unwrap()).unwrap(), r);
     }
 
     #[test]

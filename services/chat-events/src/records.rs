@@ -121,6 +121,20 @@ macro_rules! records {
     };
 }
 
+/// Earlier versions of the schemas, kept so that records written with
+/// them decode (read with their own schema, the fields added since take
+/// their defaults); never written. `schemas/history/<Name>.<n>.avsc`.
+pub(crate) const HISTORY_FILES: &[(&str, &str)] = &[
+    (
+        "SendMessage.1",
+        include_str!("../../../schemas/history/SendMessage.1.avsc"),
+    ),
+    (
+        "MessageSequenced.1",
+        include_str!("../../../schemas/history/MessageSequenced.1.avsc"),
+    ),
+];
+
 records!(
     commands: [
         SendMessage,

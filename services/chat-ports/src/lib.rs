@@ -27,6 +27,7 @@ pub mod error;
 pub mod log;
 pub mod presence;
 pub mod receipts;
+pub mod replies;
 pub mod store;
 mod store_macro;
 

@@ -39,8 +39,8 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "0004_message_edits.sql",
-        sql: include_str!("../../../infra/postgres/migrations/0004_message_edits.sql"),
+        name: "0004_edits_and_replies.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0004_edits_and_replies.sql"),
     },
 ];
 

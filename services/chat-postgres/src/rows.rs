@@ -3,7 +3,7 @@
 //! and their json.
 
 use crate::error;
-use chat_domain::{ConversationState, Message};
+use chat_domain::{ConversationState, Message, Reply};
 use chat_ports::{Attachment, PortError, Result};
 use tokio_postgres::Row;
 
@@ -11,14 +11,14 @@ use tokio_postgres::Row;
 macro_rules! message_columns {
     () => {
         "conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::text, ts, deleted, \
-         edit_version, edited_ts"
+         edit_version, edited_ts, reply_to"
     };
 }
 pub(crate) use message_columns;
 
 /// How many columns [`message_columns`] names: a query that selects more
 /// after them finds its own from this index on.
-pub(crate) const MESSAGE_COLUMNS: usize = 12;
+pub(crate) const MESSAGE_COLUMNS: usize = 13;
 
 /// The columns [`attachment`] reads, in its order.
 macro_rules! attachment_columns {
@@ -77,6 +77,10 @@ pub(crate) fn message(row: &Row) -> Result<Message> {
         deleted: column(row, 9)?,
         edit_version: from_db("edit_version", column(row, 10)?)?,
         edited_ts: column(row, 11)?,
+        reply_to: column::<Option<i64>>(row, 12)?
+            .map(|s| from_db("reply_to", s))
+            .transpose()?
+            .map(Reply::to),
     })
 }
 

@@ -22,13 +22,13 @@ WHERE (conversations.state->>'applied_offset')::numeric
 const UPSERT_MESSAGES: &str = "\
 INSERT INTO messages
     (conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted,
-     edit_version, edited_ts)
+     edit_version, edited_ts, reply_to)
 SELECT conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::json, ts, deleted,
-    edit_version, edited_ts
+    edit_version, edited_ts, reply_to
 FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::bytea[], $8::text[], $9::int8[], $10::bool[], $11::int8[], $12::int8[])
+            $7::bytea[], $8::text[], $9::int8[], $10::bool[], $11::int8[], $12::int8[], $13::int8[])
     AS t(conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted,
-         edit_version, edited_ts)
+         edit_version, edited_ts, reply_to)
 ON CONFLICT (conv, seq) DO UPDATE SET
     msg_id = EXCLUDED.msg_id,
     sender = EXCLUDED.sender,
@@ -39,7 +39,8 @@ ON CONFLICT (conv, seq) DO UPDATE SET
     ts = EXCLUDED.ts,
     deleted = EXCLUDED.deleted,
     edit_version = EXCLUDED.edit_version,
-    edited_ts = EXCLUDED.edited_ts";
+    edited_ts = EXCLUDED.edited_ts,
+    reply_to = EXCLUDED.reply_to";
 
 const DELETE_MEMBERS: &str = "\
 DELETE FROM user_conversations AS u
@@ -81,6 +82,7 @@ struct MessageColumns<'a> {
     deleted: Vec<bool>,
     edit_version: Vec<i64>,
     edited_ts: Vec<Option<i64>>,
+    reply_to: Vec<Option<i64>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -99,6 +101,12 @@ impl<'a> MessageColumns<'a> {
         self.edit_version
             .push(to_db("edit_version", m.edit_version)?);
         self.edited_ts.push(m.edited_ts);
+        self.reply_to.push(
+            m.reply_to
+                .as_ref()
+                .map(|r| to_db("reply_to", r.seq))
+                .transpose()?,
+        );
         Ok(())
     }
 }
@@ -176,6 +184,7 @@ impl PostgresStore {
                     &c.deleted,
                     &c.edit_version,
                     &c.edited_ts,
+                    &c.reply_to,
                 ],
             )
             .await

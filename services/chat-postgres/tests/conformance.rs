@@ -50,6 +50,7 @@ fn msg(conv: &str, seq: u64, body: &str) -> Message {
         deleted: false,
         edit_version: 0,
         edited_ts: None,
+        reply_to: None,
     }
 }
 
@@ -269,6 +270,7 @@ async fn a_send_the_store_cannot_hold_is_refused_and_the_partition_goes_on() {
                 body: "hi".into(),
                 attachments: vec![],
                 ts: 2,
+                reply_to: None,
             }
             .into()
         };

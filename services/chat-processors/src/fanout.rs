@@ -6,10 +6,11 @@
 use crate::sequencer::state_from_event;
 use crate::{Processor, Result};
 use async_trait::async_trait;
-use chat_domain::{ErrorCode, Event, Message, ReceiptKind, UserId};
+use chat_domain::{ErrorCode, Event, Message, ReceiptKind, Reply, UserId};
 use chat_events::topics::EVENTS;
 use chat_events::Codec;
 use chat_ports::channels::{conversation_channel, user_channel};
+use chat_ports::replies::show_replies;
 use chat_ports::{Channels, LogRecord, RealtimeEvent, Stores};
 use std::sync::Arc;
 
@@ -92,7 +93,7 @@ impl Fanout {
     async fn fan_out(&self, event: Event) -> Result<Publish> {
         match event {
             Event::MessageSequenced(e) => {
-                let message = Message {
+                let mut message = Message {
                     conv: e.conv.clone(),
                     seq: e.seq.max(0) as u64,
                     msg_id: e.msg_id,
@@ -105,7 +106,14 @@ impl Fanout {
                     deleted: false,
                     edit_version: 0,
                     edited_ts: None,
+                    reply_to: e
+                        .reply_to
+                        .and_then(|s| u64::try_from(s).ok())
+                        .map(Reply::to),
                 };
+                // What it answers, as stored now: read once here, not by
+                // every session it reaches.
+                show_replies(&*self.stores.messages, std::slice::from_mut(&mut message)).await?;
                 let large = e.recipients.len() > self.conversation_channel_above;
                 let event = RealtimeEvent::Message {
                     message,

@@ -24,6 +24,7 @@ fn send(conv: &str, sender: &str, cmid: &str, ts: i64) -> Record {
         body: format!("{sender} says {cmid}"),
         attachments: vec![],
         ts,
+        reply_to: None,
     }
     .into()
 }
@@ -535,6 +536,7 @@ async fn a_send_set_aside_is_reported_to_its_device() {
         body: "poison".into(),
         attachments: vec![],
         ts: 3,
+        reply_to: None,
     };
     let mut records = commands()[..2].to_vec();
     records.push(poison.into());

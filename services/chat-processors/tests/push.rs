@@ -286,6 +286,7 @@ fn send(conv: &str, sender: &str, cmid: &str, body: &str) -> Record {
         body: body.into(),
         attachments: vec![],
         ts: now_ms(),
+        reply_to: None,
     }
     .into()
 }

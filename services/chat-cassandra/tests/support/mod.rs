@@ -117,5 +117,6 @@ pub fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
         deleted: false,
         edit_version: 0,
         edited_ts: None,
+        reply_to: None,
     }
 }

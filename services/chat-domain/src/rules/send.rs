@@ -4,7 +4,7 @@
 
 use super::{member, views, Decision, Facts, Rejection};
 use crate::commands::SendMessage;
-use crate::Message;
+use crate::{Message, Reply};
 
 /// `facts.message` is the message sent before with the same key, if any.
 pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> {
@@ -44,6 +44,14 @@ pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> 
         deleted: false,
         edit_version: 0,
         edited_ts: None,
+        // The gateway checked that it names a message of the conversation;
+        // a seq that is not below this one's (a record from elsewhere) is
+        // dropped rather than kept pointing at nothing or at itself.
+        reply_to: c
+            .reply_to
+            .and_then(|s| u64::try_from(s).ok())
+            .filter(|s| (1..state.last_seq).contains(s))
+            .map(Reply::to),
     };
     decision
         .events

@@ -61,6 +61,7 @@ fn send_key(sender: &str, client_msg_id: &str) -> Command {
         body: "hi".into(),
         attachments: vec![],
         ts: 10,
+        reply_to: None,
     }
     .into()
 }
@@ -79,6 +80,7 @@ fn message(seq: u64, sender: &str, deleted: bool) -> Message {
         deleted,
         edit_version: 0,
         edited_ts: None,
+        reply_to: None,
     }
 }
 
@@ -504,6 +506,59 @@ fn a_first_delete_is_counted_among_the_conversations_changes() {
     let gone = message(3, "alice", true);
     let again = decide_on(&delete("alice", 3), Some(&g), Some(&gone)).unwrap();
     assert!(again.state.is_none());
+}
+
+#[test]
+fn a_reply_keeps_the_earlier_seq_it_answers() {
+    let g = group(&["alice", "bob"]);
+    let reply = |to: Option<i64>| -> Command {
+        let Command::SendMessage(mut c) = send("alice") else {
+            unreachable!()
+        };
+        c.reply_to = to;
+        c.into()
+    };
+    let answered = |to| {
+        decide_on(&reply(to), Some(&g), None)
+            .unwrap()
+            .message
+            .unwrap()
+            .reply_to
+            .map(|r| r.seq)
+    };
+    assert_eq!(answered(Some(5)), Some(5));
+    assert_eq!(answered(Some(1)), Some(1));
+    assert_eq!(answered(None), None);
+    // Not an earlier message (a record the gateway did not check): none.
+    for bad in [0, 6, 7, -1] {
+        assert_eq!(answered(Some(bad)), None, "{bad}");
+    }
+    let Event::MessageSequenced(e) = &decide_on(&reply(Some(4)), Some(&g), None).unwrap().events[0]
+    else {
+        panic!("a send's event");
+    };
+    assert_eq!(e.reply_to, Some(4));
+}
+
+#[test]
+fn a_reply_shows_the_answered_message_as_it_is_now() {
+    let mut r = crate::Reply::to(3);
+    let mut long = message(3, "bob", false);
+    long.body = "\u{e9}".repeat(150);
+    r.show(Some(&long));
+    assert_eq!(
+        (r.sender.as_str(), r.preview.chars().count(), r.deleted),
+        ("bob", 100, false),
+        "100 characters, not bytes"
+    );
+    r.show(Some(&message(3, "bob", true)));
+    assert_eq!((r.preview.as_str(), r.deleted), ("", true));
+    let mut gone = crate::Reply::to(3);
+    gone.show(None);
+    assert!(
+        gone.deleted && gone.preview.is_empty(),
+        "gone with retention"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub fn sequenced(m: &Message, state: &ConversationState) -> MessageSequenced {
         attachments: m.attachments.clone(),
         ts: m.ts,
         recipients: recipients(state, m.seq),
+        reply_to: m.reply_to.as_ref().map(|r| r.seq as i64),
     }
 }
 

@@ -49,6 +49,7 @@ fn message(seq: u64, attachments: &[&str]) -> Message {
         deleted: false,
         edit_version: 0,
         edited_ts: None,
+        reply_to: None,
     }
 }
 

@@ -19,6 +19,8 @@ pub struct SendBody {
     body: String,
     #[serde(default)]
     attachments: Vec<String>,
+    #[serde(default)]
+    reply_to: Option<u64>,
 }
 
 pub async fn send(
@@ -27,7 +29,8 @@ pub async fn send(
     ApiJson(b): ApiJson<SendBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let out = Outgoing::parse(b.conv, b.client_msg_id, b.body, b.attachments)
-        .inspect_err(|e| s.service.refused_send(e))?;
+        .inspect_err(|e| s.service.refused_send(e))?
+        .replying(b.reply_to);
     let ack = s.service.send(&caller.user, &caller.device, out).await?;
     Ok(Json(ack))
 }

@@ -31,6 +31,8 @@ pub struct Outgoing {
     pub client_msg_id: ClientMsgId,
     pub body: String,
     pub attachments: Vec<String>,
+    /// The seq of the message of the same conversation it answers (v1.1).
+    pub reply_to: Option<u64>,
 }
 
 impl Outgoing {
@@ -46,7 +48,16 @@ impl Outgoing {
             client_msg_id: ClientMsgId::parse(client_msg_id)?,
             body,
             attachments,
+            reply_to: None,
         })
+    }
+
+    /// The same, answering the message at `seq` (PROTOCOL v1.1).
+    pub fn replying(self, seq: Option<u64>) -> Self {
+        Self {
+            reply_to: seq,
+            ..self
+        }
     }
 }
 
@@ -84,6 +95,7 @@ impl ChatService {
             client_msg_id,
             body,
             attachments,
+            reply_to,
         } = out;
         self.check_body(&body)?;
         if attachments.len() > MAX_ATTACHMENTS {
@@ -103,6 +115,7 @@ impl ChatService {
             body,
             attachments,
             ts: chat_domain::time::now_ms(),
+            reply_to: reply_to.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
         };
         // The rules on the state read (a member sends); then the
         // idempotency key, whose first send answers a retry.
@@ -130,9 +143,35 @@ impl ChatService {
                 ..ack
             });
         }
+        if let Some(seq) = reply_to {
+            self.check_reply(&state, seq).await?;
+        }
         self.check_attachments(user, &send.attachments).await?;
         self.append(send.into()).await?;
         Ok(ack)
+    }
+
+    /// A reply answers a message the conversation has (retained).
+    async fn check_reply(
+        &self,
+        state: &chat_domain::ConversationState,
+        seq: u64,
+    ) -> Result<(), DomainError> {
+        let found = if (1..=state.last_seq).contains(&seq) {
+            self.stores
+                .messages
+                .message(&state.id, seq)
+                .await
+                .map_err(from_port)?
+        } else {
+            None
+        };
+        match found {
+            Some(_) => Ok(()),
+            None => Err(DomainError::bad_request(format!(
+                "reply_to: the conversation has no message {seq}"
+            ))),
+        }
     }
 
     /// Counts a send refused where it entered (a malformed id), as `send`
@@ -211,18 +250,21 @@ impl ChatService {
         if let (Some(m), Command::EditMessage(c)) = (message, &command) {
             if m.body == c.body {
                 // The body it has (a retry): not worth a durable append.
+                let mut m = m;
+                self.show_replies(std::slice::from_mut(&mut m)).await?;
                 return Ok(m);
             }
         }
         let position = self.append(command).await?;
         self.applied(conv, &position).await?;
-        let now = self
+        let mut now = self
             .stores
             .messages
             .message(conv, seq)
             .await
             .map_err(from_port)?
             .ok_or_else(|| DomainError::new(ErrorCode::NotFound, "no such message"))?;
+        self.show_replies(std::slice::from_mut(&mut now)).await?;
         if now.deleted {
             // Deleted between the check and the edit's turn.
             return Err(rules::Rejection::NotEditable("the message is deleted").into());

@@ -55,14 +55,15 @@ impl ChatService {
                 .count_from_others(&id, user, floor)
                 .await
                 .map_err(from_port)?;
-            let last_message = self
+            let mut last_message = self
                 .stores
                 .messages
                 .messages_before(&id, u64::MAX, 1)
                 .await
-                .map_err(from_port)?
-                .pop()
-                .filter(|m| m.seq > member.joined_after);
+                .map_err(from_port)?;
+            last_message.retain(|m| m.seq > member.joined_after);
+            self.show_replies(&mut last_message).await?;
+            let last_message = last_message.pop();
             items.push((
                 state.last_activity,
                 ConversationListItem {
@@ -77,6 +78,14 @@ impl ChatService {
                 .then_with(|| a.1.conversation.id.cmp(&b.1.conversation.id))
         });
         Ok(items.into_iter().map(|(_, i)| i).collect())
+    }
+
+    /// Fills in what each reply shows of the message it answers, as
+    /// stored now (a reply quotes it to everyone who sees the reply).
+    pub(crate) async fn show_replies(&self, messages: &mut [Message]) -> Result<(), DomainError> {
+        chat_ports::replies::show_replies(&*self.stores.messages, messages)
+            .await
+            .map_err(from_port)
     }
 
     /// A page of history; a member sees messages from its join on.
@@ -123,6 +132,7 @@ impl ChatService {
             }
         };
         messages.retain(|m| m.seq > floor);
+        self.show_replies(&mut messages).await?;
         Ok(HistoryPage { messages, has_more })
     }
 

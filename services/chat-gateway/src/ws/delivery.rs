@@ -68,12 +68,13 @@ impl Delivery {
         let upto = upto.min(last);
         tracing::debug!(conv = %conv, after, upto, last, "Delivery replays from the store.");
         'pages: while after < upto {
-            let page = service
+            let mut page = service
                 .stores
                 .messages
                 .messages_after(conv, after, PAGE)
                 .await
                 .map_err(from_port)?;
+            service.show_replies(&mut page).await?;
             let full = page.len() == PAGE;
             for m in page {
                 if m.seq > upto {

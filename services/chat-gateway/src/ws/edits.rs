@@ -156,6 +156,7 @@ mod tests {
             deleted,
             edit_version: u64::from(edited_ts.is_some()),
             edited_ts,
+            reply_to: None,
         }
     }
 

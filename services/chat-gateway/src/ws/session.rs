@@ -512,12 +512,15 @@ impl Session {
                 client_msg_id,
                 body,
                 attachments,
+                reply_to,
             } => {
                 let reference = Some(client_msg_id.clone());
-                let out = Outgoing::parse(conv, client_msg_id, body, attachments).map_err(|e| {
-                    service.refused_send(&e);
-                    (e, reference.clone())
-                })?;
+                let out = Outgoing::parse(conv, client_msg_id, body, attachments)
+                    .map_err(|e| {
+                        service.refused_send(&e);
+                        (e, reference.clone())
+                    })?
+                    .replying(reply_to);
                 let ack = service
                     .send(&user, &device, out)
                     .await

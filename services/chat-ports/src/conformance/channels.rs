@@ -284,6 +284,7 @@ fn every_variant() -> Vec<RealtimeEvent> {
         deleted: false,
         edit_version: 0,
         edited_ts: None,
+        reply_to: None,
     };
     let edited = Message {
         edit_version: 3,

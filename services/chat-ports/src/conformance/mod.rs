@@ -60,6 +60,7 @@ fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
         deleted: false,
         edit_version: 0,
         edited_ts: None,
+        reply_to: None,
     }
 }
 
@@ -364,22 +365,28 @@ pub async fn idempotency_index(s: &Stores) {
 
 /// An edited message (PROTOCOL v1.1) keeps its seq and its idempotency
 /// key, and every read returns its latest body with its edit version and
-/// time; a message never edited reads as version 0 without a time.
+/// time; a message never edited reads as version 0 without a time. A
+/// reply keeps the seq it answers.
 pub async fn an_edit_replaces_the_body_in_place(s: &Stores) {
     // Past every cut of the retention check.
     const T: i64 = 1_000_000;
     let mut state = conv("ed", &["alice", "bob"], 2);
     state.applied_offset = 1;
+    let mut reply = msg("ed", 2, "bob", T);
+    reply.reply_to = Some(chat_domain::Reply::to(1));
     s.sequencer
         .apply(SequencedBatch {
             conversations: vec![state.clone()],
-            messages: vec![msg("ed", 1, "alice", T), msg("ed", 2, "bob", T)],
+            messages: vec![msg("ed", 1, "alice", T), reply.clone()],
             ..Default::default()
         })
         .await
         .unwrap();
     let plain = s.messages.message("ed", 2).await.unwrap().unwrap();
     assert_eq!((plain.edit_version, plain.edited_ts), (0, None));
+    assert_eq!(plain, reply, "a reply keeps the seq it answers");
+    let first = s.messages.message("ed", 1).await.unwrap().unwrap();
+    assert_eq!(first.reply_to, None);
     let mut edited = msg("ed", 1, "alice", T);
     edited.edit("second thoughts \u{e9}", 1_700_000_000_001);
     edited.edit("third thoughts", i64::MAX);

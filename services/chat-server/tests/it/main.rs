@@ -27,6 +27,7 @@ mod otel;
 mod presence;
 mod push;
 mod receipts;
+mod replies;
 mod retention;
 mod secrets;
 mod ws_protocol;

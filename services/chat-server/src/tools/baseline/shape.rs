@@ -70,6 +70,7 @@ impl Run {
             body: self.body.clone(),
             attachments: Vec::new(),
             ts: chat_domain::time::now_ms(),
+            reply_to: None,
         }
     }
 
@@ -113,6 +114,7 @@ pub fn message(send: SendMessage, seq: u64) -> Message {
         deleted: false,
         edit_version: 0,
         edited_ts: None,
+        reply_to: None,
     }
 }
 
