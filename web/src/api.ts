@@ -92,6 +92,10 @@ export class Api {
     return this.call('GET', `/v1/conversations/${encodeURIComponent(conv)}/messages?${q}`);
   }
 
+  editMessage(conv: string, seq: number, body: string): Promise<Message> {
+    return this.call('PATCH', `/v1/conversations/${encodeURIComponent(conv)}/messages/${seq}`, { body });
+  }
+
   deleteMessage(conv: string, seq: number): Promise<void> {
     return this.call('DELETE', `/v1/conversations/${encodeURIComponent(conv)}/messages/${seq}`);
   }

@@ -33,6 +33,8 @@ export class Client {
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private reconcileTimer: ReturnType<typeof setTimeout> | undefined;
   private typingSent = new Map<string, number>();
+  /** Per conversation, the message the next send answers. */
+  private replying = new Map<string, Message>();
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -97,6 +99,9 @@ export class Client {
       }
       case 'message_deleted':
         this.store.markDeleted(f.conv, f.seq);
+        break;
+      case 'message_edited':
+        this.store.markEdited(f.conv, f.seq, f.body, f.edit_version, f.edited_ts);
         break;
       case 'sent':
         this.inflight.delete(f.client_msg_id);
@@ -260,6 +265,7 @@ export class Client {
         client_msg_id: m.client_msg_id,
         body: m.body,
         ...(m.attachments.length ? { attachments: m.attachments } : {}),
+        ...(m.reply_to ? { reply_to: m.reply_to } : {}),
       });
       if (!sent) return;
       this.inflight.add(m.client_msg_id);
@@ -304,11 +310,14 @@ export class Client {
         this.store.changed();
       }
     }
+    const answering = this.replying.get(conv);
+    this.replying.delete(conv);
     const m: OutgoingMessage = {
       conv,
       client_msg_id: crypto.randomUUID(),
       body,
       attachments,
+      ...(answering ? { reply_to: answering.seq } : {}),
       created: Date.now(),
       state: 'pending',
     };
@@ -332,6 +341,26 @@ export class Client {
     const now = Date.now();
     if (now - (this.typingSent.get(conv) ?? 0) < TYPING_EVERY_MS) return;
     if (this.socket.send({ type: 'typing', conv })) this.typingSent.set(conv, now);
+  }
+
+  /** The message the next send in `conv` answers (`null`: none). */
+  replyTo(conv: string, m: Message | null): void {
+    if (m) this.replying.set(conv, m);
+    else this.replying.delete(conv);
+    this.store.changed();
+  }
+
+  replyTarget(conv: string): Message | undefined {
+    return this.replying.get(conv);
+  }
+
+  async editMessage(conv: string, seq: number, body: string): Promise<void> {
+    try {
+      const m = await this.api.editMessage(conv, seq, body);
+      this.store.markEdited(conv, seq, m.body, m.edit_version ?? 0, m.edited_ts ?? m.ts);
+    } catch (e) {
+      this.tell(`Could not edit: ${e instanceof Error ? e.message : e}`);
+    }
   }
 
   async deleteMessage(conv: string, seq: number): Promise<void> {

@@ -10,6 +10,8 @@ export interface OutgoingMessage {
   client_msg_id: string;
   body: string;
   attachments: string[];
+  /** The seq of the message it answers. */
+  reply_to?: number;
   created: number;
   state: OutState;
   /** Why the server refused it, when `failed`. */

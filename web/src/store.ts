@@ -145,7 +145,8 @@ export class Store {
 
   /**
    * Adds messages, ignoring any (conv, seq) already known except to take a
-   * newer deleted flag. Returns those that were new.
+   * newer deleted flag, a newer edit, or a reply's fresher view of what it
+   * answers. Returns those that were new.
    */
   addMessages(conv: string, msgs: Message[]): Message[] {
     const c = this.convs.get(conv);
@@ -154,7 +155,15 @@ export class Store {
     for (const m of msgs) {
       const had = c.messages.get(m.seq);
       if (had) {
-        if (m.deleted && !had.deleted) c.messages.set(m.seq, m);
+        const newer =
+          (m.deleted && !had.deleted) ||
+          (m.edit_version ?? 0) > (had.edit_version ?? 0) ||
+          JSON.stringify(m.reply_to ?? null) !== JSON.stringify(had.reply_to ?? null);
+        if (newer && !(had.deleted && !m.deleted)) {
+          c.messages.set(m.seq, m);
+          if (c.last?.seq === m.seq) c.last = m;
+          this.changed();
+        }
         continue;
       }
       c.messages.set(m.seq, m);
@@ -164,6 +173,18 @@ export class Store {
     }
     if (fresh.length) this.changed();
     return fresh;
+  }
+
+  /** A new body, unless this one is older than what is shown. */
+  markEdited(conv: string, seq: number, body: string, version: number, ts: number): void {
+    const c = this.convs.get(conv);
+    if (!c) return;
+    const m = c.messages.get(seq);
+    if (!m || m.deleted || (m.edit_version ?? 0) >= version) return;
+    const edited = { ...m, body, edit_version: version, edited_ts: ts };
+    c.messages.set(seq, edited);
+    if (c.last?.seq === seq) c.last = edited;
+    this.changed();
   }
 
   markDeleted(conv: string, seq: number): void {

@@ -26,6 +26,19 @@ export interface Message {
   attachments: string[];
   ts: number;
   deleted: boolean;
+  /** v1.1: 0 until edited. */
+  edit_version?: number;
+  edited_ts?: number | null;
+  /** v1.1: the message of the same conversation this one answers. */
+  reply_to?: Reply | null;
+}
+
+/** What a reply shows of the message it answers, as the server read it. */
+export interface Reply {
+  seq: number;
+  sender: string;
+  preview: string;
+  deleted: boolean;
 }
 
 export interface MemberReceipt {
@@ -60,6 +73,7 @@ export type ServerFrame =
   | { type: 'sent'; conv: string; client_msg_id: string; msg_id: string; ts: number }
   | ({ type: 'message' } & Message)
   | { type: 'message_deleted'; conv: string; seq: number }
+  | { type: 'message_edited'; conv: string; seq: number; body: string; edit_version: number; edited_ts: number }
   | { type: 'receipt'; conv: string; user: string; kind: 'delivered' | 'read'; seq: number }
   | ({ type: 'presence' } & Presence)
   | { type: 'typing'; conv: string; user: string }
@@ -70,7 +84,7 @@ export type ServerFrame =
 
 /** Frames this client sends. */
 export type ClientFrame =
-  | { type: 'send'; conv: string; client_msg_id: string; body: string; attachments?: string[] }
+  | { type: 'send'; conv: string; client_msg_id: string; body: string; attachments?: string[]; reply_to?: number }
   | { type: 'delivered'; conv: string; seq: number }
   | { type: 'read'; conv: string; seq: number }
   | { type: 'typing'; conv: string }

@@ -293,6 +293,46 @@ test('delete for everyone', async ({ users }) => {
   await bob.shot('deleted');
 });
 
+test('edit a message and answer one (v1.1)', async ({ users }) => {
+  const [alice, bob] = await pair(users);
+  await alice.send('see you at 5');
+  await bob.open('alice');
+  await expect(bob.message('see you at 5')).toBeVisible();
+
+  // Alice edits her message: both see the new body, marked edited.
+  const mine = alice.message('see you at 5');
+  await expect(mine).toHaveAttribute('data-seq', '1');
+  await mine.hover();
+  await mine.getByTestId('edit-message').click();
+  await mine.getByTestId('edit-input').fill('see you at 6');
+  await mine.getByTestId('save-edit').click();
+  for (const u of [alice, bob]) {
+    const m = u.page.locator('[data-testid="message"][data-seq="1"]');
+    await expect(m.getByTestId('message-body')).toHaveText('see you at 6');
+    await expect(m.getByTestId('edited')).toBeVisible();
+  }
+
+  // Bob answers it: the reply quotes it on both sides.
+  const theirs = bob.page.locator('[data-testid="message"][data-seq="1"]');
+  await theirs.hover();
+  await theirs.getByTestId('reply-message').click();
+  await expect(bob.id('reply-bar')).toContainText('Replying to alice: see you at 6');
+  await bob.send('6 works');
+  await expect(bob.id('reply-bar')).toBeHidden();
+  for (const u of [alice, bob]) {
+    const reply = u.message('6 works');
+    await expect(reply).toHaveAttribute('data-seq', '2');
+    const quote = reply.getByTestId('reply-quote');
+    await expect(quote).toBeVisible();
+    await expect(quote).toHaveAttribute('data-reply-seq', '1');
+    await expect(quote).toContainText('alice');
+    await expect(quote).toContainText('see you at 6');
+  }
+  // Only my own messages have an edit button.
+  await expect(theirs.getByTestId('edit-message')).toHaveCount(0);
+  await bob.shot('edit-and-reply');
+});
+
 test('a phone-sized viewport goes from the list to a chat and back', async ({ users }) => {
   const bob = await users.open('bob');
   const alice = await users.open('alice', { viewport: PHONE });

@@ -26,6 +26,7 @@ export class ChatView {
   private readonly fileInput: HTMLInputElement;
   private readonly staged: HTMLElement;
   private readonly uploading: HTMLElement;
+  private readonly replyBar: HTMLElement;
   private readonly placeholder: HTMLElement;
   private readonly pane: HTMLElement;
   private files: File[] = [];
@@ -105,6 +106,22 @@ export class ChatView {
     });
     this.staged = h('div', { class: 'staged', 'data-testid': 'staged-files' });
     this.uploading = h('div', { class: 'uploading', role: 'status', 'data-testid': 'uploading' });
+    this.replyBar = h(
+      'div',
+      { class: 'reply-bar', 'data-testid': 'reply-bar', hidden: true },
+      h('span', { class: 'reply-to' }),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link',
+          'aria-label': 'Cancel reply',
+          'data-testid': 'cancel-reply',
+          on: { click: () => this.conv && this.client.replyTo(this.conv.id, null) },
+        },
+        '×',
+      ),
+    );
     const composer = h(
       'form',
       {
@@ -126,7 +143,7 @@ export class ChatView {
       h('button', { type: 'submit', class: 'icon-button send', 'aria-label': 'Send', 'data-testid': 'send' }, icon('send', ICONS.send)),
     );
 
-    this.pane = h('section', { class: 'chat-pane', 'aria-label': 'Conversation' }, this.header, this.scroller, this.uploading, this.staged, composer);
+    this.pane = h('section', { class: 'chat-pane', 'aria-label': 'Conversation' }, this.header, this.scroller, this.uploading, this.staged, this.replyBar, composer);
     this.placeholder = h(
       'div',
       { class: 'chat-empty' },
@@ -213,6 +230,7 @@ export class ChatView {
       (el, i) => (i.kind === 'day' ? setText(el.firstElementChild!, i.label) : updateBubble(el, i, this.ctx!)),
     );
     this.renderHistoryStatus(c);
+    this.renderReplyBar(c);
     if (this.stickToBottom) s.scrollTop = s.scrollHeight;
     else if (anchor?.isConnected && anchor.offsetTop !== anchorTop) {
       // Older messages went in above: keep the ones on screen where they were.
@@ -239,6 +257,7 @@ export class ChatView {
         if (this.stickToBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
       },
       onZoom: this.zoom,
+      onReply: () => this.input.focus(),
     };
     this.input.value = this.drafts.get(c.id) ?? '';
     this.autosize();
@@ -265,6 +284,12 @@ export class ChatView {
       out.push({ key: `p:${o.client_msg_id}`, kind: 'out', o });
     }
     return out;
+  }
+
+  private renderReplyBar(c: ConvState): void {
+    const m = this.client.replyTarget(c.id);
+    this.replyBar.hidden = !m;
+    setText(this.replyBar.querySelector('.reply-to')!, m ? `Replying to ${m.sender}: ${m.body.slice(0, 100)}` : '');
   }
 
   private renderHistoryStatus(c: ConvState): void {

@@ -109,4 +109,6 @@ export const ICONS = {
   file: ['M7 3h7l5 5v13H7z', 'M14 3v5h5'],
   download: ['M12 4v11', 'M7 10l5 5l5-5', 'M5 20h14'],
   logout: ['M15 4h4v16h-4', 'M10 8l-4 4l4 4', 'M6 12h10'],
+  reply: ['M9 14l-5-5l5-5', 'M4 9h10a6 6 0 0 1 6 6v4'],
+  pencil: ['M4 20h4l10.5-10.5a2.1 2.1 0 0 0-4-4L4 16z', 'M13.5 6.5l4 4'],
 };

@@ -1,6 +1,7 @@
-// One message bubble: body, attachments, time, ticks (or "read by n of m"
-// in groups) and, on my own messages, delete for everyone. Sequenced
-// messages and sends still in the outbox share the look.
+// One message bubble: what it answers, body, attachments, time, "edited",
+// ticks (or "read by n of m" in groups); reply on every message, and on my
+// own, edit and delete for everyone. Sequenced messages and sends still in
+// the outbox share the look.
 
 import type { Client } from '../client';
 import * as fmt from '../format';
@@ -22,6 +23,8 @@ export interface BubbleContext {
   onMediaLoaded(): void;
   /** Show an image full size. */
   onZoom(id: string): void;
+  /** A message was chosen to answer: the composer takes the focus. */
+  onReply(): void;
 }
 
 function facts(b: Bubble, me: string) {
@@ -35,6 +38,8 @@ function facts(b: Bubble, me: string) {
       ts: m.ts,
       deleted: m.deleted,
       seq: m.seq as number | null,
+      edited: (m.edit_version ?? 0) > 0,
+      reply: m.reply_to ?? null,
     };
   }
   const { o } = b;
@@ -46,6 +51,8 @@ function facts(b: Bubble, me: string) {
     ts: o.created,
     deleted: false,
     seq: null,
+    edited: false,
+    reply: null,
   };
 }
 
@@ -56,24 +63,93 @@ export function createBubble(b: Bubble, ctx: BubbleContext): HTMLElement {
     'div',
     { class: 'bubble' },
     group && !f.mine ? h('div', { class: 'sender', 'data-testid': 'sender' }, f.sender) : null,
+    h(
+      'div',
+      { class: 'quote', 'data-testid': 'reply-quote', hidden: true },
+      h('span', { class: 'quote-sender' }),
+      h('span', { class: 'quote-text' }),
+    ),
     h('div', { class: 'attachments' }),
     h('div', { class: 'body', 'data-testid': 'message-body' }),
     h(
       'div',
       { class: 'meta' },
       h('span', { class: 'read-count', 'data-testid': 'read-count' }),
+      h('span', { class: 'edited', 'data-testid': 'edited', hidden: true }, 'edited'),
       h('time', { class: 'time' }, fmt.clock(f.ts)),
       h('span', { class: 'tick-slot' }),
     ),
   );
   const row = h('div', { class: `msg ${f.mine ? 'mine' : 'theirs'}`, 'data-testid': 'message' }, bubble);
   if (f.sender && group && !f.mine) bubble.querySelector<HTMLElement>('.sender')!.style.color = fmt.colour(f.sender);
-  if (f.mine) row.append(actions(row, ctx));
+  row.append(actions(row, ctx, f.mine));
   return row;
 }
 
+/** Reply on every message; on my own, edit and delete for everyone. */
+function actions(row: HTMLElement, ctx: BubbleContext, mine: boolean): HTMLElement {
+  const seqOf = () => Number(row.dataset.seq);
+  const reply = h(
+    'button',
+    {
+      type: 'button',
+      class: 'msg-action',
+      'aria-label': 'Reply',
+      title: 'Reply',
+      'data-testid': 'reply-message',
+      on: {
+        click: () => {
+          const m = ctx.conv.messages.get(seqOf());
+          if (m) ctx.client.replyTo(ctx.conv.id, m);
+          ctx.onReply();
+        },
+      },
+    },
+    icon('reply', ICONS.reply),
+  );
+  if (!mine) return h('div', { class: 'actions' }, reply);
+  const input = h('textarea', { rows: 2, 'aria-label': 'Edit message', 'data-testid': 'edit-input' });
+  const editor = h(
+    'form',
+    {
+      class: 'editor',
+      hidden: true,
+      on: {
+        submit: (ev: SubmitEvent) => {
+          ev.preventDefault();
+          const body = input.value.trim();
+          editor.hidden = true;
+          if (body && seqOf()) void ctx.client.editMessage(ctx.conv.id, seqOf(), body);
+        },
+      },
+    },
+    input,
+    h('button', { type: 'submit', 'data-testid': 'save-edit' }, 'Save'),
+    h('button', { type: 'button', class: 'link', on: { click: () => (editor.hidden = true) } }, 'Cancel'),
+  );
+  const editButton = h(
+    'button',
+    {
+      type: 'button',
+      class: 'msg-action edit-action',
+      'aria-label': 'Edit',
+      title: 'Edit',
+      'data-testid': 'edit-message',
+      on: {
+        click: () => {
+          input.value = ctx.conv.messages.get(seqOf())?.body ?? '';
+          editor.hidden = !editor.hidden;
+          if (!editor.hidden) input.focus();
+        },
+      },
+    },
+    icon('pencil', ICONS.pencil),
+  );
+  return h('div', { class: 'actions' }, reply, editButton, deleteActions(row, ctx), editor);
+}
+
 /** The delete button, then its confirmation, on my own messages. */
-function actions(row: HTMLElement, ctx: BubbleContext): HTMLElement {
+function deleteActions(row: HTMLElement, ctx: BubbleContext): HTMLElement {
   const confirm = h(
     'div',
     { class: 'confirm', hidden: true },
@@ -107,7 +183,7 @@ function actions(row: HTMLElement, ctx: BubbleContext): HTMLElement {
     },
     icon('trash', ICONS.trash),
   );
-  return h('div', { class: 'actions' }, button, confirm);
+  return h('div', { class: 'delete' }, button, confirm);
 }
 
 export function updateBubble(el: HTMLElement, b: Bubble, ctx: BubbleContext): void {
@@ -140,6 +216,16 @@ export function updateBubble(el: HTMLElement, b: Bubble, ctx: BubbleContext): vo
   rc.hidden = !readCount;
   setText(rc, readCount);
 
+  const quote = el.querySelector<HTMLElement>('.quote')!;
+  quote.hidden = !f.reply || f.deleted;
+  if (f.reply) {
+    setText(quote.querySelector('.quote-sender')!, f.reply.sender);
+    setText(quote.querySelector('.quote-text')!, f.reply.deleted ? 'This message was deleted' : f.reply.preview);
+    setAttr(quote, 'data-reply-seq', String(f.reply.seq));
+  }
+  const edited = el.querySelector<HTMLElement>('.edited')!;
+  edited.hidden = !f.edited || f.deleted;
+
   const body = el.querySelector<HTMLElement>('.body')!;
   body.classList.toggle('deleted', f.deleted);
   setText(body, f.deleted ? 'This message was deleted' : f.body);
@@ -154,6 +240,8 @@ export function updateBubble(el: HTMLElement, b: Bubble, ctx: BubbleContext): vo
 
   const actionsEl = el.querySelector<HTMLElement>('.actions');
   if (actionsEl) actionsEl.hidden = f.deleted || f.seq === null;
+  const editAction = el.querySelector<HTMLElement>('.edit-action');
+  if (editAction) editAction.hidden = !f.body;
 
   if (b.kind === 'out' && b.o.state === 'failed') {
     let fail = el.querySelector<HTMLElement>('.failed');
