@@ -187,25 +187,17 @@ impl ChatService {
         conv: &ConversationId,
         seq: u64,
     ) -> Result<(), DomainError> {
-        let state = self.membership(conv, user).await?;
-        let message = self
-            .stores
-            .messages
-            .message(conv, seq)
-            .await
-            .map_err(from_port)?;
-        let command: Command = DeleteMessage {
-            conv: conv.clone(),
-            seq: i64::try_from(seq).unwrap_or(i64::MAX),
-            actor: user.clone(),
-            ts: chat_domain::time::now_ms(),
-        }
-        .into();
-        let facts = Facts {
-            state: Some(&state),
-            message: message.as_ref(),
-        };
-        rules::decide(&command, facts, &self.limits())?;
+        let (command, message) = self
+            .prechecked(user, conv, seq, |seq| {
+                DeleteMessage {
+                    conv: conv.clone(),
+                    seq,
+                    actor: user.clone(),
+                    ts: chat_domain::time::now_ms(),
+                }
+                .into()
+            })
+            .await?;
         if message.is_some_and(|m| m.deleted) {
             // Deleted already: not worth a durable append.
             return Ok(());
@@ -227,26 +219,18 @@ impl ChatService {
     ) -> Result<Message, DomainError> {
         self.check_body(&body)?;
         self.rates.user_send(user)?;
-        let state = self.membership(conv, user).await?;
-        let message = self
-            .stores
-            .messages
-            .message(conv, seq)
-            .await
-            .map_err(from_port)?;
-        let command: Command = EditMessage {
-            conv: conv.clone(),
-            seq: i64::try_from(seq).unwrap_or(i64::MAX),
-            actor: user.clone(),
-            body,
-            ts: chat_domain::time::now_ms(),
-        }
-        .into();
-        let facts = Facts {
-            state: Some(&state),
-            message: message.as_ref(),
-        };
-        rules::decide(&command, facts, &self.limits())?;
+        let (command, message) = self
+            .prechecked(user, conv, seq, |seq| {
+                EditMessage {
+                    conv: conv.clone(),
+                    seq,
+                    actor: user.clone(),
+                    body,
+                    ts: chat_domain::time::now_ms(),
+                }
+                .into()
+            })
+            .await?;
         if let (Some(m), Command::EditMessage(c)) = (message, &command) {
             if m.body == c.body {
                 // The body it has (a retry): not worth a durable append.
@@ -271,6 +255,32 @@ impl ChatService {
         }
         // Its body now: this edit's, or a later one's.
         Ok(now)
+    }
+
+    /// A command about the message at `seq` of a conversation `user` is a
+    /// member of, built by `command` and decided by the rules on the state
+    /// and message read (the pre-check); with that message.
+    async fn prechecked(
+        &self,
+        user: &UserId,
+        conv: &ConversationId,
+        seq: u64,
+        command: impl FnOnce(i64) -> Command,
+    ) -> Result<(Command, Option<Message>), DomainError> {
+        let state = self.membership(conv, user).await?;
+        let message = self
+            .stores
+            .messages
+            .message(conv, seq)
+            .await
+            .map_err(from_port)?;
+        let command = command(i64::try_from(seq).unwrap_or(i64::MAX));
+        let facts = Facts {
+            state: Some(&state),
+            message: message.as_ref(),
+        };
+        rules::decide(&command, facts, &self.limits())?;
+        Ok((command, message))
     }
 
     /// The body rules of a send: at most `max_body_bytes`.

@@ -14,14 +14,6 @@ async fn patch(user: &User, conv: &str, seq: u64, body: Value) -> (u16, Value) {
     .await
 }
 
-async fn stored(user: &User, conv: &str, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let h = user.history(conv, "").await;
-        (h.len() == n).then_some(h)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn the_sender_edits_and_every_member_device_gets_the_new_body() {
     let s = Server::start().await;
@@ -29,7 +21,7 @@ async fn the_sender_edits_and_every_member_device_gets_the_new_body() {
     let conv = alice.group("g", &["bob"]).await;
     alice.send(&conv, "m1", "helo").await;
     alice.send(&conv, "m2", "untouched").await;
-    stored(&alice, &conv, 2).await;
+    alice.history_of(&conv, 2).await;
     let mut a_phone = s.connect("alice", "phone").await;
     let mut a_laptop = s.connect("alice", "laptop").await;
     let mut b_phone = s.connect("bob", "phone").await;
@@ -99,7 +91,7 @@ async fn edits_are_refused_as_the_protocol_says() {
     let conv = alice.group("g", &["bob"]).await;
     alice.send(&conv, "m1", "one").await;
     alice.send(&conv, "m2", "two").await;
-    stored(&alice, &conv, 2).await;
+    alice.history_of(&conv, 2).await;
     let (st, _) = alice
         .delete(&format!("/v1/conversations/{conv}/messages/2"))
         .await;
@@ -161,7 +153,7 @@ async fn an_edit_past_the_window_is_not_editable() {
     let alice = s.user("alice", "phone").await;
     let conv = alice.direct("bob").await;
     alice.send(&conv, "m1", "one").await;
-    stored(&alice, &conv, 1).await;
+    alice.history_of(&conv, 1).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     let (st, e) = patch(&alice, &conv, 1, json!({"body": "late"})).await;
     assert_eq!(
@@ -186,7 +178,7 @@ async fn a_device_that_connects_after_edits_gets_them() {
             .send(&conv, &format!("m{i}"), &format!("body {i}"))
             .await;
     }
-    stored(&alice, &conv, 40).await;
+    alice.history_of(&conv, 40).await;
     let mut ws = s.connect("bob", "phone").await;
     assert_eq!(ws.handshake().await.len(), 40);
     ws.send(json!({"type": "delivered", "conv": conv, "seq": 38}))

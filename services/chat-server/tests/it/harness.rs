@@ -236,6 +236,15 @@ impl User {
             .cloned()
     }
 
+    /// The history once it holds `n` messages.
+    pub async fn history_of(&self, conv: &str, n: usize) -> Vec<Value> {
+        eventually(|| async {
+            let h = self.history(conv, "").await;
+            (h.len() == n).then_some(h)
+        })
+        .await
+    }
+
     pub async fn history(&self, conv: &str, query: &str) -> Vec<Value> {
         let (status, page) = self
             .get(&format!("/v1/conversations/{conv}/messages?{query}"))

@@ -4,14 +4,6 @@
 use crate::harness::*;
 use serde_json::{json, Value};
 
-async fn stored(user: &User, conv: &str, n: usize) -> Vec<Value> {
-    eventually(|| async {
-        let h = user.history(conv, "").await;
-        (h.len() == n).then_some(h)
-    })
-    .await
-}
-
 #[tokio::test]
 async fn a_reply_carries_what_it_answers_live_and_in_history() {
     let s = Server::start().await;
@@ -20,7 +12,7 @@ async fn a_reply_carries_what_it_answers_live_and_in_history() {
     let conv = alice.group("g", &["bob"]).await;
     let question = format!("{}?", "why ".repeat(40));
     alice.send(&conv, "q", &question).await;
-    stored(&alice, &conv, 1).await;
+    alice.history_of(&conv, 1).await;
     let mut a_phone = s.connect("alice", "phone").await;
     let mut b_phone = s.connect("bob", "phone").await;
     a_phone.handshake().await;
@@ -44,7 +36,7 @@ async fn a_reply_carries_what_it_answers_live_and_in_history() {
         )
         .await;
     assert_eq!(st, 200);
-    let h = stored(&alice, &conv, 3).await;
+    let h = alice.history_of(&conv, 3).await;
     assert_eq!(h[0]["reply_to"], Value::Null);
     assert_eq!(h[1]["reply_to"], want);
     assert_eq!(
@@ -88,8 +80,8 @@ async fn a_reply_to_a_message_the_conversation_has_not_is_refused() {
     alice.send(&conv, "m1", "one").await;
     alice.send(&other, "x1", "elsewhere").await;
     alice.send(&other, "x2", "elsewhere").await;
-    stored(&alice, &conv, 1).await;
-    stored(&alice, &other, 2).await;
+    alice.history_of(&conv, 1).await;
+    alice.history_of(&other, 2).await;
     for seq in [0, 2, 99] {
         let (st, e) = alice
             .post(
