@@ -96,6 +96,12 @@ export class Api {
     return this.call('PATCH', `/v1/conversations/${encodeURIComponent(conv)}/messages/${seq}`, { body });
   }
 
+  /** Adds (`on`) or removes my reaction with `emoji`. */
+  react(conv: string, seq: number, emoji: string, on: boolean): Promise<void> {
+    const path = `/v1/conversations/${encodeURIComponent(conv)}/messages/${seq}/reactions/${encodeURIComponent(emoji)}`;
+    return this.call(on ? 'PUT' : 'DELETE', path);
+  }
+
   deleteMessage(conv: string, seq: number): Promise<void> {
     return this.call('DELETE', `/v1/conversations/${encodeURIComponent(conv)}/messages/${seq}`);
   }

@@ -100,6 +100,9 @@ export class Client {
       case 'message_deleted':
         this.store.markDeleted(f.conv, f.seq);
         break;
+      case 'reaction':
+        this.store.react(f.conv, f.seq, f.user, f.emoji, f.on);
+        break;
       case 'message_edited':
         this.store.markEdited(f.conv, f.seq, f.body, f.edit_version, f.edited_ts);
         break;
@@ -352,6 +355,15 @@ export class Client {
 
   replyTarget(conv: string): Message | undefined {
     return this.replying.get(conv);
+  }
+
+  /** Adds or removes my reaction; the `reaction` frame shows it. */
+  async react(conv: string, seq: number, emoji: string, on: boolean): Promise<void> {
+    try {
+      await this.api.react(conv, seq, emoji, on);
+    } catch (e) {
+      this.tell(`Could not react: ${e instanceof Error ? e.message : e}`);
+    }
   }
 
   async editMessage(conv: string, seq: number, body: string): Promise<void> {

@@ -187,6 +187,26 @@ export class Store {
     this.changed();
   }
 
+  /** A reaction added (`on`) or removed, as the server announced it. */
+  react(conv: string, seq: number, user: string, emoji: string, on: boolean): void {
+    const c = this.convs.get(conv);
+    const m = c?.messages.get(seq);
+    if (!c || !m) return;
+    const reactions = (m.reactions ?? []).map((r) => ({ ...r, users: [...r.users] }));
+    let r = reactions.find((x) => x.emoji === emoji);
+    if (on && !r?.users.includes(user)) {
+      if (!r) reactions.push((r = { emoji, count: 0, users: [] }));
+      r.users.push(user);
+    }
+    if (!on && r) r.users = r.users.filter((u) => u !== user);
+    const shown = reactions
+      .map((x) => ({ ...x, count: x.users.length }))
+      .filter((x) => x.count > 0)
+      .sort((a, b) => b.count - a.count || (a.emoji < b.emoji ? -1 : a.emoji > b.emoji ? 1 : 0));
+    c.messages.set(seq, { ...m, reactions: shown });
+    this.changed();
+  }
+
   markDeleted(conv: string, seq: number): void {
     const c = this.convs.get(conv);
     if (!c) return;

@@ -31,6 +31,14 @@ export interface Message {
   edited_ts?: number | null;
   /** v1.1: the message of the same conversation this one answers. */
   reply_to?: Reply | null;
+  /** v1.1: who reacted with what, most used first. */
+  reactions?: Reaction[];
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  users: string[];
 }
 
 /** What a reply shows of the message it answers, as the server read it. */
@@ -74,6 +82,7 @@ export type ServerFrame =
   | ({ type: 'message' } & Message)
   | { type: 'message_deleted'; conv: string; seq: number }
   | { type: 'message_edited'; conv: string; seq: number; body: string; edit_version: number; edited_ts: number }
+  | { type: 'reaction'; conv: string; seq: number; user: string; emoji: string; on: boolean }
   | { type: 'receipt'; conv: string; user: string; kind: 'delivered' | 'read'; seq: number }
   | ({ type: 'presence' } & Presence)
   | { type: 'typing'; conv: string; user: string }

@@ -333,6 +333,29 @@ test('edit a message and answer one (v1.1)', async ({ users }) => {
   await bob.shot('edit-and-reply');
 });
 
+test('react to a message (v1.1)', async ({ users }) => {
+  const [alice, bob] = await pair(users);
+  await alice.send('we won!');
+  await bob.open('alice');
+  const theirs = bob.message('we won!');
+  await expect(theirs).toBeVisible();
+  await theirs.hover();
+  await theirs.getByTestId('react-message').click();
+  for (const u of [alice, bob]) {
+    const chip = u.message('we won!').getByTestId('reaction');
+    await expect(chip).toHaveAttribute('data-count', '1');
+    await expect(chip).toHaveAttribute('title', 'bob');
+  }
+  // Alice joins in from the chip, then takes it back.
+  const chip = alice.message('we won!').getByTestId('reaction');
+  await chip.click();
+  await expect(bob.message('we won!').getByTestId('reaction')).toHaveAttribute('data-count', '2');
+  await expect(chip).toHaveAttribute('title', 'bob, alice');
+  await chip.click();
+  await expect(bob.message('we won!').getByTestId('reaction')).toHaveAttribute('data-count', '1');
+  await bob.shot('reaction');
+});
+
 test('a phone-sized viewport goes from the list to a chat and back', async ({ users }) => {
   const bob = await users.open('bob');
   const alice = await users.open('alice', { viewport: PHONE });

@@ -19,6 +19,7 @@ pub(crate) type MessageRow = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 /// The message of `conv` a row holds.
@@ -36,6 +37,7 @@ pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
         edit_version,
         edited_ts,
         reply_to,
+        reactions,
     ) = row;
     Ok(Message {
         conv: conv.into(),
@@ -54,7 +56,21 @@ pub(crate) fn message(conv: &str, row: MessageRow) -> Result<Message> {
             .map(|s| from_db("reply_to", s))
             .transpose()?
             .map(Reply::to),
+        reactions: match reactions {
+            Some(j) => serde_json::from_str(&j).map_err(error::corrupt)?,
+            None => Vec::new(),
+        },
     })
+}
+
+/// A message's reactions for their column (none: null).
+pub(crate) fn reactions_json(m: &Message) -> Result<Option<String>> {
+    if m.reactions.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&m.reactions)
+        .map(Some)
+        .map_err(|e| chat_ports::PortError::refused("store", e))
 }
 
 /// An attachment row: id, owner, content type, size, created at, uploaded

@@ -11,7 +11,7 @@ use scylla::statement::prepared::PreparedStatement;
 macro_rules! message_columns {
     () => {
         "seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted, \
-         edit_version, edited_ts, reply_to"
+         edit_version, edited_ts, reply_to, reactions"
     };
 }
 
@@ -81,8 +81,8 @@ statements! {
 
     // Messages.
     put_message = "INSERT INTO messages (conv, bucket, seq, msg_id, sender, sender_device, \
-        client_msg_id, body, attachments, ts, deleted, edit_version, edited_ts, reply_to) \
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+        client_msg_id, body, attachments, ts, deleted, edit_version, edited_ts, reply_to, \
+        reactions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
         USING TIMESTAMP ?";
     message = concat!("SELECT ", message_columns!(), " FROM messages WHERE conv = ? AND bucket = ? AND seq = ?");
     messages_after = concat!("SELECT ", message_columns!(),

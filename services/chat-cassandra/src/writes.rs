@@ -88,6 +88,12 @@ impl CassandraStore {
                 + m.sender_device.len()
                 + m.body.len()
                 + m.attachments.iter().map(|a| a.len() + 4).sum::<usize>()
+                + m.reactions
+                    .iter()
+                    .map(|r| {
+                        r.emoji.len() + 32 + r.users.iter().map(|u| u.len() + 3).sum::<usize>()
+                    })
+                    .sum::<usize>()
                 + ROW_OVERHEAD;
             message_rows.push((
                 size,
@@ -109,6 +115,7 @@ impl CassandraStore {
                         .as_ref()
                         .map(|r| to_db("reply_to", r.seq))
                         .transpose()?,
+                    rows::reactions_json(m)?,
                     s.upsert,
                 ),
             ));

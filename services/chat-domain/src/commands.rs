@@ -62,6 +62,18 @@ pub struct EditMessage {
     pub ts: i64,
 }
 
+/// `schemas/React.avsc`: a member adds (`on`) or removes its reaction
+/// with `emoji` to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct React {
+    pub conv: ConversationId,
+    pub seq: i64,
+    pub user: UserId,
+    pub emoji: String,
+    pub on: bool,
+    pub ts: i64,
+}
+
 /// `schemas/SubmitReceipt.avsc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmitReceipt {
@@ -82,6 +94,7 @@ crate::record_enum! {
         ChangeMembers,
         DeleteMessage,
         EditMessage,
+        React,
         SubmitReceipt,
     }
 }
@@ -95,6 +108,7 @@ impl Command {
             Command::ChangeMembers(c) => &c.conv,
             Command::DeleteMessage(c) => &c.conv,
             Command::EditMessage(c) => &c.conv,
+            Command::React(c) => &c.conv,
             Command::SubmitReceipt(c) => &c.conv,
         }
     }
@@ -107,6 +121,7 @@ impl Command {
             Command::ChangeMembers(c) => &c.actor,
             Command::DeleteMessage(c) => &c.actor,
             Command::EditMessage(c) => &c.actor,
+            Command::React(c) => &c.user,
             Command::SubmitReceipt(c) => &c.user,
         }
     }
@@ -120,7 +135,8 @@ impl Command {
             | Command::CreateConversation(_)
             | Command::ChangeMembers(_)
             | Command::DeleteMessage(_)
-            | Command::EditMessage(_) => None,
+            | Command::EditMessage(_)
+            | Command::React(_) => None,
         }
     }
 
@@ -132,6 +148,7 @@ impl Command {
             Command::ChangeMembers(c) => c.ts,
             Command::DeleteMessage(c) => c.ts,
             Command::EditMessage(c) => c.ts,
+            Command::React(c) => c.ts,
             Command::SubmitReceipt(c) => c.ts,
         }
     }

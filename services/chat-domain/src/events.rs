@@ -63,6 +63,19 @@ pub struct MessageEdited {
     pub ts: i64,
 }
 
+/// `schemas/ReactionChanged.avsc`: a member's reaction to a message was
+/// added (`on`) or removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionChanged {
+    pub conv: ConversationId,
+    pub seq: i64,
+    pub user: UserId,
+    pub emoji: String,
+    pub on: bool,
+    pub recipients: Vec<UserId>,
+    pub ts: i64,
+}
+
 /// `schemas/ReceiptAdvanced.avsc`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptAdvanced {
@@ -132,6 +145,7 @@ crate::record_enum! {
         MembershipApplied,
         MessageDeleted,
         MessageEdited,
+        ReactionChanged,
         ReceiptAdvanced,
         CommandRejected,
         SendRejected,
@@ -149,6 +163,7 @@ impl Event {
             Event::MembershipApplied(_)
             | Event::MessageDeleted(_)
             | Event::MessageEdited(_)
+            | Event::ReactionChanged(_)
             | Event::ReceiptAdvanced(_)
             | Event::CommandRejected(_)
             | Event::SendRejected(_)
@@ -166,6 +181,7 @@ impl Event {
             Event::MembershipApplied(e) => &e.conv,
             Event::MessageDeleted(e) => &e.conv,
             Event::MessageEdited(e) => &e.conv,
+            Event::ReactionChanged(e) => &e.conv,
             Event::ReceiptAdvanced(e) => &e.conv,
             Event::CommandRejected(e) => &e.conv,
             Event::SendRejected(e) => &e.conv,

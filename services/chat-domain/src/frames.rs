@@ -39,6 +39,15 @@ pub enum ClientFrame {
         #[serde(default, rename = "ref")]
         reference: Option<String>,
     },
+    /// v1.1: adds (`on`) or removes the caller's reaction.
+    React {
+        conv: String,
+        seq: u64,
+        emoji: String,
+        on: bool,
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+    },
     SubscribePresence {
         users: Vec<String>,
     },
@@ -78,6 +87,14 @@ pub enum ServerFrame {
         body: String,
         edit_version: u64,
         edited_ts: i64,
+    },
+    /// v1.1: a member's reaction to the message at `seq`.
+    Reaction {
+        conv: ConversationId,
+        seq: u64,
+        user: UserId,
+        emoji: String,
+        on: bool,
     },
     Receipt {
         conv: ConversationId,

@@ -172,6 +172,28 @@ pub struct Message {
     /// is read when the message is read ([`Reply::show`]).
     #[serde(default)]
     pub reply_to: Option<Reply>,
+    /// Who reacted with what (PROTOCOL v1.1), most used first.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: u64,
+    /// In the order they reacted.
+    pub users: Vec<UserId>,
+}
+
+/// The reactions one user may have on one message: each is one more entry
+/// in a row every member reads with the message.
+pub const MAX_REACTIONS_PER_USER: usize = 20;
+
+/// Whether `emoji` may name a reaction: 1–32 bytes of UTF-8 (it is a
+/// `String`), none of them whitespace or a control character.
+pub fn valid_emoji(emoji: &str) -> bool {
+    (1..=32).contains(&emoji.len()) && !emoji.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// What a reply shows of the message it answers.
@@ -227,6 +249,53 @@ impl Message {
         self.deleted = true;
         self.body.clear();
         self.attachments.clear();
+        self.reactions.clear();
+    }
+
+    /// Whether `user` reacted with `emoji`.
+    pub fn has_reaction(&self, user: &str, emoji: &str) -> bool {
+        self.reactions
+            .iter()
+            .any(|r| r.emoji == emoji && r.users.iter().any(|u| u == user))
+    }
+
+    /// How many emojis `user` reacted with.
+    pub fn reactions_of(&self, user: &str) -> usize {
+        self.reactions
+            .iter()
+            .filter(|r| r.users.iter().any(|u| u == user))
+            .count()
+    }
+
+    /// Adds (`on`) or removes `user`'s reaction with `emoji`; the most used
+    /// emoji first, ties in byte order. Returns whether anything changed.
+    pub fn react(&mut self, user: &UserId, emoji: &str, on: bool) -> bool {
+        if self.has_reaction(user, emoji) == on {
+            return false;
+        }
+        if on {
+            match self.reactions.iter_mut().find(|r| r.emoji == emoji) {
+                Some(r) => r.users.push(user.clone()),
+                None => self.reactions.push(Reaction {
+                    emoji: emoji.to_owned(),
+                    count: 0,
+                    users: vec![user.clone()],
+                }),
+            }
+        } else {
+            for r in &mut self.reactions {
+                if r.emoji == emoji {
+                    r.users.retain(|u| u != user);
+                }
+            }
+            self.reactions.retain(|r| !r.users.is_empty());
+        }
+        for r in &mut self.reactions {
+            r.count = r.users.len() as u64;
+        }
+        self.reactions
+            .sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.emoji.cmp(&b.emoji)));
+        true
     }
 
     /// Replaces the body, one edit version up.

@@ -29,6 +29,14 @@ pub enum RealtimeEvent {
         edit_version: u64,
         edited_ts: i64,
     },
+    /// A member's reaction to a message was added (`on`) or removed.
+    Reaction {
+        conv: ConversationId,
+        seq: u64,
+        user: UserId,
+        emoji: String,
+        on: bool,
+    },
     /// A user's watermark moved.
     Receipt {
         conv: ConversationId,

@@ -353,6 +353,25 @@ mod tests {
                 ts: 7,
             }
             .into(),
+            React {
+                conv: "g".into(),
+                seq: 3,
+                user: "bob".into(),
+                emoji: "\u{1f44d}\u{1f3fd}".into(),
+                on: true,
+                ts: 8,
+            }
+            .into(),
+            ReactionChanged {
+                conv: "g".into(),
+                seq: 3,
+                user: "bob".into(),
+                emoji: "\u{1f44d}".into(),
+                on: false,
+                recipients: vec!["alice".into()],
+                ts: 8,
+            }
+            .into(),
             PushDeadLettered {
                 conv: "g".into(),
                 user: "u".into(),

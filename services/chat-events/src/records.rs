@@ -3,12 +3,12 @@
 //! the codec reads and writes.
 
 pub use chat_domain::commands::{
-    ChangeMembers, Command, CreateConversation, DeleteMessage, EditMessage, SendMessage,
+    ChangeMembers, Command, CreateConversation, DeleteMessage, EditMessage, React, SendMessage,
     SubmitReceipt,
 };
 pub use chat_domain::events::{
     CommandRejected, DeadLettered, Event, MembershipApplied, MessageDeleted, MessageEdited,
-    MessageSequenced, PushDeadLettered, ReceiptAdvanced, SendRejected,
+    MessageSequenced, PushDeadLettered, ReactionChanged, ReceiptAdvanced, SendRejected,
 };
 
 /// Any record of the log: a command or an event.
@@ -142,6 +142,7 @@ records!(
         ChangeMembers,
         DeleteMessage,
         EditMessage,
+        React,
         SubmitReceipt,
     ],
     events: [
@@ -149,6 +150,7 @@ records!(
         MembershipApplied,
         MessageDeleted,
         MessageEdited,
+        ReactionChanged,
         ReceiptAdvanced,
         CommandRejected,
         SendRejected,

@@ -11,14 +11,14 @@ use tokio_postgres::Row;
 macro_rules! message_columns {
     () => {
         "conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::text, ts, deleted, \
-         edit_version, edited_ts, reply_to"
+         edit_version, edited_ts, reply_to, reactions"
     };
 }
 pub(crate) use message_columns;
 
 /// How many columns [`message_columns`] names: a query that selects more
 /// after them finds its own from this index on.
-pub(crate) const MESSAGE_COLUMNS: usize = 13;
+pub(crate) const MESSAGE_COLUMNS: usize = 14;
 
 /// The columns [`attachment`] reads, in its order.
 macro_rules! attachment_columns {
@@ -81,7 +81,25 @@ pub(crate) fn message(row: &Row) -> Result<Message> {
             .map(|s| from_db("reply_to", s))
             .transpose()?
             .map(Reply::to),
+        reactions: reactions_from(column(row, 13)?)?,
     })
+}
+
+/// A message's reactions from their column (NULL: none).
+pub(crate) fn reactions_from(json: Option<String>) -> Result<Vec<chat_domain::Reaction>> {
+    json.map_or(Ok(Vec::new()), |j| {
+        serde_json::from_str(&j).map_err(error::corrupt)
+    })
+}
+
+/// A message's reactions for their column (none: NULL).
+pub(crate) fn reactions_json(m: &Message) -> Result<Option<String>> {
+    if m.reactions.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(&m.reactions)
+        .map(Some)
+        .map_err(|e| PortError::refused("store", e))
 }
 
 /// An attachment record from the columns of [`attachment_columns`].

@@ -22,13 +22,14 @@ WHERE (conversations.state->>'applied_offset')::numeric
 const UPSERT_MESSAGES: &str = "\
 INSERT INTO messages
     (conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted,
-     edit_version, edited_ts, reply_to)
+     edit_version, edited_ts, reply_to, reactions)
 SELECT conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments::json, ts, deleted,
-    edit_version, edited_ts, reply_to
+    edit_version, edited_ts, reply_to, reactions
 FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::bytea[], $8::text[], $9::int8[], $10::bool[], $11::int8[], $12::int8[], $13::int8[])
+            $7::bytea[], $8::text[], $9::int8[], $10::bool[], $11::int8[], $12::int8[], $13::int8[],
+            $14::text[])
     AS t(conv, seq, msg_id, sender, sender_device, client_msg_id, body, attachments, ts, deleted,
-         edit_version, edited_ts, reply_to)
+         edit_version, edited_ts, reply_to, reactions)
 ON CONFLICT (conv, seq) DO UPDATE SET
     msg_id = EXCLUDED.msg_id,
     sender = EXCLUDED.sender,
@@ -40,7 +41,8 @@ ON CONFLICT (conv, seq) DO UPDATE SET
     deleted = EXCLUDED.deleted,
     edit_version = EXCLUDED.edit_version,
     edited_ts = EXCLUDED.edited_ts,
-    reply_to = EXCLUDED.reply_to";
+    reply_to = EXCLUDED.reply_to,
+    reactions = EXCLUDED.reactions";
 
 const DELETE_MEMBERS: &str = "\
 DELETE FROM user_conversations AS u
@@ -83,6 +85,7 @@ struct MessageColumns<'a> {
     edit_version: Vec<i64>,
     edited_ts: Vec<Option<i64>>,
     reply_to: Vec<Option<i64>>,
+    reactions: Vec<Option<String>>,
 }
 
 impl<'a> MessageColumns<'a> {
@@ -107,6 +110,7 @@ impl<'a> MessageColumns<'a> {
                 .map(|r| to_db("reply_to", r.seq))
                 .transpose()?,
         );
+        self.reactions.push(rows::reactions_json(m)?);
         Ok(())
     }
 }
@@ -185,6 +189,7 @@ impl PostgresStore {
                     &c.edit_version,
                     &c.edited_ts,
                     &c.reply_to,
+                    &c.reactions,
                 ],
             )
             .await

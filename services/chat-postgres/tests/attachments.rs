@@ -50,6 +50,7 @@ fn msg(conv: &str, seq: u64, attachments: &[&str]) -> Message {
         edit_version: 0,
         edited_ts: None,
         reply_to: None,
+        reactions: vec![],
     }
 }
 

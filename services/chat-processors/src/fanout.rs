@@ -110,6 +110,7 @@ impl Fanout {
                         .reply_to
                         .and_then(|s| u64::try_from(s).ok())
                         .map(Reply::to),
+                    reactions: vec![],
                 };
                 // What it answers, as stored now: read once here, not by
                 // every session it reaches.
@@ -148,6 +149,16 @@ impl Fanout {
                     body: e.body,
                     edit_version: e.edit_version.max(0) as u64,
                     edited_ts: e.edited_ts,
+                };
+                Ok(self.to_members(&e.conv, &e.recipients, event))
+            }
+            Event::ReactionChanged(e) => {
+                let event = RealtimeEvent::Reaction {
+                    conv: e.conv.clone(),
+                    seq: e.seq.max(0) as u64,
+                    user: e.user,
+                    emoji: e.emoji,
+                    on: e.on,
                 };
                 Ok(self.to_members(&e.conv, &e.recipients, event))
             }

@@ -90,7 +90,23 @@ fn commands() -> Vec<Record> {
         edit("bob", 3, "not bob's", 15), // not the sender: refused
         edit("carol", 3, "carol, edited twice", 16),
         edit("alice", 1, "too late", 17), // deleted: refused
+        react("alice", 3, "+1", true, 18),
+        react("bob", 3, "+1", true, 19), // left: refused
+        react("carol", 3, "+1", true, 20),
+        react("alice", 3, "+1", false, 21),
     ]
+}
+
+fn react(user: &str, seq: i64, emoji: &str, on: bool, ts: i64) -> Record {
+    React {
+        conv: "g".into(),
+        seq,
+        user: user.into(),
+        emoji: emoji.into(),
+        on,
+        ts,
+    }
+    .into()
 }
 
 fn edit(actor: &str, seq: i64, body: &str, ts: i64) -> Record {
@@ -220,6 +236,21 @@ async fn the_sequencer_decides_by_log_order_and_repeats_itself_exactly() {
         "edits apply in the log's order; refused ones change nothing"
     );
     assert_eq!(state.changes.count, 3, "a delete and two edits");
+    let reacted: Vec<(&str, Vec<&str>)> = edited
+        .reactions
+        .iter()
+        .map(|r| {
+            (
+                r.emoji.as_str(),
+                r.users.iter().map(|u| u.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reacted,
+        [("+1", vec!["carol"])],
+        "reactions in the log's order"
+    );
 
     // Handled again, as after a crash before the offsets were committed.
     seq.handle(&batch).await.unwrap();

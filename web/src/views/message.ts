@@ -8,7 +8,7 @@ import * as fmt from '../format';
 import { isImage } from '../media';
 import type { OutgoingMessage } from '../outbox';
 import type { ConvState } from '../store';
-import type { Message } from '../types';
+import type { Message, Reaction } from '../types';
 import { h, icon, ICONS, setAttr, setText } from './dom';
 import { tickIcon, type MessageState } from './parts';
 
@@ -40,6 +40,7 @@ function facts(b: Bubble, me: string) {
       seq: m.seq as number | null,
       edited: (m.edit_version ?? 0) > 0,
       reply: m.reply_to ?? null,
+      reactions: m.reactions ?? [],
     };
   }
   const { o } = b;
@@ -53,6 +54,7 @@ function facts(b: Bubble, me: string) {
     seq: null,
     edited: false,
     reply: null,
+    reactions: [] as Reaction[],
   };
 }
 
@@ -71,6 +73,7 @@ export function createBubble(b: Bubble, ctx: BubbleContext): HTMLElement {
     ),
     h('div', { class: 'attachments' }),
     h('div', { class: 'body', 'data-testid': 'message-body' }),
+    h('div', { class: 'reactions', 'data-testid': 'reactions' }),
     h(
       'div',
       { class: 'meta' },
@@ -86,7 +89,10 @@ export function createBubble(b: Bubble, ctx: BubbleContext): HTMLElement {
   return row;
 }
 
-/** Reply on every message; on my own, edit and delete for everyone. */
+/** The reaction the bubble's action adds. */
+const QUICK = '\u{1f44d}';
+
+/** Reply and react on every message; on my own, edit and delete for everyone. */
 function actions(row: HTMLElement, ctx: BubbleContext, mine: boolean): HTMLElement {
   const seqOf = () => Number(row.dataset.seq);
   const reply = h(
@@ -107,7 +113,26 @@ function actions(row: HTMLElement, ctx: BubbleContext, mine: boolean): HTMLEleme
     },
     icon('reply', ICONS.reply),
   );
-  if (!mine) return h('div', { class: 'actions' }, reply);
+  const like = h(
+    'button',
+    {
+      type: 'button',
+      class: 'msg-action',
+      'aria-label': `React ${QUICK}`,
+      title: `React ${QUICK}`,
+      'data-testid': 'react-message',
+      on: {
+        click: () => {
+          const m = ctx.conv.messages.get(seqOf());
+          if (!m) return;
+          const mineAlready = (m.reactions ?? []).some((r) => r.emoji === QUICK && r.users.includes(ctx.client.store.me));
+          void ctx.client.react(ctx.conv.id, m.seq, QUICK, !mineAlready);
+        },
+      },
+    },
+    QUICK,
+  );
+  if (!mine) return h('div', { class: 'actions' }, reply, like);
   const input = h('textarea', { rows: 2, 'aria-label': 'Edit message', 'data-testid': 'edit-input' });
   const editor = h(
     'form',
@@ -145,7 +170,7 @@ function actions(row: HTMLElement, ctx: BubbleContext, mine: boolean): HTMLEleme
     },
     icon('pencil', ICONS.pencil),
   );
-  return h('div', { class: 'actions' }, reply, editButton, deleteActions(row, ctx), editor);
+  return h('div', { class: 'actions' }, reply, like, editButton, deleteActions(row, ctx), editor);
 }
 
 /** The delete button, then its confirmation, on my own messages. */
@@ -223,6 +248,32 @@ export function updateBubble(el: HTMLElement, b: Bubble, ctx: BubbleContext): vo
     setText(quote.querySelector('.quote-text')!, f.reply.deleted ? 'This message was deleted' : f.reply.preview);
     setAttr(quote, 'data-reply-seq', String(f.reply.seq));
   }
+  const reactions = el.querySelector<HTMLElement>('.reactions')!;
+  const shown = f.deleted ? [] : f.reactions;
+  const key = JSON.stringify(shown);
+  if (reactions.dataset.key !== key) {
+    reactions.dataset.key = key;
+    const me = ctx.client.store.me;
+    reactions.replaceChildren(
+      ...shown.map((r) => {
+        const mineToo = r.users.includes(me);
+        return h(
+          'button',
+          {
+            type: 'button',
+            class: `chip${mineToo ? ' mine' : ''}`,
+            title: r.users.join(', '),
+            'data-testid': 'reaction',
+            'data-emoji': r.emoji,
+            'data-count': String(r.count),
+            on: { click: () => f.seq && void ctx.client.react(ctx.conv.id, f.seq, r.emoji, !mineToo) },
+          },
+          `${r.emoji} ${r.count}`,
+        );
+      }),
+    );
+  }
+  reactions.hidden = shown.length === 0;
   const edited = el.querySelector<HTMLElement>('.edited')!;
   edited.hidden = !f.edited || f.deleted;
 

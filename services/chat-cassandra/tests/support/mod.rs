@@ -118,5 +118,6 @@ pub fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
         edit_version: 0,
         edited_ts: None,
         reply_to: None,
+        reactions: vec![],
     }
 }

@@ -9,8 +9,8 @@
 //! sequencer would give.
 //!
 //! # Layout
-//! - [`send`], [`create`], [`members`], [`delete`], [`edit`]: one file per
-//!   command.
+//! - [`send`], [`create`], [`members`], [`delete`], [`edit`], [`react`]: one
+//!   file per command.
 //! - [`rejection`]: why a command is refused, and its protocol error code.
 //! - [`views`]: the events a decision publishes, built from its state.
 //! - [`receipts`]: the receipts' max-merge, called by every store engine.
@@ -19,6 +19,7 @@ pub mod create;
 pub mod delete;
 pub mod edit;
 pub mod members;
+pub mod react;
 pub mod receipts;
 pub mod rejection;
 pub mod send;
@@ -100,7 +101,8 @@ pub fn is_sequenced(command: &Command) -> bool {
         | Command::CreateConversation(_)
         | Command::ChangeMembers(_)
         | Command::DeleteMessage(_)
-        | Command::EditMessage(_) => true,
+        | Command::EditMessage(_)
+        | Command::React(_) => true,
         Command::SubmitReceipt(_) => false,
     }
 }
@@ -114,8 +116,10 @@ pub fn wants(command: &Command) -> Wants<'_> {
         },
         Command::DeleteMessage(c) if c.seq > 0 => Wants::Message(c.seq as u64),
         Command::EditMessage(c) if c.seq > 0 => Wants::Message(c.seq as u64),
+        Command::React(c) if c.seq > 0 => Wants::Message(c.seq as u64),
         Command::DeleteMessage(_)
         | Command::EditMessage(_)
+        | Command::React(_)
         | Command::CreateConversation(_)
         | Command::ChangeMembers(_)
         | Command::SubmitReceipt(_) => Wants::Nothing,
@@ -130,6 +134,7 @@ pub fn decide(command: &Command, facts: Facts<'_>, limits: &Limits) -> Result<De
         Command::ChangeMembers(c) => members::decide(c, facts, limits),
         Command::DeleteMessage(c) => delete::decide(c, facts),
         Command::EditMessage(c) => edit::decide(c, facts, limits),
+        Command::React(c) => react::decide(c, facts),
         Command::SubmitReceipt(c) => member(facts, &c.user).map(|_| Decision::default()),
     }
 }
@@ -166,6 +171,13 @@ pub fn replayed(command: &Command, facts: Facts<'_>) -> Vec<Event> {
             .map(|m| views::edited(state, m, &c.actor, c.ts).into())
             .into_iter()
             .collect(),
+        // Announced again when the stored message shows it.
+        Command::React(c) => facts
+            .message
+            .filter(|m| m.has_reaction(&c.user, &c.emoji) == c.on && !m.deleted)
+            .map(|m| views::reaction(state, m, c).into())
+            .into_iter()
+            .collect(),
         Command::CreateConversation(c) => {
             vec![views::membership(state, &c.creator, &[], c.ts).into()]
         }
@@ -194,6 +206,7 @@ pub fn rejected(command: &Command, rejection: &Rejection) -> Event {
         | Command::ChangeMembers(_)
         | Command::DeleteMessage(_)
         | Command::EditMessage(_)
+        | Command::React(_)
         | Command::SubmitReceipt(_) => CommandRejected {
             conv: command.conv().clone(),
             command: command.name().into(),
@@ -223,6 +236,7 @@ pub fn verdict(
         Command::SendMessage(_)
         | Command::DeleteMessage(_)
         | Command::EditMessage(_)
+        | Command::React(_)
         | Command::SubmitReceipt(_) => true,
     };
     if visible {

@@ -40,6 +40,10 @@ pub enum Rejection {
     EmptyEdit,
     #[error("not editable: {0}")]
     NotEditable(&'static str),
+    #[error("an emoji is 1 to 32 bytes, with no whitespace or control character")]
+    BadEmoji,
+    #[error("at most {max} reactions per user on a message")]
+    TooManyReactions { max: usize },
     /// Not a rule's: the store refused the command's values for good, and
     /// the command was set aside on the dead-letter topic.
     #[error("the store cannot hold this: {0}")]
@@ -60,6 +64,8 @@ impl Rejection {
             | Rejection::NotAGroup
             | Rejection::NothingToChange
             | Rejection::EmptyEdit
+            | Rejection::BadEmoji
+            | Rejection::TooManyReactions { .. }
             | Rejection::Unstorable(_) => ErrorCode::BadRequest,
             Rejection::OnlyAdminsAdd | Rejection::OnlyAdminsRemove | Rejection::NotSender => {
                 ErrorCode::Forbidden

@@ -52,6 +52,7 @@ pub fn decide(c: &SendMessage, facts: Facts<'_>) -> Result<Decision, Rejection> 
             .and_then(|s| u64::try_from(s).ok())
             .filter(|s| (1..state.last_seq).contains(s))
             .map(Reply::to),
+        reactions: vec![],
     };
     decision
         .events

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::commands::{
-    ChangeMembers, CreateConversation, DeleteMessage, EditMessage, SendMessage, SubmitReceipt,
+    ChangeMembers, CreateConversation, DeleteMessage, EditMessage, React, SendMessage,
+    SubmitReceipt,
 };
 use crate::events::Event;
 use crate::{ConversationKind, Member};
@@ -81,6 +82,7 @@ fn message(seq: u64, sender: &str, deleted: bool) -> Message {
         edit_version: 0,
         edited_ts: None,
         reply_to: None,
+        reactions: vec![],
     }
 }
 
@@ -132,6 +134,18 @@ fn edit(actor: &str, seq: i64, body: &str) -> Command {
     edit_at(actor, seq, body, 10)
 }
 
+fn react(user: &str, seq: i64, emoji: &str, on: bool) -> Command {
+    React {
+        conv: "g".into(),
+        seq,
+        user: user.into(),
+        emoji: emoji.into(),
+        on,
+        ts: 10,
+    }
+    .into()
+}
+
 fn decide_on(
     command: &Command,
     state: Option<&ConversationState>,
@@ -167,6 +181,12 @@ fn refusals_follow_the_rules() {
         attachments: vec!["a1".into()],
         ..message(3, "alice", false)
     };
+    let mut late = group(&["alice", "bob"]);
+    late.members[1].joined_after = 3;
+    let mut crowded = message(3, "alice", false);
+    for i in 0..crate::MAX_REACTIONS_PER_USER {
+        crowded.react(&"alice".into(), &format!("e{i}"), true);
+    }
     let table: Vec<Row<'_>> = vec![
         (
             "send to nothing",
@@ -349,6 +369,57 @@ fn refusals_follow_the_rules() {
             None,
             Some(&mine),
             Rejection::UnknownConversation,
+        ),
+        (
+            "a reaction by a stranger",
+            react("mallory", 3, "+1", true),
+            Some(&g),
+            Some(&mine),
+            Rejection::NotMember,
+        ),
+        (
+            "a reaction with whitespace",
+            react("bob", 3, "a b", true),
+            Some(&g),
+            Some(&mine),
+            Rejection::BadEmoji,
+        ),
+        (
+            "a reaction over 32 bytes",
+            react("bob", 3, &"x".repeat(33), true),
+            Some(&g),
+            Some(&mine),
+            Rejection::BadEmoji,
+        ),
+        (
+            "a reaction to a deleted message",
+            react("bob", 3, "+1", true),
+            Some(&g),
+            Some(&deleted),
+            Rejection::NoSuchMessage,
+        ),
+        (
+            "a reaction to nothing",
+            react("bob", 9, "+1", true),
+            Some(&g),
+            None,
+            Rejection::NoSuchMessage,
+        ),
+        (
+            "a reaction to a message from before one joined",
+            react("bob", 3, "+1", true),
+            Some(&late),
+            Some(&mine),
+            Rejection::NoSuchMessage,
+        ),
+        (
+            "one reaction too many",
+            react("alice", 3, "one-more", true),
+            Some(&g),
+            Some(&crowded),
+            Rejection::TooManyReactions {
+                max: crate::MAX_REACTIONS_PER_USER,
+            },
         ),
         (
             "empty add by a non-admin",
@@ -598,6 +669,60 @@ fn edits_replace_the_body_one_version_up_and_count_a_change() {
     let same = decide_on(&edit("alice", 3, "hello"), Some(&state), Some(&m)).unwrap();
     assert!(same.state.is_none() && same.message.is_none());
     assert!(matches!(&same.events[..], [Event::MessageEdited(e)] if e.edit_version == 1));
+}
+
+#[test]
+fn reactions_are_one_per_user_and_emoji_most_used_first() {
+    let g = group(&["alice", "bob", "carol"]);
+    let mut m = message(3, "alice", false);
+    fn apply(g: &ConversationState, m: &mut Message, c: Command) -> Vec<Event> {
+        let d = decide_on(&c, Some(g), Some(m)).unwrap();
+        assert!(d.state.is_none(), "a reaction leaves the state alone");
+        if let Some(next) = d.message {
+            *m = next;
+        }
+        d.events
+    }
+    let events = apply(&g, &mut m, react("bob", 3, "\u{1f389}", true));
+    let [Event::ReactionChanged(e)] = &events[..] else {
+        panic!("a reaction is announced: {events:?}");
+    };
+    assert_eq!(
+        (e.user.as_str(), e.on, e.recipients.len()),
+        ("bob", true, 3)
+    );
+    assert!(
+        apply(&g, &mut m, react("bob", 3, "\u{1f389}", true)).is_empty(),
+        "again: nothing"
+    );
+    apply(&g, &mut m, react("alice", 3, "\u{1f44d}", true));
+    apply(&g, &mut m, react("carol", 3, "\u{1f44d}", true));
+    let shown: Vec<(&str, u64, Vec<&str>)> = m
+        .reactions
+        .iter()
+        .map(|r| {
+            (
+                r.emoji.as_str(),
+                r.count,
+                r.users.iter().map(|u| u.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("\u{1f44d}", 2, vec!["alice", "carol"]),
+            ("\u{1f389}", 1, vec!["bob"])
+        ]
+    );
+    assert!(
+        apply(&g, &mut m, react("carol", 3, "\u{1f389}", false)).is_empty(),
+        "not hers"
+    );
+    assert!(
+        matches!(&apply(&g, &mut m, react("bob", 3, "\u{1f389}", false))[..], [Event::ReactionChanged(e)] if !e.on)
+    );
+    assert_eq!(m.reactions.len(), 1, "an emoji nobody uses goes");
 }
 
 #[test]

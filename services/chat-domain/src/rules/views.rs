@@ -1,6 +1,9 @@
 //! The events that describe a decision, built from the state it leaves.
 
-use crate::events::{MembershipApplied, MessageDeleted, MessageEdited, MessageSequenced};
+use crate::commands::React;
+use crate::events::{
+    MembershipApplied, MessageDeleted, MessageEdited, MessageSequenced, ReactionChanged,
+};
 use crate::ids::UserId;
 use crate::{ConversationKind, ConversationState, Member, Message};
 
@@ -44,6 +47,20 @@ pub fn edited(state: &ConversationState, m: &Message, actor: &UserId, ts: i64) -
         edited_ts: m.edited_ts.unwrap_or(m.ts),
         recipients: recipients(state, m.seq),
         ts,
+    }
+}
+
+/// The event of a reaction added or removed, addressed to the members who
+/// can see the message.
+pub fn reaction(state: &ConversationState, m: &Message, c: &React) -> ReactionChanged {
+    ReactionChanged {
+        conv: m.conv.clone(),
+        seq: m.seq as i64,
+        user: c.user.clone(),
+        emoji: c.emoji.clone(),
+        on: c.on,
+        recipients: recipients(state, m.seq),
+        ts: c.ts,
     }
 }
 

@@ -103,6 +103,38 @@ pub async fn edit(
     Ok(Json(message))
 }
 
+/// `PUT` (on) and `DELETE` (off) on
+/// `/v1/conversations/{id}/messages/{seq}/reactions/{emoji}`: 204 either way.
+async fn react(
+    s: AppState,
+    caller: Caller,
+    (id, seq, emoji): (String, String, String),
+    on: bool,
+) -> Result<StatusCode, ApiError> {
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| DomainError::bad_request("seq must be a positive integer"))?;
+    let id = ConversationId::parse(id)?;
+    s.service.react(&caller.user, &id, seq, &emoji, on).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn react_on(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    react(s, caller, path, true).await
+}
+
+pub async fn react_off(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<(String, String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    react(s, caller, path, false).await
+}
+
 pub async fn receipts(
     State(s): State<AppState>,
     caller: Caller,

@@ -42,6 +42,10 @@ pub fn routes(state: AppState) -> Router {
             "/v1/conversations/{id}/messages/{seq}",
             delete(messages::delete).patch(messages::edit),
         )
+        .route(
+            "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}",
+            put(messages::react_on).delete(messages::react_off),
+        )
         .route("/v1/conversations/{id}/receipts", get(messages::receipts))
         .route("/v1/messages", post(messages::send))
         .route("/v1/receipts", post(messages::receipt))

@@ -4,7 +4,9 @@
 
 use super::ChatService;
 use crate::error::from_port;
-use chat_domain::commands::{Command, DeleteMessage, EditMessage, SendMessage, SubmitReceipt};
+use chat_domain::commands::{
+    Command, DeleteMessage, EditMessage, React, SendMessage, SubmitReceipt,
+};
 use chat_domain::rules::{self, Facts};
 use chat_domain::{
     ids, ClientMsgId, ConversationId, DeviceId, DomainError, ErrorCode, Message, MessageId,
@@ -255,6 +257,42 @@ impl ChatService {
         }
         // Its body now: this edit's, or a later one's.
         Ok(now)
+    }
+
+    /// Adds (`on`) or removes the caller's reaction with `emoji` to the
+    /// message at `seq` (PROTOCOL v1.1); answers once applied. Idempotent:
+    /// a reaction the message shows already (or not) costs no append.
+    pub async fn react(
+        &self,
+        user: &UserId,
+        conv: &ConversationId,
+        seq: u64,
+        emoji: &str,
+        on: bool,
+    ) -> Result<(), DomainError> {
+        if !chat_domain::valid_emoji(emoji) {
+            return Err(rules::Rejection::BadEmoji.into());
+        }
+        self.rates.user_send(user)?;
+        let (command, message) = self
+            .prechecked(user, conv, seq, |seq| {
+                React {
+                    conv: conv.clone(),
+                    seq,
+                    user: user.clone(),
+                    emoji: emoji.to_owned(),
+                    on,
+                    ts: chat_domain::time::now_ms(),
+                }
+                .into()
+            })
+            .await?;
+        if message.is_some_and(|m| m.has_reaction(user, emoji) == on) {
+            return Ok(());
+        }
+        let position = self.append(command).await?;
+        self.applied(conv, &position).await?;
+        Ok(())
     }
 
     /// A command about the message at `seq` of a conversation `user` is a

@@ -157,6 +157,7 @@ mod tests {
             edit_version: u64::from(edited_ts.is_some()),
             edited_ts,
             reply_to: None,
+            reactions: vec![],
         }
     }
 

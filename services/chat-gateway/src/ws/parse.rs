@@ -9,6 +9,7 @@ const KNOWN: &[&str] = &[
     "read",
     "typing",
     "edit",
+    "react",
     "subscribe_presence",
     "sync",
     "ping",

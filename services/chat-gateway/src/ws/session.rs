@@ -208,6 +208,7 @@ impl Session {
                         RealtimeEvent::Message { .. }
                         | RealtimeEvent::Deleted { .. }
                         | RealtimeEvent::Edited { .. }
+                        | RealtimeEvent::Reaction { .. }
                         | RealtimeEvent::Receipt { .. }
                         | RealtimeEvent::Conversation { .. }
                         | RealtimeEvent::SendRejected { .. }
@@ -353,6 +354,23 @@ impl Session {
                         body: body.clone(),
                         edit_version: *edit_version,
                         edited_ts: *edited_ts,
+                    })?
+                }
+            }
+            RealtimeEvent::Reaction {
+                conv,
+                seq,
+                user: who,
+                emoji,
+                on,
+            } => {
+                if self.delivery.knows(conv) {
+                    self.out.try_push(&ServerFrame::Reaction {
+                        conv: conv.clone(),
+                        seq: *seq,
+                        user: who.clone(),
+                        emoji: emoji.clone(),
+                        on: *on,
                     })?
                 }
             }
@@ -576,6 +594,21 @@ impl Session {
                 let conv = ConversationId::parse(conv).map_err(|e| (e, reference.clone()))?;
                 service
                     .edit_message(&user, &conv, seq, body)
+                    .await
+                    .map_err(|e| (e, reference))?;
+            }
+            ClientFrame::React {
+                conv,
+                seq,
+                emoji,
+                on,
+                reference,
+            } => {
+                // Answered only when refused; the change comes as a
+                // `reaction` frame, to this device as to every other.
+                let conv = ConversationId::parse(conv).map_err(|e| (e, reference.clone()))?;
+                service
+                    .react(&user, &conv, seq, &emoji, on)
                     .await
                     .map_err(|e| (e, reference))?;
             }

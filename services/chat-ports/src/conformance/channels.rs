@@ -246,6 +246,7 @@ fn variant(event: &RealtimeEvent) -> &'static str {
         RealtimeEvent::Message { .. } => "message",
         RealtimeEvent::Deleted { .. } => "deleted",
         RealtimeEvent::Edited { .. } => "edited",
+        RealtimeEvent::Reaction { .. } => "reaction",
         RealtimeEvent::Receipt { .. } => "receipt",
         RealtimeEvent::Conversation { .. } => "conversation",
         RealtimeEvent::SendRejected { .. } => "send_rejected",
@@ -255,10 +256,11 @@ fn variant(event: &RealtimeEvent) -> &'static str {
     }
 }
 
-const VARIANTS: [&str; 9] = [
+const VARIANTS: [&str; 10] = [
     "message",
     "deleted",
     "edited",
+    "reaction",
     "receipt",
     "conversation",
     "send_rejected",
@@ -285,6 +287,7 @@ fn every_variant() -> Vec<RealtimeEvent> {
         edit_version: 0,
         edited_ts: None,
         reply_to: None,
+        reactions: vec![],
     };
     let edited = Message {
         edit_version: 3,
@@ -337,6 +340,13 @@ fn every_variant() -> Vec<RealtimeEvent> {
         RealtimeEvent::Deleted {
             conv: "c-1".into(),
             seq: 3,
+        },
+        RealtimeEvent::Reaction {
+            conv: "c-1".into(),
+            seq: 1,
+            user: "bob".into(),
+            emoji: "\u{1f44d}\u{1f3fd}".into(),
+            on: false,
         },
         RealtimeEvent::Edited {
             conv: "c-1".into(),

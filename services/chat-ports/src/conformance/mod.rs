@@ -61,6 +61,7 @@ fn msg(conv: &str, seq: u64, sender: &str, ts: i64) -> Message {
         edit_version: 0,
         edited_ts: None,
         reply_to: None,
+        reactions: vec![],
     }
 }
 
@@ -365,8 +366,8 @@ pub async fn idempotency_index(s: &Stores) {
 
 /// An edited message (PROTOCOL v1.1) keeps its seq and its idempotency
 /// key, and every read returns its latest body with its edit version and
-/// time; a message never edited reads as version 0 without a time. A
-/// reply keeps the seq it answers.
+/// time, and its reactions; a message never edited reads as version 0
+/// without a time. A reply keeps the seq it answers.
 pub async fn an_edit_replaces_the_body_in_place(s: &Stores) {
     // Past every cut of the retention check.
     const T: i64 = 1_000_000;
@@ -388,6 +389,9 @@ pub async fn an_edit_replaces_the_body_in_place(s: &Stores) {
     let first = s.messages.message("ed", 1).await.unwrap().unwrap();
     assert_eq!(first.reply_to, None);
     let mut edited = msg("ed", 1, "alice", T);
+    edited.react(&"bob".into(), "\u{1f44d}", true);
+    edited.react(&"alice".into(), "\u{1f389}", true);
+    edited.react(&"alice".into(), "\u{1f44d}", true);
     edited.edit("second thoughts \u{e9}", 1_700_000_000_001);
     edited.edit("third thoughts", i64::MAX);
     state.applied_offset = 2;
@@ -413,8 +417,13 @@ pub async fn an_edit_replaces_the_body_in_place(s: &Stores) {
             .flatten(),
     ];
     for read in reads {
-        assert_eq!(read.as_ref(), Some(&edited), "every read has the edit");
+        assert_eq!(
+            read.as_ref(),
+            Some(&edited),
+            "every read has the edit and the reactions"
+        );
     }
+    assert_eq!(edited.reactions.len(), 2);
     let stored = s.conversations.conversation("ed").await.unwrap().unwrap();
     assert_eq!(stored.changes.since(0).collect::<Vec<_>>(), [1]);
 }

@@ -26,6 +26,7 @@ mod membership;
 mod otel;
 mod presence;
 mod push;
+mod reactions;
 mod receipts;
 mod replies;
 mod retention;

@@ -115,6 +115,7 @@ pub fn message(send: SendMessage, seq: u64) -> Message {
         edit_version: 0,
         edited_ts: None,
         reply_to: None,
+        reactions: vec![],
     }
 }
 
