@@ -13,7 +13,9 @@ use crate::record::{Latency, Recorder, Tick};
 use crate::world::World;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -114,12 +116,30 @@ pub struct Ctx {
     /// Sends written and not yet acknowledged or refused (on connections
     /// still open): the drain waits for this to reach zero first.
     pub unanswered: AtomicI64,
+    /// Whether devices may start sends: the drain closes it before it
+    /// reads `unanswered` (see [`Ctx::begin_send`]).
+    pub sends_open: AtomicBool,
     /// Sends skipped because the device was disconnected or the generator
     /// fell more than a second behind its schedule.
     pub skipped: AtomicU64,
 }
 
 impl Ctx {
+    /// Counts a send about to be made, if sends are open. The count comes
+    /// first and the drain closes sends before it reads the count (both
+    /// sequentially consistent), so a send is either counted in what the
+    /// drain waits for or not made: a send whose timer fired as the drain
+    /// began can no longer have its acknowledgement arrive after the drain
+    /// believed every device had all it was due.
+    pub fn begin_send(&self) -> bool {
+        begin_send(&self.sends_open, &self.unanswered)
+    }
+
+    /// No send starts after this returns.
+    pub fn close_sends(&self) {
+        self.sends_open.store(false, SeqCst);
+    }
+
     fn report_outstanding(&self, st: &DeviceState) {
         // The epoch first: if it is the drain's last, every acknowledgement
         // was counted before it was raised, so the count below sees them.
@@ -127,6 +147,16 @@ impl Ctx {
         let due = st.check.outstanding(&self.world, st.me);
         self.outstanding[st.me].store(Report { epoch, due }.pack(), SeqCst);
     }
+}
+
+/// [`Ctx::begin_send`] on its two counters.
+fn begin_send(open: &AtomicBool, unanswered: &AtomicI64) -> bool {
+    unanswered.fetch_add(1, SeqCst);
+    if open.load(SeqCst) {
+        return true;
+    }
+    unanswered.fetch_sub(1, SeqCst);
+    false
 }
 
 /// A device's drain report: how many acknowledged messages it still waits
@@ -363,6 +393,13 @@ fn next_send<C: Codec>(codec: &mut C, st: &mut DeviceState, ctx: &Ctx) -> Vec<Me
         let Some((conv, slot)) = pick_conv(world, st, ctx.direct_share) else {
             break;
         };
+        if codec.acked_on_write() {
+            if !ctx.sends_open.load(SeqCst) {
+                break;
+            }
+        } else if !ctx.begin_send() {
+            break;
+        }
         let n = st.sent_n.entry(conv).or_default();
         *n += 1;
         let stamp = Stamp {
@@ -375,8 +412,6 @@ fn next_send<C: Codec>(codec: &mut C, st: &mut DeviceState, ctx: &Ctx) -> Vec<Me
         ctx.recorder.tick(Tick::Send);
         if codec.acked_on_write() {
             world.convs[conv].acked[slot].fetch_add(1, Relaxed);
-        } else {
-            ctx.unanswered.fetch_add(1, SeqCst);
         }
     }
     frames
@@ -414,7 +449,22 @@ async fn write_all(ws: &mut Ws, frames: Vec<Message>) -> Result<(), ()> {
 
 #[cfg(test)]
 mod tests {
-    use super::Report;
+    use super::{begin_send, Report};
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::SeqCst};
+
+    /// The drain closes sends, then waits for the count to reach zero: a
+    /// send that starts after the close must not be made (its
+    /// acknowledgement could arrive after the drain ended, and its message
+    /// count as missing).
+    #[test]
+    fn a_send_is_counted_before_the_drain_or_not_made() {
+        let (open, unanswered) = (AtomicBool::new(true), AtomicI64::new(0));
+        assert!(begin_send(&open, &unanswered), "open: made and counted");
+        assert_eq!(unanswered.load(SeqCst), 1);
+        open.store(false, SeqCst);
+        assert!(!begin_send(&open, &unanswered), "closed: no send starts");
+        assert_eq!(unanswered.load(SeqCst), 1, "and none is counted");
+    }
 
     #[test]
     fn only_a_report_of_the_current_epoch_with_nothing_due_ends_the_drain() {

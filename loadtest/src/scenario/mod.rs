@@ -18,7 +18,9 @@ use crate::sampler::Sampler;
 use crate::world::World;
 use crate::xmpp::{self, XmppTarget};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -125,6 +127,7 @@ impl Fleet {
             ready: AtomicUsize::new(0),
             outstanding: (0..n).map(|_| AtomicU64::new(u64::MAX)).collect(),
             unanswered: AtomicI64::new(0),
+            sends_open: AtomicBool::new(true),
             drain_epoch: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
         });
@@ -163,6 +166,9 @@ impl Fleet {
 
     /// Tells every device what to do.
     pub fn set(&self, phase: Phase) {
+        if phase == Phase::Send {
+            self.ctx.sends_open.store(true, SeqCst);
+        }
         let _ = self.phase.send(phase);
     }
 
@@ -202,6 +208,9 @@ impl Fleet {
         let deadline = tokio::time::Instant::now() + timeout;
         self.set(Phase::Drain);
         let ctx = &self.ctx;
+        // Before the count is read: a send whose timer fires now is not
+        // made (`Ctx::begin_send`).
+        ctx.close_sends();
         self.wait_until(timeout, || ctx.unanswered.load(SeqCst) <= 0)
             .await;
         let epoch = ctx.drain_epoch.fetch_add(1, SeqCst) + 1;
