@@ -21,6 +21,7 @@ use crate::error::from_port;
 use crate::ChatService;
 use chat_domain::frames::ServerFrame;
 use chat_domain::{Changes, ConversationState, Message};
+use chat_ports::store::side_by_side;
 use std::collections::{BTreeSet, HashMap};
 
 /// How long before the device's time an edit still counts as missed.
@@ -71,10 +72,17 @@ async fn edited_after(
 ) -> Result<Vec<Message>, Stop> {
     let messages = &service.stores.messages;
     let kept: BTreeSet<u64> = state.changes.since(0).collect();
-    let mut named = Vec::with_capacity(kept.len());
-    for seq in kept {
-        named.extend(messages.message(&state.id, seq).await.map_err(from_port)?);
-    }
+    // Read side by side: a connect may read this for every conversation.
+    let reads = kept
+        .iter()
+        .map(|seq| messages.message(&state.id, *seq))
+        .collect();
+    let named: Vec<Message> = side_by_side(reads)
+        .await
+        .map_err(from_port)?
+        .into_iter()
+        .flatten()
+        .collect();
     let candidates = if reaches_back(&state.changes, &named, after) {
         named
     } else {
