@@ -9,6 +9,7 @@ import type {
   MemberReceipt,
   Message,
   Presence,
+  SearchPage,
 } from './types';
 
 export class ApiError extends Error {
@@ -50,6 +51,14 @@ export async function devLogin(user: string, device: string): Promise<string> {
 export interface Page {
   messages: Message[];
   has_more: boolean;
+}
+
+export interface SearchOptions {
+  /** Only this conversation. */
+  conv?: string;
+  limit?: number;
+  /** The `next_cursor` of the page before. */
+  cursor?: string;
 }
 
 export class Api {
@@ -118,6 +127,15 @@ export class Api {
   async presence(users: string[]): Promise<Presence[]> {
     const q = encodeURIComponent(users.join(','));
     return (await this.call<{ presence: Presence[] }>('GET', `/v1/presence?users=${q}`)).presence;
+  }
+
+  /** Messages I can see that match `q` (not empty), most relevant first. */
+  search(q: string, opts: SearchOptions = {}): Promise<SearchPage> {
+    const p = new URLSearchParams({ q });
+    if (opts.conv !== undefined) p.set('conv', opts.conv);
+    if (opts.limit !== undefined) p.set('limit', String(opts.limit));
+    if (opts.cursor !== undefined) p.set('cursor', opts.cursor);
+    return this.call('GET', `/v1/search?${p}`);
   }
 
   /** Asks for an upload URL, then puts the bytes there. */

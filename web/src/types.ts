@@ -75,6 +75,23 @@ export interface AttachmentInfo {
   thumbnail: boolean;
 }
 
+/** One hit of `GET /v1/search`: where the message is, and an excerpt of it. */
+export interface SearchResult {
+  conv: string;
+  seq: number;
+  sender: string;
+  ts: number;
+  /** Plain text, as people wrote it: shown as text, never as markup. */
+  snippet: string;
+}
+
+/** A page of search hits, most relevant first. */
+export interface SearchPage {
+  results: SearchResult[];
+  /** Where the next page starts; null on the last one. */
+  next_cursor: string | null;
+}
+
 /** Frames the server sends over the WebSocket. */
 export type ServerFrame =
   | { type: 'hello'; user: string; device: string; server_time: number }

@@ -356,6 +356,51 @@ test('react to a message (v1.1)', async ({ users }) => {
   await bob.shot('reaction');
 });
 
+test('search finds a message and opens its conversation at it', async ({ users }) => {
+  const [alice, bob] = await pair(users);
+  await alice.send('the quick brown fox');
+  await alice.send('nothing here');
+  await expect(bob.conversation('alice').getByTestId('last-message')).toHaveText('nothing here');
+
+  const box = bob.page.getByRole('searchbox', { name: 'Search messages' });
+  const results = bob.id('search-result');
+  const fox = results.filter({ hasText: 'quick brown fox' });
+  // A message becomes searchable a moment after it is sent: search again
+  // until it shows. The query's case does not matter.
+  await box.fill('QUICK');
+  await expect(async () => {
+    await box.press('Enter');
+    await expect(fox).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 10_000 });
+  await expect(results).toHaveCount(1);
+  await expect(fox.getByTestId('search-snippet')).toContainText('quick brown fox');
+  await expect(fox.getByTestId('search-sender')).toHaveText('alice');
+  await expect(fox.getByTestId('search-title')).toHaveText('alice');
+  await expect(bob.id('conversations')).toBeHidden();
+  await bob.shot('search');
+
+  await fox.click();
+  await expect(bob.id('chat-title')).toHaveText('alice');
+  await expect(bob.message('the quick brown fox')).toHaveClass(/\bfound\b/);
+  await expect(bob.message('nothing here')).toBeVisible();
+
+  await box.fill('zebra');
+  await box.press('Enter');
+  await expect(bob.id('search-status')).toHaveText('No messages found');
+  await expect(results).toHaveCount(0);
+
+  // An empty box clears the search without asking the server.
+  const asked: string[] = [];
+  bob.page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/v1/search') asked.push(r.url());
+  });
+  await box.fill('');
+  await box.press('Enter');
+  await expect(bob.id('search-results')).toBeHidden();
+  await expect(bob.id('conversations')).toBeVisible();
+  expect(asked).toEqual([]);
+});
+
 test('a phone-sized viewport goes from the list to a chat and back', async ({ users }) => {
   const bob = await users.open('bob');
   const alice = await users.open('alice', { viewport: PHONE });

@@ -13,6 +13,8 @@
 //! - [`blobs`]: attachment bytes behind signed URLs.
 //! - [`channels`]: best-effort real-time channels per user.
 //! - [`presence`]: who is online (soft state).
+//! - [`search`]: the full-text index of messages, and the terms every
+//!   engine indexes.
 //! - `store_macro`: [`store_ports_from_methods!`], the port impls of an
 //!   engine whose inherent methods follow its names.
 //! - [`conformance`]: the conformance suites every engine runs (store,
@@ -28,6 +30,7 @@ pub mod log;
 pub mod presence;
 pub mod receipts;
 pub mod replies;
+pub mod search;
 pub mod store;
 mod store_macro;
 
@@ -44,6 +47,7 @@ pub use error::{PortError, Result};
 pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
 pub use presence::Presence;
 pub use receipts::{delivered_by_device, merge_receipt, merge_receipts};
+pub use search::SearchIndex;
 pub use store::{
     ConversationStore, LastSeenStore, LogCursor, MessageStore, ReceiptStore, ReceiptUpdate,
     SequencedBatch, SequencerStore, Stores,

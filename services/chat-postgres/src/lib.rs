@@ -33,6 +33,8 @@
 //! - `receipts.rs`: the receipts' max-merge.
 //! - `attachments.rs`: attachment records and reference reads.
 //! - `devices.rs`: devices and push settings.
+//! - `search.rs`: the search index (`SearchIndex`) on PostgreSQL full-text
+//!   search.
 //! - `ports.rs`: the port traits, on top of the modules above.
 
 mod attachments;
@@ -44,6 +46,7 @@ mod reads;
 mod receipts;
 mod refs;
 mod rows;
+mod search;
 mod session;
 mod writes;
 

@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_edits_and_replies.sql",
         sql: include_str!("../../../infra/postgres/migrations/0004_edits_and_replies.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_search.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0005_search.sql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

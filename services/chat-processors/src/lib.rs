@@ -13,6 +13,7 @@
 //! - [`push`]: events → notifications for offline devices, through the
 //!   operator's push gateway (a webhook), collapsed and retried.
 //! - [`media`]: thumbnails of the images that sequenced messages carry.
+//! - [`search`]: events → the search index.
 //! - [`blob_gc`]: removes attachments no stored message carries.
 //! - [`retention`]: removes what is older than the retention period.
 //! - [`replay`]: runs processors over the whole log until it is idle, to
@@ -29,6 +30,7 @@ pub mod receipts;
 pub mod replay;
 pub mod retention;
 pub mod runner;
+pub mod search;
 pub mod sequencer;
 
 pub use runner::{run, Processor};
@@ -40,6 +42,7 @@ pub mod groups {
     pub const FANOUT: &str = "fanout";
     pub const PUSH: &str = "push";
     pub const MEDIA: &str = "media";
+    pub const SEARCH: &str = "search";
     /// The groups whose unread records an embedded log keeps
     /// (`LogOptions::retain_for`): the commands' readers, which always run,
     /// and whose loss would lose acknowledged commands. (The events'

@@ -1,5 +1,5 @@
-//! Retention: every sweep removes messages, and log records, older than the
-//! retention period.
+//! Retention: every sweep removes messages, log records and search index
+//! entries older than the retention period.
 //!
 //! It cuts by the wall clock, but never by one that ran ahead of the time
 //! that really passed (the monotonic clock) since the first sweep of this
@@ -8,7 +8,7 @@
 //! only keeps messages longer. The embedded log also never removes a
 //! command the sequencer or receipts have not read (`LogOptions::retain_for`).
 
-use chat_ports::{EventLog, MessageStore};
+use chat_ports::{EventLog, MessageStore, SearchIndex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -45,6 +45,7 @@ impl RetentionClock {
 pub async fn run(
     messages: Arc<dyn MessageStore>,
     log: Arc<dyn EventLog>,
+    search: Option<Arc<dyn SearchIndex>>,
     retention: Duration,
     every: Duration,
     shutdown: CancellationToken,
@@ -62,6 +63,16 @@ pub async fn run(
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "Retention removed expired log records."),
             Err(e) => tracing::warn!(error = %e, "Retention could not sweep the log."),
+        }
+        if let Some(search) = &search {
+            match search.expire(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    removed = n,
+                    "Retention removed expired messages from the search index."
+                ),
+                Err(e) => tracing::warn!(error = %e, "Retention could not sweep the search index."),
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,

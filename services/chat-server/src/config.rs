@@ -72,6 +72,12 @@ pub struct EnginesConfig {
     /// signed URLs) or `s3://bucket[/prefix]` (settings in `[s3]`; clients
     /// use presigned URLs of the store).
     pub blobs: String,
+    /// The search index: `embedded` (a `search` folder under
+    /// `server.data_dir`, or `embedded:///path`; one process only),
+    /// `postgres://…` (PostgreSQL full-text search) or `off`. Empty (the
+    /// default): the store's PostgreSQL when the store is one, else
+    /// `embedded`.
+    pub search: String,
 }
 
 impl Default for EnginesConfig {
@@ -81,6 +87,7 @@ impl Default for EnginesConfig {
             store: "embedded".into(),
             realtime: "memory".into(),
             blobs: "embedded".into(),
+            search: String::new(),
         }
     }
 }

@@ -8,8 +8,10 @@
 use crate::Config;
 use anyhow::{bail, Context};
 use chat_blobs::local::LocalBlobs;
-use chat_embedded::{EmbeddedLog, EmbeddedStore, InProcessChannels, InProcessPresence, LogOptions};
-use chat_ports::{BlobStore, Channels, EventLog, Presence, Stores};
+use chat_embedded::{
+    EmbeddedLog, EmbeddedStore, InProcessChannels, InProcessPresence, LogOptions, TantivyIndex,
+};
+use chat_ports::{BlobStore, Channels, EventLog, Presence, SearchIndex, Stores};
 use std::sync::Arc;
 #[cfg(any(feature = "cassandra", feature = "redis"))]
 use std::time::Duration;
@@ -25,6 +27,8 @@ pub struct Engines {
     /// The local blob engine, when it is the blob engine: the gateway
     /// serves its signed URLs.
     pub local_blobs: Option<Arc<LocalBlobs>>,
+    /// The search index, unless search is off.
+    pub search: Option<Arc<dyn SearchIndex>>,
     /// The embedded log, when it is the log: closed on stop so its writer
     /// finishes what is queued.
     embedded_log: Option<EmbeddedLog>,
@@ -299,6 +303,56 @@ fn blob_url_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
+/// The URL of the search index: `[engines] search`, or when it is empty
+/// the store's when the store is PostgreSQL, else `embedded`.
+pub fn search_url(config: &Config) -> String {
+    let e = &config.engines;
+    if !e.search.is_empty() {
+        return e.search.clone();
+    }
+    match parse(&e.store) {
+        #[cfg(feature = "postgres")]
+        Ok(Url::Postgres(_)) => e.store.clone(),
+        _ => "embedded".into(),
+    }
+}
+
+/// Whether search is on and its index can be shared by several processes
+/// (PostgreSQL; the embedded index has one writer, in one process).
+fn search_shareable(config: &Config) -> bool {
+    let url = search_url(config);
+    url == "off" || !matches!(parse(&url), Ok(Url::Embedded(_)))
+}
+
+/// The search index of `[engines] search`, or none when it is `off`.
+pub async fn open_search(config: &Config) -> anyhow::Result<Option<Arc<dyn SearchIndex>>> {
+    let url = search_url(config);
+    if url == "off" {
+        return Ok(None);
+    }
+    Ok(Some(match parse(&url)? {
+        Url::Embedded(path) => {
+            let dir = match path {
+                Some(p) => std::path::PathBuf::from(p),
+                None => config.server.data_dir.join("search"),
+            };
+            Arc::new(TantivyIndex::open(&dir).with_context(|| {
+                format!(
+                    "cannot open the search index in {} (is a server using it?)",
+                    dir.display()
+                )
+            })?)
+        }
+        #[cfg(feature = "postgres")]
+        Url::Postgres(url) => Arc::new(
+            chat_postgres::PostgresStore::connect(url)
+                .await
+                .context("cannot connect to the search index's PostgreSQL")?,
+        ),
+        other => bail!("{other:?} is not a search engine: use embedded, postgres:// or off"),
+    }))
+}
+
 /// Whether the log is the embedded one (the one-box mode).
 pub fn log_is_embedded(config: &Config) -> bool {
     matches!(parse(&config.engines.log), Ok(Url::Embedded(_)))
@@ -306,10 +360,14 @@ pub fn log_is_embedded(config: &Config) -> bool {
 
 impl Engines {
     /// Opens every engine. `channels` replaces the configured real-time
-    /// engine (tests use a lossy one).
+    /// engine (tests use a lossy one). `one_process`: every role runs in
+    /// this process; else an embedded search index is not opened (its
+    /// writer and its readers would be in different processes) and search
+    /// is off.
     pub async fn open(
         config: &Config,
         channels: Option<Arc<dyn Channels>>,
+        one_process: bool,
     ) -> anyhow::Result<Self> {
         // Every URL first: an unknown engine, or one this build left out,
         // is refused before any engine is opened.
@@ -319,13 +377,26 @@ impl Engines {
             ("store", &e.store),
             ("realtime", &e.realtime),
             ("blobs", &e.blobs),
+            ("search", &search_url(config)),
         ] {
+            if key == "search" && url == "off" {
+                continue;
+            }
             parse(url).with_context(|| format!("engines.{key} cannot be used"))?;
         }
         let (log, embedded_log) = open_log(config).await?;
         let stores = open_store(config).await?;
         let (channels, presence) = open_realtime(config, &stores, channels).await?;
         let (blobs, local_blobs) = open_blobs(config)?;
+        let search = if one_process || search_shareable(config) {
+            open_search(config).await?
+        } else {
+            tracing::warn!(
+                "Search is off: the embedded search index works in one process only; \
+                 set engines.search = postgres://… for roles in several processes."
+            );
+            None
+        };
         Ok(Self {
             log,
             stores,
@@ -333,6 +404,7 @@ impl Engines {
             presence,
             blobs,
             local_blobs,
+            search,
             embedded_log,
         })
     }

@@ -14,6 +14,7 @@ use chat_processors::fanout::Fanout;
 use chat_processors::media::Media;
 use chat_processors::push::Push;
 use chat_processors::receipts::Receipts;
+use chat_processors::search::Search;
 use chat_processors::sequencer::Sequencer;
 use chat_processors::Processor;
 use std::net::SocketAddr;
@@ -32,15 +33,18 @@ pub enum ProcessorKind {
     Media,
     /// Push notifications for offline devices (when `push.webhook_url` is set).
     Push,
+    /// The search index (unless search is off).
+    Search,
 }
 
 impl ProcessorKind {
-    pub const ALL: [ProcessorKind; 5] = [
+    pub const ALL: [ProcessorKind; 6] = [
         Self::Sequencer,
         Self::Receipts,
         Self::Fanout,
         Self::Media,
         Self::Push,
+        Self::Search,
     ];
 
     pub fn parse(name: &str) -> anyhow::Result<Vec<Self>> {
@@ -51,8 +55,9 @@ impl ProcessorKind {
             "fanout" => vec![Self::Fanout],
             "media" => vec![Self::Media],
             "push" => vec![Self::Push],
+            "search" => vec![Self::Search],
             other => bail!(
-                "unknown processor {other:?}: sequencer, receipts, fanout, media, push or all"
+                "unknown processor {other:?}: sequencer, receipts, fanout, media, push, search or all"
             ),
         })
     }
@@ -162,7 +167,7 @@ impl Node {
             );
         }
         let limits = HttpLimits::from_config(&config.server)?;
-        let engines = Engines::open(&config, channels).await?;
+        let engines = Engines::open(&config, channels, roles.is_all()).await?;
         let metrics = chat_telemetry::Metrics::new();
         let codec = Arc::new(Codec::new());
         let shutdown = CancellationToken::new();
@@ -195,6 +200,17 @@ impl Node {
                     tasks.spawn(push.clone().run(shutdown.clone()));
                     push
                 }
+                ProcessorKind::Search => {
+                    let Some(index) = engines.search.clone() else {
+                        tracing::info!("Search is off: no search index.");
+                        continue;
+                    };
+                    Arc::new(Search::new(
+                        index,
+                        engines.stores.messages.clone(),
+                        codec.clone(),
+                    ))
+                }
                 ProcessorKind::Sequencer => Arc::new(Sequencer::new(
                     engines.stores.clone(),
                     engines.log.clone(),
@@ -225,6 +241,7 @@ impl Node {
             tasks.spawn(chat_processors::retention::run(
                 engines.stores.messages.clone(),
                 engines.log.clone(),
+                engines.search.clone(),
                 Duration::from_secs(config.retention.max_age_secs),
                 Duration::from_secs(config.retention.sweep_interval_secs.max(1)),
                 shutdown.clone(),
@@ -248,6 +265,7 @@ impl Node {
                     channels: engines.channels.clone(),
                     presence: engines.presence.clone(),
                     blobs: engines.blobs.clone(),
+                    search: engines.search.clone(),
                 },
                 codec,
                 metrics.clone(),

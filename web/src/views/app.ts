@@ -28,7 +28,10 @@ export class AppView {
       if (location.hash !== hash) location.hash = hash;
       else this.route();
     };
-    this.sidebar = new Sidebar(client, go, signOut);
+    this.sidebar = new Sidebar(client, go, signOut, (id, seq) => {
+      this.chat.reveal(id, seq);
+      go(id);
+    });
     this.chat = new ChatView(client, () => go(null), (id) => void this.zoom(id));
     this.lightbox = h('div', {
       class: 'lightbox',

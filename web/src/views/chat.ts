@@ -1,6 +1,7 @@
 // The open conversation: header (presence, last seen, typing), the message
 // list (older pages load when scrolled to the top), and the composer
-// (Enter sends, Shift+Enter breaks the line; files attach).
+// (Enter sends, Shift+Enter breaks the line; files attach). A search
+// result opens it at its message, highlighted.
 
 import type { Client } from '../client';
 import * as fmt from '../format';
@@ -33,6 +34,8 @@ export class ChatView {
   private drafts = new Map<string, string>();
   private stickToBottom = true;
   private ctx: BubbleContext | null = null;
+  /** A message to scroll to and highlight once it is loaded (from a search). */
+  private target: { conv: string; seq: number } | null = null;
 
   constructor(
     private readonly client: Client,
@@ -205,6 +208,11 @@ export class ChatView {
     if (this.conv && s.scrollTop < NEAR_TOP_PX) void this.client.loadOlder(this.conv.id);
   }
 
+  /** Shows message `seq` of `conv` once that conversation is open and the message loaded. */
+  reveal(conv: string, seq: number): void {
+    this.target = Number.isSafeInteger(seq) ? { conv, seq } : null;
+  }
+
   focusComposer(): void {
     if (this.conv) this.input.focus();
   }
@@ -236,13 +244,35 @@ export class ChatView {
       // Older messages went in above: keep the ones on screen where they were.
       s.scrollTop = topBefore + (anchor.offsetTop - anchorTop);
     }
+    this.revealTarget(c);
     // Not enough to scroll yet: fetch more until there is.
     if (c.hasOlder && c.historyLoaded && s.scrollHeight <= s.clientHeight + NEAR_TOP_PX) {
       void this.client.loadOlder(c.id);
     }
   }
 
+  /** Scrolls to the target message, paging older history in until it is there. */
+  private revealTarget(c: ConvState): void {
+    const t = this.target;
+    if (!t || t.conv !== c.id) return;
+    const row = this.items.querySelector<HTMLElement>(`:scope > [data-seq="${t.seq}"]`);
+    if (row) {
+      this.target = null;
+      this.items.querySelector('.found')?.classList.remove('found');
+      row.classList.add('found');
+      const s = this.scroller;
+      s.scrollTop = row.offsetTop - (s.clientHeight - row.offsetHeight) / 2;
+      this.stickToBottom = s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
+      return;
+    }
+    if (!c.historyLoaded || c.loadingOlder) return;
+    const oldest = c.oldestSeq();
+    if (c.hasOlder && oldest !== null && t.seq < oldest) void this.client.loadOlder(c.id);
+    else this.target = null; // Not in this conversation's history (gone): just open it.
+  }
+
   private switchTo(c: ConvState | null): void {
+    if (this.target && this.target.conv !== c?.id) this.target = null;
     if (this.conv) this.drafts.set(this.conv.id, this.input.value);
     this.conv = c;
     this.items.replaceChildren();

@@ -1,5 +1,5 @@
-// The left column: who I am, the connection state, starting a chat, and the
-// conversation list with unread badges and last messages.
+// The left column: who I am, the connection state, starting a chat, message
+// search, and the conversation list with unread badges and last messages.
 
 import type { Client } from '../client';
 import * as fmt from '../format';
@@ -7,6 +7,7 @@ import type { ConvState } from '../store';
 import { avatar, tickIcon } from './parts';
 import { h, icon, ICONS, reconcile, setAttr, setText } from './dom';
 import { newChatForm } from './newchat';
+import { SearchBox } from './search';
 
 export class Sidebar {
   readonly el: HTMLElement;
@@ -17,12 +18,15 @@ export class Sidebar {
   private readonly notice: HTMLElement;
   private readonly form: HTMLElement;
   private readonly newButton: HTMLButtonElement;
+  private readonly search: SearchBox;
   private countdown: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly client: Client,
     private readonly go: (conv: string | null) => void,
     signOut: () => void,
+    /** Opens a conversation at a message (a search result). */
+    found: (conv: string, seq: number) => void,
   ) {
     const me = client.session.user;
     this.connLabel = h(
@@ -60,6 +64,7 @@ export class Sidebar {
       'No conversations yet. Start one with the + button: type the name another window signed in with.',
     );
     this.notice = h('div', { class: 'notice', role: 'alert', 'data-testid': 'notice' });
+    this.search = new SearchBox(client, found, () => this.render());
     this.el = h(
       'aside',
       { class: 'sidebar' },
@@ -88,9 +93,11 @@ export class Sidebar {
         ),
       ),
       this.form,
+      this.search.form,
       this.notice,
       this.empty,
       this.list,
+      this.search.panel,
     );
   }
 
@@ -110,8 +117,12 @@ export class Sidebar {
     const notice = this.client.notice;
     this.notice.hidden = !notice;
     setText(this.notice, notice ?? '');
+    // A search's results take the list's place.
+    this.search.render();
+    const searching = this.search.active;
+    this.list.hidden = searching;
     const items = store.list();
-    this.empty.hidden = !store.listLoaded || items.length > 0;
+    this.empty.hidden = searching || !store.listLoaded || items.length > 0;
     reconcile(
       this.list,
       items,

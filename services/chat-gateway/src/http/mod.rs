@@ -6,6 +6,7 @@ mod conversations;
 mod extract;
 mod messages;
 mod misc;
+mod search;
 mod settings;
 
 pub use extract::{ApiJson, ApiPath, ApiQuery};
@@ -49,6 +50,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/conversations/{id}/receipts", get(messages::receipts))
         .route("/v1/messages", post(messages::send))
         .route("/v1/receipts", post(messages::receipt))
+        .route("/v1/search", get(search::search))
         .route("/v1/attachments", post(attachments::create))
         .route("/v1/attachments/{id}", get(attachments::download))
         .route(

@@ -6,11 +6,13 @@ mod attachments;
 mod conversations;
 mod messages;
 mod reads;
+mod search;
 mod settings;
 
 pub use attachments::{AttachmentInfo, UploadTicket, Variant};
 pub use messages::{Outgoing, SentAck};
 pub use reads::{ConversationListItem, HistoryPage, MAX_PRESENCE_QUERY};
+pub use search::{SearchPage, SearchRequest, SearchResult};
 
 use crate::auth::Tokens;
 use crate::connections::Connections;
@@ -22,7 +24,9 @@ use chat_domain::rules::Limits;
 use chat_domain::Command;
 use chat_domain::{ConversationId, ConversationState, DomainError, UserId};
 use chat_events::{topics::COMMANDS, Codec};
-use chat_ports::{BlobStore, Channels, EventLog, OutRecord, Position, Presence, Stores};
+use chat_ports::{
+    BlobStore, Channels, EventLog, OutRecord, Position, Presence, SearchIndex, Stores,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -35,6 +39,8 @@ pub struct ChatService {
     pub channels: Arc<dyn Channels>,
     pub presence: Arc<dyn Presence>,
     pub blobs: Arc<dyn BlobStore>,
+    /// The search index, unless search is off.
+    pub search: Option<Arc<dyn SearchIndex>>,
     pub metrics: Arc<chat_telemetry::Metrics>,
     codec: Arc<Codec>,
     tokens: Tokens,
@@ -53,6 +59,7 @@ pub struct Backends {
     pub channels: Arc<dyn Channels>,
     pub presence: Arc<dyn Presence>,
     pub blobs: Arc<dyn BlobStore>,
+    pub search: Option<Arc<dyn SearchIndex>>,
 }
 
 impl ChatService {
@@ -72,6 +79,7 @@ impl ChatService {
             channels,
             presence,
             blobs,
+            search,
         } = backends;
         Self {
             config,
@@ -80,6 +88,7 @@ impl ChatService {
             channels,
             presence,
             blobs,
+            search,
             metrics,
             codec,
             tokens,

@@ -3,13 +3,14 @@
 //! (`run_all`). A new engine is done when it passes all of it.
 //!
 //! The other suites: [`log`] (the event log), [`channels`] (real-time
-//! channels) and [`presence`]; `attachments` and `text` are part of the
+//! channels), [`presence`] and [`search`] (the search index); `attachments` and `text` are part of the
 //! store suite.
 
 pub mod attachments;
 pub mod channels;
 pub mod log;
 pub mod presence;
+pub mod search;
 pub mod text;
 
 /// Says that a test is skipped because a service it needs is missing

@@ -30,5 +30,6 @@ mod reactions;
 mod receipts;
 mod replies;
 mod retention;
+mod search;
 mod secrets;
 mod ws_protocol;
