@@ -35,7 +35,7 @@ enum Command {
     },
     /// Runs processors alone (needs shared engines); serves /healthz and /readyz.
     Processor {
-        /// sequencer, receipts, fanout, or all.
+        /// sequencer, receipts, fanout, media, push, search, or all.
         #[arg(long, default_value = "all")]
         name: String,
         #[arg(long)]
@@ -62,6 +62,10 @@ enum Command {
         /// (at least 30 s before the first). `--idle-ms` is an old name.
         #[arg(long = "stall-ms", alias = "idle-ms", default_value_t = 10_000)]
         stall_ms: u64,
+        /// Also rebuild the search index named by engines.search (meant to
+        /// be empty) from chat.events, once the store is rebuilt.
+        #[arg(long)]
+        search: bool,
     },
     /// Prints a topic's records as JSON lines, decoded with the schema files.
     Tail {
@@ -172,9 +176,10 @@ async fn run(cli: Cli, mut config: Config) -> anyhow::Result<()> {
             println!("the declared topics exist");
             return Ok(());
         }
-        Command::Replay { stall_ms } => {
+        Command::Replay { stall_ms, search } => {
             let report =
-                chat_server::tools::replay(&config, Duration::from_millis(stall_ms)).await?;
+                chat_server::tools::replay(&config, Duration::from_millis(stall_ms), search)
+                    .await?;
             println!("{}", serde_json::to_string(&report)?);
             return Ok(());
         }

@@ -509,3 +509,84 @@ async fn a_backlog_read_while_a_batch_is_half_written_has_no_gap() {
     }
     assert_eq!(seqs(&bob.messages(&conv, 3).await), vec![4, 5, 6]);
 }
+
+/// Search in a fleet: gateways and processors in separate processes, the
+/// index on PostgreSQL full-text search (the store's own PostgreSQL when
+/// the store is one, else a database of its own beside Cassandra).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_searches_through_its_postgres_index() {
+    let Some(s) = services() else { return };
+    let Some(postgres) = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty()) else {
+        chat_ports::conformance::skip(
+            "DATABASE_URL is not set: a fleet's search index is on PostgreSQL \
+             (./infra/test.sh starts a local one)",
+        );
+        return;
+    };
+    let mut c = Cluster::new(&s).await;
+    if matches!(s.store, crate::cluster::StoreService::Cassandra(_)) {
+        let name = format!("chat_search_{}", uuid::Uuid::new_v4().simple());
+        let url = crate::cluster::fresh_database(&postgres, &name).await;
+        c.env.push(("CHAT__ENGINES__SEARCH".into(), url));
+    }
+    c.start(&["processor", "--name", "all"]);
+    let g1 = c.start(&["gateway"]);
+    let g2 = c.start(&["gateway"]);
+    let (gw1, gw2) = (c.gateway(g1), c.gateway(g2));
+    let alice = gw1.user("alice", "phone").await;
+    let bob = gw2.user("bob", "phone").await;
+    let conv = alice.group("g", &["bob"]).await;
+    alice.send(&conv, "m1", "Rendez-vous au CAFÉ à midi").await;
+    alice.send(&conv, "m2", "東京で会いましょう").await;
+    let found = |q: &'static str| {
+        let bob = &bob;
+        async move {
+            let (st, page) = bob.get(&format!("/v1/search?q={q}")).await;
+            assert_eq!(st, 200, "{page}");
+            page["results"].as_array().unwrap().clone()
+        }
+    };
+    let hits = eventually(|| async { Some(found("cafe").await).filter(|h| h.len() == 1) }).await;
+    assert_eq!(hits[0]["seq"], 1);
+    assert_eq!(hits[0]["snippet"], "Rendez-vous au CAFÉ à midi");
+    eventually(|| async { Some(found("%E6%9D%B1%E4%BA%AC").await).filter(|h| h.len() == 1) }).await;
+    let (st, _) = alice
+        .delete(&format!("/v1/conversations/{conv}/messages/1"))
+        .await;
+    assert_eq!(st, 204);
+    assert!(found("cafe").await.is_empty());
+
+    // `replay --search` rebuilds store and index, and a gateway on them
+    // finds what the live one finds.
+    let rebuilt = s.fresh_store().await;
+    c.stores.push(rebuilt.clone());
+    let name = format!("chat_search_{}", uuid::Uuid::new_v4().simple());
+    let index = match &s.store {
+        crate::cluster::StoreService::Cassandra(_) => {
+            crate::cluster::fresh_database(&postgres, &name).await
+        }
+        crate::cluster::StoreService::Postgres(_) => rebuilt.clone(),
+    };
+    let report = c.run(
+        &["replay", "--stall-ms", "3000", "--search"],
+        &[
+            ("CHAT__ENGINES__STORE", &rebuilt),
+            ("CHAT__ENGINES__SEARCH", &index),
+        ],
+    );
+    assert!(report.contains("search_records"), "{report}");
+    let mut replayed = Cluster::new(&s).await;
+    replayed.env = c.env.clone();
+    replayed
+        .env
+        .retain(|(k, _)| k != "CHAT__ENGINES__STORE" && k != "CHAT__ENGINES__SEARCH");
+    replayed.env.push(("CHAT__ENGINES__STORE".into(), rebuilt));
+    replayed.env.push(("CHAT__ENGINES__SEARCH".into(), index));
+    let g3 = replayed.start(&["gateway"]);
+    let bob = replayed.gateway(g3).user("bob", "phone").await;
+    let (_, page) = bob.get("/v1/search?q=%E6%9D%B1%E4%BA%AC").await;
+    assert_eq!(page["results"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["results"][0]["seq"], 2);
+    let (_, page) = bob.get("/v1/search?q=cafe").await;
+    assert_eq!(page["results"], json!([]), "the delete replayed too");
+}

@@ -234,8 +234,12 @@ async fn bad_searches_are_refused_as_the_protocol_says() {
             "{path}: {e}"
         );
     }
-    let (st, e) = alice.get(&format!("{}&conv=nope", query("x"))).await;
-    assert!(st == 404 || st == 403, "{st} {e}");
+    let (st, e) = alice.get(&format!("{}&conv=g-nope", query("x"))).await;
+    assert_eq!(
+        (st, &e["error"]["code"]),
+        (404, &json!("unknown_conversation")),
+        "{e}"
+    );
     let anonymous = reqwest::get(format!("{}{}", s.base, query("x")))
         .await
         .unwrap();
