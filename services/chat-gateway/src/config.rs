@@ -119,6 +119,11 @@ pub struct ClientLimits {
     /// it at least the group cap, so that one full group always does.
     pub member_adds_every_ms: u64,
     pub member_add_burst: u32,
+    /// Searches of one user (`GET /v1/search`: an index query and up to
+    /// 100 store reads each): one per this many ms, after a burst; past it
+    /// `rate_limited` with `retry_after_ms`.
+    pub searches_every_ms: u64,
+    pub search_burst: u32,
     /// Open WebSocket connections per user, and per device of a user, on
     /// one gateway; past them an upgrade is answered 429 `rate_limited`
     /// with `retry_after_ms`. A browser's tabs share one device id, and a
@@ -145,6 +150,8 @@ impl Default for ClientLimits {
             conversation_burst: 20,
             member_adds_every_ms: 1_000,
             member_add_burst: 512,
+            searches_every_ms: 200,
+            search_burst: 20,
             max_connections_per_user: 32,
             max_connections_per_device: 8,
         }

@@ -3,7 +3,8 @@
 //! to every member; past it dropped), sync (a backlog) and presence
 //! subscriptions (watches; past them answered as the protocol says, but
 //! later), sends per user across its devices, and the conversations a user
-//! creates and the members it adds (past them `rate_limited`). governor's
+//! creates, the members it adds and its searches (past them
+//! `rate_limited`). governor's
 //! GCRA, keyed; idle keys are forgotten by the gateway's housekeeping.
 
 use crate::config::ClientLimits;
@@ -23,6 +24,7 @@ pub struct ClientRates {
     user_sends: DefaultKeyedRateLimiter<String>,
     creations: DefaultKeyedRateLimiter<String>,
     member_adds: DefaultKeyedRateLimiter<String>,
+    searches: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
@@ -57,6 +59,7 @@ impl ClientRates {
             ),
             creations: RateLimiter::keyed(every(l.conversations_every_ms, l.conversation_burst)),
             member_adds: RateLimiter::keyed(every(l.member_adds_every_ms, l.member_add_burst)),
+            searches: RateLimiter::keyed(every(l.searches_every_ms, l.search_burst)),
             clock: DefaultClock::default(),
         }
     }
@@ -129,6 +132,18 @@ impl ClientRates {
         self.adds(&key, adds)
     }
 
+    /// A search of `user`, or how long to wait.
+    pub fn search(&self, user: &str) -> Result<(), DomainError> {
+        self.searches
+            .check_key(&user.to_string())
+            .map_err(|not_until| {
+                wait(
+                    not_until.wait_time_from(self.clock.now()),
+                    "searches from this user",
+                )
+            })
+    }
+
     /// Members `user` adds to a group, or how long to wait.
     pub fn member_adds(&self, user: &str, adds: usize) -> Result<(), DomainError> {
         self.adds(&user.to_string(), adds)
@@ -160,6 +175,8 @@ impl ClientRates {
         self.user_sends.retain_recent();
         self.creations.retain_recent();
         self.member_adds.retain_recent();
+        self.searches.retain_recent();
+        self.searches.shrink_to_fit();
         self.creations.shrink_to_fit();
         self.member_adds.shrink_to_fit();
         self.typing.shrink_to_fit();

@@ -158,6 +158,7 @@ impl Node {
         if roles.gateway {
             crate::secrets::resolve(&mut config)?;
             dev_login(&mut config, &roles)?;
+            blob_urls(&config)?;
         }
         if !roles.is_all() && !Engines::blobs_shareable(&config) {
             tracing::warn!(
@@ -329,12 +330,37 @@ impl Node {
 /// server listens on a loopback address, by default for `serve` on the
 /// embedded log there (PROTOCOL.md: on by default only in the embedded
 /// mode), and says so loudly.
-fn dev_login(config: &mut Config, roles: &Roles) -> anyhow::Result<()> {
-    let listen = &config.server.listen;
-    let loopback = listen
+/// Whether `listen` is a loopback address (only this machine reaches it).
+fn is_loopback(listen: &str) -> bool {
+    listen
         .parse::<SocketAddr>()
         .map(|a| a.ip().is_loopback())
-        .unwrap_or_else(|_| listen.starts_with("localhost:"));
+        .unwrap_or_else(|_| listen.starts_with("localhost:"))
+}
+
+/// The local blob engine's signed URLs are built on
+/// `gateway.attachments.public_url`; without it, on the `Host` header of
+/// the request, which only a server on a loopback address may take as
+/// given (a client elsewhere could name any host, and be handed URLs to
+/// it). Presigned S3 URLs name the object store and need neither.
+fn blob_urls(config: &Config) -> anyhow::Result<()> {
+    let listen = &config.server.listen;
+    if config.gateway.attachments.public_url.is_none()
+        && !Engines::blobs_shareable(config)
+        && !is_loopback(listen)
+    {
+        bail!(
+            "gateway.attachments.public_url must be set (e.g. https://chat.example.com) when \
+             server.listen ({listen}) is not a loopback address: attachment URLs are signed on it, \
+             never on the Host header a client sends"
+        );
+    }
+    Ok(())
+}
+
+fn dev_login(config: &mut Config, roles: &Roles) -> anyhow::Result<()> {
+    let listen = &config.server.listen;
+    let loopback = is_loopback(listen);
     let default = roles.is_all() && loopback && crate::engines::log_is_embedded(config);
     let on = *config.gateway.dev_login.get_or_insert(default);
     if on && !loopback {

@@ -78,6 +78,7 @@ impl ChatService {
                 "q has more than {MAX_QUERY_TERMS} words"
             )));
         }
+        self.rates.search(user)?;
         let limit = r.limit.unwrap_or(DEFAULT_RESULTS).clamp(1, MAX_RESULTS);
         let offset = match r.cursor.as_deref() {
             None => 0,

@@ -199,6 +199,10 @@ impl Cluster {
                 "10000".into(),
             ),
             (
+                "CHAT__GATEWAY__CLIENT_LIMITS__SEARCH_BURST".into(),
+                "100000".into(),
+            ),
+            (
                 "CHAT__GATEWAY__CLIENT_LIMITS__RECEIPT_BURST".into(),
                 "100000".into(),
             ),

@@ -36,6 +36,8 @@ pub fn generous_client_limits() -> chat_gateway::ClientLimits {
         conversation_burst: 10_000,
         member_adds_every_ms: 1,
         member_add_burst: 100_000,
+        searches_every_ms: 1,
+        search_burst: 10_000,
         max_connections_per_user: 1_000,
         max_connections_per_device: 1_000,
     }

@@ -245,3 +245,32 @@ async fn bad_searches_are_refused_as_the_protocol_says() {
         .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
 }
+
+/// A search costs an index query and up to 100 store reads: a user's
+/// searches have an allowance (`rate_limited` with `retry_after_ms` past
+/// it), and other users are not held back.
+#[tokio::test]
+async fn a_user_searching_in_a_flood_is_rate_limited() {
+    let s = Server::start_with(|c| {
+        c.gateway.client_limits.searches_every_ms = 60_000;
+        c.gateway.client_limits.search_burst = 3;
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let (mut answered, mut limited) = (0, 0);
+    for _ in 0..10 {
+        let (st, page) = alice.get(&query("anything")).await;
+        match st {
+            200 => answered += 1,
+            429 => {
+                assert_eq!(page["error"]["code"], "rate_limited", "{page}");
+                assert!(page["error"]["retry_after_ms"].as_u64().unwrap() > 0);
+                limited += 1;
+            }
+            other => panic!("{other} {page}"),
+        }
+    }
+    assert_eq!((answered, limited), (3, 7));
+    let bob = s.user("bob", "phone").await;
+    search(&bob, &query("anything")).await;
+}

@@ -133,6 +133,7 @@ async fn dev_login_runs_only_on_a_loopback_address() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = one_box(dir.path());
     config.server.listen = "0.0.0.0:0".into();
+    config.gateway.attachments.public_url = Some("https://chat.example.com".into());
     let node = Node::start(config).await.unwrap();
     let r = reqwest::Client::new()
         .post(format!(
@@ -186,4 +187,38 @@ async fn a_published_secret_is_refused() {
     config.gateway.jwt_secret = "dev-secret-change-me".into();
     let e = format!("{:#}", Node::start(config).await.err().expect("refused"));
     assert!(e.contains("published"), "{e}");
+}
+
+/// Attachment URLs were signed on the `Host` header a client sent. Off a
+/// loopback address, a gateway on the local blob engine needs
+/// `gateway.attachments.public_url` to start, and signs every URL on it,
+/// whatever `Host` a request names.
+#[tokio::test]
+async fn attachment_urls_are_signed_on_the_public_url_never_a_clients_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = one_box(dir.path());
+    config.server.listen = "0.0.0.0:0".into();
+    let e = format!("{:#}", Node::start(config).await.err().expect("refused"));
+    assert!(e.contains("gateway.attachments.public_url"), "{e}");
+
+    let s = Server::start_with(|c| {
+        c.gateway.attachments.public_url = Some("https://chat.example.com".into());
+    })
+    .await;
+    let alice = s.user("alice", "phone").await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/attachments", s.base))
+        .bearer_auth(&alice.token)
+        .header(reqwest::header::HOST, "evil.example")
+        .json(&json!({"content_type": "image/png", "size": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ticket: serde_json::Value = r.json().await.unwrap();
+    let url = ticket["upload_url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://chat.example.com/v1/blobs/"),
+        "{url}"
+    );
 }

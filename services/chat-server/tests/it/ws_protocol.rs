@@ -2,7 +2,8 @@
 //! test suite that apply to a text-only server: fragmented messages with
 //! control frames between their fragments, invalid UTF-8, bad control
 //! frames, reserved bits, and the close handshake. Frames are built by
-//! hand (`Message::Frame`), masked as a client's must be.
+//! hand (`Message::Frame`), masked as a client's must be; an unmasked one
+//! is written on a raw socket.
 
 use crate::harness::*;
 use futures::{SinkExt, StreamExt};
@@ -144,4 +145,65 @@ async fn a_client_close_is_answered_with_a_close() {
         matches!(end, None | Some(Err(_))),
         "after the close: {end:?}"
     );
+}
+
+/// A client's frames must be masked (RFC 6455, 5.1): an unmasked one is a
+/// protocol error, closed with 1002. No client library sends one, so this
+/// test speaks the protocol on a raw socket: the upgrade by hand, then an
+/// unmasked text frame, then it reads the server's (unmasked) frames.
+#[tokio::test]
+async fn an_unmasked_client_frame_closes_with_1002() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start().await;
+    let token = s.token("alice", "phone").await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let upgrade = format!(
+        "GET /v1/ws?token={token} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(upgrade.as_bytes()).await.unwrap();
+    // The response head, byte by byte up to its blank line.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        let n = tokio::time::timeout(WAIT, tcp.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1, "the server closed during the upgrade");
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+
+    let payload = json!({"type": "ping"}).to_string().into_bytes();
+    let mut frame = vec![0x81, payload.len() as u8];
+    frame.extend_from_slice(&payload);
+    tcp.write_all(&frame).await.unwrap();
+
+    // The server's frames until its close: FIN+opcode, then a length.
+    let code = loop {
+        let mut h = [0u8; 2];
+        if tokio::time::timeout(WAIT, tcp.read_exact(&mut h))
+            .await
+            .expect("the server neither closed nor answered")
+            .is_err()
+        {
+            panic!("the connection ended without a close frame");
+        }
+        assert_eq!(h[1] & 0x80, 0, "a server's frames are not masked");
+        let len = match h[1] & 0x7f {
+            126 => tcp.read_u16().await.unwrap() as usize,
+            127 => tcp.read_u64().await.unwrap() as usize,
+            n => n as usize,
+        };
+        let mut body = vec![0u8; len];
+        tcp.read_exact(&mut body).await.unwrap();
+        if h[0] & 0x0f == 0x8 {
+            break u16::from_be_bytes([body[0], body[1]]);
+        }
+    };
+    assert_eq!(code, 1002);
 }
