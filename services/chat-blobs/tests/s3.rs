@@ -173,13 +173,18 @@ async fn an_unreachable_server_fails_quickly() {
     let started = std::time::Instant::now();
     assert!(store.size("k").await.is_err());
     assert!(store.put("k", b"x".to_vec(), "text/plain").await.is_err());
+    // A download URL names the sealed copy when there is one, so signing
+    // one asks the server first (an upload URL needs no request).
+    assert!(store.download_url("k", now_ms() + 1000).await.is_err());
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );
-    // Signing needs no request.
-    assert!(store.download_url("k", now_ms() + 1000).await.is_ok());
+    assert!(store
+        .upload_url("k", "text/plain", 1, now_ms() + 1000)
+        .await
+        .is_ok());
 }
 
 #[test]
@@ -194,4 +199,49 @@ fn the_config_deserializes_with_defaults() {
     assert!(!format!("{config:?}").contains("hunter2"), "{config:?}");
     let store = S3Blobs::new(&config).unwrap();
     assert!(!format!("{store:?}").contains("hunter2"), "{store:?}");
+}
+
+/// A presigned upload URL stays valid for its whole life, and S3 takes
+/// every PUT to it: a slow PUT once replaced the bytes of an attachment
+/// already sent. Once sealed (as a send seals what it carries), what is
+/// read of the key (its size, its bytes, its download URL) stays what was
+/// stored at the seal, whatever is PUT to the upload URL afterwards;
+/// sealing again changes nothing, and a delete removes both copies.
+#[tokio::test]
+async fn sealed_bytes_do_not_change_when_the_upload_url_is_used_again() {
+    let Some(config) = config() else { return };
+    let store = S3Blobs::new(&config).expect("S3 engine");
+    let http = reqwest::Client::new();
+    let up = store
+        .upload_url("att-sealed", "text/plain", 100, now_ms() + 60_000)
+        .await
+        .unwrap();
+    let put = |body: &'static [u8]| {
+        http.put(&up)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+    };
+    assert!(put(b"the original").await.unwrap().status().is_success());
+    store.seal("att-sealed").await.unwrap();
+    assert!(put(b"swapped!").await.unwrap().status().is_success());
+    store.seal("att-sealed").await.unwrap();
+
+    assert_eq!(store.size("att-sealed").await.unwrap(), Some(12));
+    assert_eq!(
+        store.get("att-sealed").await.unwrap().as_deref(),
+        Some(&b"the original"[..])
+    );
+    let down = store
+        .download_url("att-sealed", now_ms() + 60_000)
+        .await
+        .unwrap();
+    let got = http.get(&down).send().await.unwrap();
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"the original");
+
+    store.delete("att-sealed").await.unwrap();
+    assert_eq!(store.size("att-sealed").await.unwrap(), None);
+    assert_eq!(store.get("att-sealed").await.unwrap(), None);
+    // Sealing what is absent is not an error (nothing to freeze).
+    store.seal("att-none").await.unwrap();
 }

@@ -28,4 +28,13 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<()>;
     /// Removes the bytes; removing what is absent is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+    /// Freezes the bytes of `key` as stored now: whatever a client writes
+    /// to its upload URL afterwards, what is read of `key` stays these
+    /// bytes (a send seals the attachments it carries). Sealing again, or
+    /// sealing what is absent, changes nothing. The default does nothing,
+    /// for engines whose upload URLs never replace stored bytes (the local
+    /// engine refuses a write to a key that has bytes).
+    async fn seal(&self, _key: &str) -> Result<()> {
+        Ok(())
+    }
 }

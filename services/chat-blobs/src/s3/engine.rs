@@ -80,7 +80,40 @@ impl S3Blobs {
             None => Path::from(key),
         })
     }
+
+    /// The path of a key's sealed copy (`sealed/{key}`): no upload URL
+    /// names it, so only a seal writes it.
+    fn sealed_path(&self, key: &str) -> Result<Path> {
+        validate_key(key).map_err(storage)?;
+        let sealed = match &self.prefix {
+            Some(prefix) => prefix.clone().join(SEALED),
+            None => Path::from(SEALED),
+        };
+        Ok(sealed.join(key))
+    }
+
+    /// The metadata of `path`, or `None` when it is absent.
+    async fn head(&self, path: &Path) -> Result<Option<object_store::ObjectMeta>> {
+        match self.store.head(path).await {
+            Ok(meta) => Ok(Some(meta)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(port_err(e)),
+        }
+    }
+
+    /// The path reads of `key` go to: its sealed copy once there is one,
+    /// else the object its upload URL writes.
+    async fn read_path(&self, key: &str) -> Result<Path> {
+        let sealed = self.sealed_path(key)?;
+        if self.head(&sealed).await?.is_some() {
+            return Ok(sealed);
+        }
+        self.path(key)
+    }
 }
+
+/// The folder of sealed copies, under the prefix.
+const SEALED: &str = "sealed";
 
 /// How long from now until `expires_at` (ms), in whole seconds, within what
 /// SigV4 allows.
@@ -118,7 +151,7 @@ impl BlobStore for S3Blobs {
     }
 
     async fn download_url(&self, key: &str, expires_at: i64) -> Result<String> {
-        let path = self.path(key)?;
+        let path = self.read_path(key).await?;
         let url = self
             .store
             .signed_url(Method::GET, &path, expires_in(expires_at))
@@ -128,16 +161,14 @@ impl BlobStore for S3Blobs {
     }
 
     async fn size(&self, key: &str) -> Result<Option<u64>> {
-        let path = self.path(key)?;
-        match self.store.head(&path).await {
-            Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(port_err(e)),
+        if let Some(meta) = self.head(&self.sealed_path(key)?).await? {
+            return Ok(Some(meta.size));
         }
+        Ok(self.head(&self.path(key)?).await?.map(|meta| meta.size))
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let path = self.path(key)?;
+        let path = self.read_path(key).await?;
         let found = match self.store.get(&path).await {
             Ok(found) => found,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -161,8 +192,24 @@ impl BlobStore for S3Blobs {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        let path = self.path(key)?;
-        match self.store.delete(&path).await {
+        for path in [self.sealed_path(key)?, self.path(key)?] {
+            match self.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(port_err(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies the object to `sealed/{key}` unless a copy is there. Two
+    /// seals of one key at the same moment (two sends by its uploader) may
+    /// both copy; each copies the bytes stored then.
+    async fn seal(&self, key: &str) -> Result<()> {
+        let sealed = self.sealed_path(key)?;
+        if self.head(&sealed).await?.is_some() {
+            return Ok(());
+        }
+        match self.store.copy(&self.path(key)?, &sealed).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(port_err(e)),
         }

@@ -221,6 +221,16 @@ impl ChatService {
         Ok(record)
     }
 
+    /// Freezes the bytes of the attachments a send carries, before the
+    /// send is appended: a write to an upload URL afterwards (a presigned
+    /// S3 URL is good for its whole life) changes nothing anyone reads.
+    pub(crate) async fn seal_attachments(&self, attachments: &[String]) -> Result<(), DomainError> {
+        for id in attachments {
+            self.blobs.seal(id).await.map_err(from_port)?;
+        }
+        Ok(())
+    }
+
     /// Checks the attachment ids of a send by `user`: each exists, was
     /// uploaded by `user`, has its bytes stored, and is still within the
     /// time a fresh upload may wait to be sent.

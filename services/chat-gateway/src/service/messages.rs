@@ -149,6 +149,7 @@ impl ChatService {
             self.check_reply(&state, seq).await?;
         }
         self.check_attachments(user, &send.attachments).await?;
+        self.seal_attachments(&send.attachments).await?;
         self.append(send.into()).await?;
         Ok(ack)
     }

@@ -129,6 +129,16 @@ async fn attachments_go_through_the_object_store_and_offline_devices_are_pushed(
         )
         .await;
     assert_eq!(status, 200, "{ack}");
+    // The upload URL is still good: a PUT to it after the send (a slow one
+    // once replaced a sent attachment) changes nothing anyone downloads.
+    let r = reqwest::Client::new()
+        .put(upload_url)
+        .header("content-type", "image/png")
+        .body(png(32, 32))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
 
     // Bob downloads it through the other gateway, from the object store.
     let location = eventually(|| async {
