@@ -1,6 +1,7 @@
 //! The search index on PostgreSQL full-text search: the `search_docs`
 //! table of migration 5, a GIN index over each message's terms, and
-//! `ts_rank` for relevance.
+//! `ts_rank` for relevance (normalization 1: divided by 1 + the log of the
+//! message's length, so the words of a short message count more).
 //!
 //! The terms are the port's ([`chat_ports::search::index_terms`]), given to
 //! PostgreSQL as tsvector and tsquery text with every lexeme quoted, so its
@@ -35,7 +36,7 @@ const EXPIRE: &str = "DELETE FROM search_docs WHERE ts < $1";
 /// Score, then newest, then conversation (byte order) and seq: the port's
 /// order.
 const SEARCH: &str = "\
-SELECT d.conv, d.seq, d.sender, d.ts, ts_rank(d.terms, q.q) AS score
+SELECT d.conv, d.seq, d.sender, d.ts, ts_rank(d.terms, q.q, 1) AS score
 FROM search_docs AS d
 JOIN unnest($1::text[], $2::int8[]) AS s(conv, after) ON d.conv = s.conv AND d.seq > s.after
 CROSS JOIN (SELECT $3::text::tsquery AS q) AS q

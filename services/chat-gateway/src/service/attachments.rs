@@ -224,9 +224,39 @@ impl ChatService {
     /// Freezes the bytes of the attachments a send carries, before the
     /// send is appended: a write to an upload URL afterwards (a presigned
     /// S3 URL is good for its whole life) changes nothing anyone reads.
+    /// What was sealed is checked again: the uploader may have replaced
+    /// its upload since its size was confirmed, and bytes over the size it
+    /// declared are removed and refused, as at the first confirmation.
     pub(crate) async fn seal_attachments(&self, attachments: &[String]) -> Result<(), DomainError> {
         for id in attachments {
             self.blobs.seal(id).await.map_err(from_port)?;
+            let record = self.record(id).await?.ok_or_else(not_found)?;
+            let size = self.blobs.size(id).await.map_err(from_port)?;
+            match size {
+                Some(size) if size > record.size => {
+                    self.blobs.delete(id).await.map_err(from_port)?;
+                    return Err(DomainError::new(
+                        ErrorCode::TooLarge,
+                        format!(
+                            "the upload of {id} has {size} bytes, more than the {} declared; upload it again",
+                            record.size
+                        ),
+                    ));
+                }
+                Some(size) if record.uploaded_size != Some(size) => {
+                    self.stores
+                        .attachments
+                        .set_uploaded(id, size)
+                        .await
+                        .map_err(from_port)?;
+                }
+                Some(_) => {}
+                None => {
+                    return Err(DomainError::bad_request(format!(
+                        "attachment {id} is not uploaded yet"
+                    )))
+                }
+            }
         }
         Ok(())
     }

@@ -189,17 +189,18 @@ impl ChatService {
             .conversations_of(user)
             .await
             .map_err(from_port)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let state = self
-                .stores
-                .conversations
-                .conversation(&id)
-                .await
-                .map_err(from_port)?;
-            out.extend(state.filter(|s| s.is_member(user)));
-        }
-        Ok(out)
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let states = self
+            .stores
+            .conversations
+            .conversation_states(&ids)
+            .await
+            .map_err(from_port)?;
+        Ok(states
+            .into_iter()
+            .flatten()
+            .filter(|s| s.is_member(user))
+            .collect())
     }
 
     /// Waits until the sequencer has applied the command at `position` to

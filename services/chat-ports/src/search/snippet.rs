@@ -1,7 +1,7 @@
 //! The excerpt a search result shows: the body around the first term that
 //! matched, in plain text (clients show it as text, never as markup).
 
-use super::terms::located_terms;
+use super::terms::{composed, located_terms};
 
 /// The longest snippet, in characters (without the ellipses).
 pub const SNIPPET_CHARS: usize = 120;
@@ -10,6 +10,7 @@ pub const SNIPPET_CHARS: usize = 120;
 /// terms that is one of `query` (the start of the body when none is),
 /// whitespace runs shown as one space, with `…` where the body goes on.
 pub fn snippet(body: &str, query: &[String]) -> String {
+    let body = &composed(body);
     let at = located_terms(body)
         .into_iter()
         .find(|t| query.contains(&t.text))

@@ -1,10 +1,13 @@
 //! Folding and cutting text into search terms, the same for every engine
 //! and for both sides of a search (what is indexed, what is asked).
 //!
-//! - Folding: compatibility forms taken apart (NFKD: full-width `Ａ` is
-//!   `a`, `ﬁ` is `fi`), lower case, and the combining diacritical marks
-//!   dropped (`é` is `e`, `İ` is `i`); other combining signs, as the voicing
-//!   marks of kana, are kept (`が` is not `か`).
+//! - Folding: the text composed (NFC: `か` and a voicing mark are `が`,
+//!   conjoining jamo are Hangul syllables), compatibility forms taken apart
+//!   (NFKD: full-width `Ａ` is `a`, `ﬁ` is `fi`, half-width `ｶﾞ` is `ガ`),
+//!   lower case (Greek final `ς` is `σ`), and the combining diacritical
+//!   marks dropped (`é` is `e`, `İ` is `i`), Hebrew points and Arabic
+//!   harakat too; other combining signs, as the voicing marks of kana, are
+//!   kept on their character (`が` is not `か`).
 //! - Words: runs of letters and digits; anything else separates them.
 //! - Text without spaces (Han, hiragana, katakana): each character and each
 //!   pair of neighbours is indexed, and a search asks for its pairs (or the
@@ -27,13 +30,21 @@ pub struct Term {
 
 /// The terms an index keeps of `text`, in order.
 pub fn index_terms(text: &str) -> Vec<String> {
-    terms_of(text, true).into_iter().map(|t| t.text).collect()
+    terms_of(&composed(text), true)
+        .into_iter()
+        .map(|t| t.text)
+        .collect()
+}
+
+/// `text` in NFC: what terms are made of, and what their places are in.
+pub(crate) fn composed(text: &str) -> String {
+    text.nfc().collect()
 }
 
 /// The terms a search for `q` asks for, each once, in order.
 pub fn query_terms(q: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for t in terms_of(q, false) {
+    for t in terms_of(&composed(q), false) {
         if !out.contains(&t.text) {
             out.push(t.text);
         }
@@ -48,14 +59,16 @@ pub fn matches(text: &str, terms: &[String]) -> bool {
     terms.iter().all(|t| have.contains(t))
 }
 
-/// The terms of `text` with where they are, as indexed.
+/// The terms of `text` (in NFC: [`composed`]) with where they are, as
+/// indexed.
 pub(crate) fn located_terms(text: &str) -> Vec<Term> {
     terms_of(text, true)
 }
 
 /// `text` folded: what its terms are made of.
 pub fn fold(text: &str) -> String {
-    text.chars()
+    composed(text)
+        .chars()
         .flat_map(|c| fold_char(c).chars().collect::<Vec<_>>())
         .collect()
 }
@@ -121,6 +134,18 @@ fn runs(text: &str) -> Vec<Run> {
             continue;
         }
         for f in folded.chars() {
+            // A sign that composes with the character before (a
+            // half-width voicing mark): one character with it. (Other
+            // signs, as the vowel signs of Indic scripts, stay letters.)
+            if unicode_normalization::char::is_combining_mark(f) && open {
+                if let Some(last) = runs.last_mut().and_then(|r| r.chars.last_mut()) {
+                    if let Some(both) = unicode_normalization::char::compose(last.0, f) {
+                        last.0 = both;
+                        last.2 = end;
+                        continue;
+                    }
+                }
+            }
             let kind = if is_spaceless(f) {
                 Kind::Spaceless
             } else if f.is_alphanumeric() {
@@ -151,17 +176,29 @@ fn fold_char(c: char) -> String {
     std::iter::once(c)
         .nfkd()
         .flat_map(char::to_lowercase)
+        .map(|c| if c == 'ς' { 'σ' } else { c })
         .filter(|c| !is_diacritic(*c))
         .nfc()
         .collect()
 }
 
-/// The combining diacritical marks (and their supplements) that folding
-/// drops.
+/// The marks folding drops: the combining diacritical marks (and their
+/// supplements), Hebrew points and cantillation, Arabic harakat.
 fn is_diacritic(c: char) -> bool {
     matches!(
         c as u32,
-        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
+        0x0300..=0x036F
+            | 0x1AB0..=0x1AFF
+            | 0x1DC0..=0x1DFF
+            | 0x20D0..=0x20FF
+            | 0xFE20..=0xFE2F
+            | 0x0591..=0x05BD
+            | 0x05BF
+            | 0x05C1..=0x05C2
+            | 0x05C4..=0x05C5
+            | 0x05C7
+            | 0x064B..=0x065F
+            | 0x0670
     )
 }
 
@@ -214,6 +251,29 @@ mod tests {
         assert_ne!(query_terms("が"), query_terms("か"));
         // Half-width katakana are the full-width ones.
         assert_eq!(query_terms("ｶﾀｶﾅ"), query_terms("カタカナ"));
+    }
+
+    #[test]
+    fn decomposed_text_folds_as_composed() {
+        // か + the combining voicing mark is が; half-width ｶﾞ is ガ.
+        assert_eq!(query_terms("\u{304b}\u{3099}"), query_terms("が"));
+        assert_eq!(query_terms("ｶﾞｽ"), query_terms("ガス"));
+        // Hangul in conjoining jamo is the precomposed syllables.
+        assert_eq!(
+            query_terms("\u{1112}\u{1161}\u{11ab}\u{1100}\u{1173}\u{11af}"),
+            query_terms("한글")
+        );
+        assert!(matches("ｶﾞｽ", &query_terms("ガス")));
+        // Vowel signs of Indic scripts stay part of their word.
+        assert_ne!(query_terms("कि"), query_terms("क"));
+    }
+
+    #[test]
+    fn greek_hebrew_and_arabic_fold_too() {
+        assert_eq!(query_terms("ΟΔΟΣ"), query_terms("οδος"));
+        assert_eq!(query_terms("ὁδός"), query_terms("οδος"));
+        assert_eq!(query_terms("שָׁלוֹם"), query_terms("שלום"));
+        assert_eq!(query_terms("مَرْحَبًا"), query_terms("مرحبا"));
     }
 
     #[test]

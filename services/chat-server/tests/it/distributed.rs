@@ -587,6 +587,7 @@ async fn a_fleet_searches_through_its_postgres_index() {
     let (_, page) = bob.get("/v1/search?q=%E6%9D%B1%E4%BA%AC").await;
     assert_eq!(page["results"].as_array().map(Vec::len), Some(1), "{page}");
     assert_eq!(page["results"][0]["seq"], 2);
-    let (_, page) = bob.get("/v1/search?q=cafe").await;
+    let (_, page) = bob.get("/v1/search?q=cafe&limit=1").await;
     assert_eq!(page["results"], json!([]), "the delete replayed too");
+    assert_eq!(page["next_cursor"], json!(null), "in the index too");
 }

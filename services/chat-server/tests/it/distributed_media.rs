@@ -140,6 +140,42 @@ async fn attachments_go_through_the_object_store_and_offline_devices_are_pushed(
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
 
+    // An upload whose size was confirmed, then replaced through its URL by
+    // more bytes than declared: the send that would seal them is refused.
+    let (status, t2) = alice
+        .post(
+            "/v1/attachments",
+            json!({"content_type": "text/plain", "size": 10}),
+        )
+        .await;
+    assert_eq!(status, 200, "{t2}");
+    let (url2, id2) = (
+        t2["upload_url"].as_str().unwrap(),
+        t2["id"].as_str().unwrap(),
+    );
+    let put = |body: Vec<u8>| {
+        reqwest::Client::new()
+            .put(url2)
+            .header("content-type", "text/plain")
+            .body(body)
+            .send()
+    };
+    assert!(put(b"tiny".to_vec()).await.unwrap().status().is_success());
+    let (status, info) = alice.get(&format!("/v1/attachments/{id2}/info")).await;
+    assert_eq!(status, 200, "{info}");
+    assert!(put(vec![b'x'; 1000]).await.unwrap().status().is_success());
+    let (status, refused) = alice
+        .post(
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "m-big", "body": "", "attachments": [id2]}),
+        )
+        .await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (413, &json!("too_large")),
+        "{refused}"
+    );
+
     // Bob downloads it through the other gateway, from the object store.
     let location = eventually(|| async {
         match bob.location(&format!("/v1/attachments/{id}")).await {
