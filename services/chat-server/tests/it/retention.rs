@@ -1,6 +1,8 @@
 use crate::harness::*;
 use std::time::Duration;
 
+/// Retention removes old messages from the store, the log and the search
+/// index.
 #[tokio::test]
 async fn messages_older_than_the_retention_are_removed() {
     let s = Server::start_with(|c| {
@@ -12,6 +14,13 @@ async fn messages_older_than_the_retention_are_removed() {
     let conv = alice.direct("bob").await;
     alice.send(&conv, "old", "soon gone").await;
     eventually(|| async { (alice.history(&conv, "").await.len() == 1).then_some(()) }).await;
+    // Indexed for search before it expires.
+    let soon = "/v1/search?q=soon&limit=1";
+    eventually(|| async {
+        let (_, page) = alice.get(soon).await;
+        (page["results"].as_array()?.len() == 1).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
     alice.send(&conv, "new", "fresh").await;
     let h = eventually(|| async {
@@ -23,4 +32,11 @@ async fn messages_older_than_the_retention_are_removed() {
     assert_eq!(h[0]["seq"], 2);
     let mut ws = s.connect("bob", "phone").await;
     assert_eq!(seqs(&ws.handshake().await), vec![2]);
+    // The sweep removed it from the search index too: the cursor counts
+    // what the index found, before the read-back from the store.
+    eventually(|| async {
+        let (_, page) = alice.get(soon).await;
+        page["next_cursor"].is_null().then_some(())
+    })
+    .await;
 }
