@@ -1,8 +1,8 @@
-//! Devices and push settings. A device's last connection time is written
+//! Devices, push settings and privacy settings. A device's last connection time is written
 //! with itself as timestamp, so it only moves forward.
 
 use crate::CassandraStore;
-use chat_ports::{PushSettings, Result};
+use chat_ports::{Audience, PortError, PrivacySettings, PushSettings, Result};
 
 impl CassandraStore {
     pub(crate) async fn write_device(&self, user: &str, device: &str, ts: i64) -> Result<()> {
@@ -40,5 +40,31 @@ impl CassandraStore {
             previews: previews.and_then(|(p,)| p).unwrap_or(true),
             muted: muted.into_iter().map(|(c,)| c).collect(),
         })
+    }
+
+    pub(crate) async fn write_privacy(&self, user: &str, p: PrivacySettings) -> Result<()> {
+        let (presence, adds) = (p.presence.as_str(), p.group_adds.as_str());
+        self.run(&self.st.set_privacy, (user, presence, adds)).await
+    }
+
+    pub(crate) async fn read_privacy(&self, user: &str) -> Result<PrivacySettings> {
+        let found: Option<(Option<String>, Option<String>)> =
+            self.row(&self.st.privacy, (user,)).await?;
+        let Some((presence, adds)) = found else {
+            return Ok(PrivacySettings::default());
+        };
+        Ok(PrivacySettings {
+            presence: audience(presence)?,
+            group_adds: audience(adds)?,
+        })
+    }
+}
+
+/// A stored audience; a column never written reads as the default.
+fn audience(stored: Option<String>) -> Result<Audience> {
+    match stored {
+        None => Ok(Audience::default()),
+        Some(s) => Audience::parse(&s)
+            .ok_or_else(|| PortError::corrupt("store", format!("unknown audience {s:?}"))),
     }
 }

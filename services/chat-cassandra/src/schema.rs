@@ -39,6 +39,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0003_edits_and_replies.cql",
         cql: include_str!("../../../infra/cassandra/schema/0003_edits_and_replies.cql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_privacy.cql",
+        cql: include_str!("../../../infra/cassandra/schema/0004_privacy.cql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

@@ -151,6 +151,8 @@ statements! {
     mute = "INSERT INTO muted_conversations (user_id, conv) VALUES (?, ?)";
     unmute = "DELETE FROM muted_conversations WHERE user_id = ? AND conv = ?";
     muted = "SELECT conv FROM muted_conversations WHERE user_id = ?";
+    set_privacy = "INSERT INTO privacy_settings (user_id, presence, group_adds) VALUES (?, ?, ?)";
+    privacy = "SELECT presence, group_adds FROM privacy_settings WHERE user_id = ?";
 }
 
 #[cfg(test)]

@@ -31,6 +31,12 @@ pub struct CreateConversation {
     pub creator: UserId,
     pub members: Vec<UserId>,
     pub ts: i64,
+    /// Of the members named, those whose privacy settings, as the gateway
+    /// read them when it took the command, do not let the creator add
+    /// them to a group: the sequencer refuses the group. Recorded in the
+    /// command so that deciding it again (a replay) decides the same.
+    #[serde(default)]
+    pub refusing: Vec<UserId>,
 }
 
 /// `schemas/ChangeMembers.avsc`.
@@ -41,6 +47,10 @@ pub struct ChangeMembers {
     pub add: Vec<UserId>,
     pub remove: Vec<UserId>,
     pub ts: i64,
+    /// Of the users added, those whose privacy settings do not let the
+    /// actor add them to a group (as for [`CreateConversation::refusing`]).
+    #[serde(default)]
+    pub refusing: Vec<UserId>,
 }
 
 /// `schemas/DeleteMessage.avsc`.

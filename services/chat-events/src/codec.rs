@@ -300,6 +300,7 @@ mod tests {
                 creator: "alice".into(),
                 members: vec!["alice".into(), "bob".into()],
                 ts: 5,
+                refusing: vec![],
             }
             .into(),
             CreateConversation {
@@ -309,6 +310,7 @@ mod tests {
                 creator: "alice".into(),
                 members: vec![],
                 ts: 5,
+                refusing: vec![],
             }
             .into(),
             MembershipApplied {
@@ -440,6 +442,40 @@ mod tests {
         again.reply_to = Some(3);
         let r: Record = again.into();
         assert_eq!(codec.decode(&codec.encode(&r).unwrap()).unwrap(), r);
+    }
+
+    #[test]
+    fn membership_commands_from_before_privacy_settings_decode_with_nobody_refusing() {
+        let change =
+            unhex("c301eacf999bbae9d86706672d310a616c696365020a6361726f6c000080a0abfef962");
+        let create = unhex("c301e6579da4fe8437a006672d320a67726f7570020476310a616c696365040a616c69636506626f620080a0abfef962");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas");
+        for codec in [Codec::new(), Codec::from_dir(&dir).unwrap()] {
+            let Record::Command(Command::ChangeMembers(c)) = codec.decode(&change).unwrap() else {
+                panic!("a ChangeMembers");
+            };
+            assert_eq!((c.add.len(), c.refusing.len()), (1, 0));
+            let Record::Command(Command::CreateConversation(c)) = codec.decode(&create).unwrap()
+            else {
+                panic!("a CreateConversation");
+            };
+            assert_eq!((c.members.len(), c.refusing.len()), (2, 0));
+        }
+        let now: Record = Command::from(ChangeMembers {
+            conv: "g-1".into(),
+            actor: "alice".into(),
+            add: vec!["carol".into()],
+            remove: vec![],
+            ts: 1_700_000_000_000,
+            refusing: vec!["carol".into()],
+        })
+        .into();
+        assert_eq!(
+            Codec::new()
+                .decode(&Codec::new().encode(&now).unwrap())
+                .unwrap(),
+            now
+        );
     }
 
     #[test]

@@ -133,6 +133,14 @@ pub(crate) const HISTORY_FILES: &[(&str, &str)] = &[
         "MessageSequenced.1",
         include_str!("../../../schemas/history/MessageSequenced.1.avsc"),
     ),
+    (
+        "CreateConversation.1",
+        include_str!("../../../schemas/history/CreateConversation.1.avsc"),
+    ),
+    (
+        "ChangeMembers.1",
+        include_str!("../../../schemas/history/ChangeMembers.1.avsc"),
+    ),
 ];
 
 records!(

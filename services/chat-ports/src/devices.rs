@@ -1,8 +1,9 @@
-//! Devices and push settings: which devices a user has, so that offline ones
-//! can be pushed, and what the user wants pushed.
+//! Devices and settings: which devices a user has, so that offline ones
+//! can be pushed, what the user wants pushed, and its privacy settings.
 
 use crate::Result;
 use async_trait::async_trait;
+pub use chat_domain::privacy::{Audience, PrivacySettings};
 use serde::{Deserialize, Serialize};
 
 /// A user's push settings.
@@ -23,7 +24,7 @@ impl Default for PushSettings {
     }
 }
 
-/// The devices of each user and their push settings.
+/// The devices of each user, its push settings and its privacy settings.
 #[async_trait]
 pub trait DeviceStore: Send + Sync + 'static {
     /// Records that `device` of `user` connected (or disconnected) at `ts`;
@@ -40,4 +41,12 @@ pub trait DeviceStore: Send + Sync + 'static {
     async fn set_muted(&self, user: &str, conv: &str, muted: bool) -> Result<()>;
     /// The settings of `user` (the defaults for an unknown user).
     async fn push_settings(&self, user: &str) -> Result<PushSettings>;
+    /// Replaces the privacy settings of `user`.
+    async fn set_privacy(&self, user: &str, settings: PrivacySettings) -> Result<()>;
+    /// The privacy settings of `user` (the defaults for an unknown user).
+    async fn privacy(&self, user: &str) -> Result<PrivacySettings>;
+    /// The privacy settings of each of `users`, in order.
+    async fn privacy_of(&self, users: &[&str]) -> Result<Vec<PrivacySettings>> {
+        crate::store::side_by_side(users.iter().map(|u| self.privacy(u)).collect()).await
+    }
 }

@@ -42,7 +42,7 @@ pub use chat_domain as __domain;
 pub use attachments::{Attachment, AttachmentStore};
 pub use blobs::BlobStore;
 pub use channels::{Channels, RealtimeEvent, RecvError, Subscription};
-pub use devices::{DeviceStore, PushSettings};
+pub use devices::{Audience, DeviceStore, PrivacySettings, PushSettings};
 pub use error::{PortError, Result};
 pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
 pub use presence::Presence;

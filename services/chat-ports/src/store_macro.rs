@@ -218,6 +218,18 @@ macro_rules! store_ports_from_methods {
             async fn push_settings(&self, user: &str) -> $crate::Result<$crate::PushSettings> {
                 self.read_push_settings(user).await
             }
+
+            async fn set_privacy(
+                &self,
+                user: &str,
+                settings: $crate::PrivacySettings,
+            ) -> $crate::Result<()> {
+                self.write_privacy(user, settings).await
+            }
+
+            async fn privacy(&self, user: &str) -> $crate::Result<$crate::PrivacySettings> {
+                self.read_privacy(user).await
+            }
         }
     };
 }

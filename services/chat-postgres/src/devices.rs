@@ -1,9 +1,10 @@
-//! Devices and push settings: each user's devices with the time they last
-//! connected, the previews flag (no row: on), and the muted conversations.
+//! Devices and settings: each user's devices with the time they last
+//! connected, the previews flag (no row: on), the muted conversations, and
+//! the privacy settings (no row: the defaults).
 
 use crate::rows;
 use crate::PostgresStore;
-use chat_ports::{PushSettings, Result};
+use chat_ports::{Audience, PortError, PrivacySettings, PushSettings, Result};
 
 const REGISTER_DEVICE: &str = "\
 INSERT INTO devices (user_id, device, last_seen) VALUES ($1, $2, $3)
@@ -25,6 +26,13 @@ const PUSH_SETTINGS: &str = "\
 SELECT (SELECT previews FROM push_settings WHERE user_id = $1),
        ARRAY(SELECT conv FROM muted_conversations WHERE user_id = $1
              ORDER BY conv COLLATE \"C\")";
+
+const SET_PRIVACY: &str = "\
+INSERT INTO privacy_settings (user_id, presence, group_adds) VALUES ($1, $2, $3)
+ON CONFLICT (user_id) DO UPDATE
+SET presence = EXCLUDED.presence, group_adds = EXCLUDED.group_adds";
+
+const PRIVACY: &str = "SELECT presence, group_adds FROM privacy_settings WHERE user_id = $1";
 
 impl PostgresStore {
     /// Records the device, or moves a known device's time forward.
@@ -79,4 +87,26 @@ impl PostgresStore {
             muted: rows::column(row, 1)?,
         })
     }
+
+    pub(crate) async fn write_privacy(&self, user: &str, p: PrivacySettings) -> Result<()> {
+        let (presence, adds) = (p.presence.as_str(), p.group_adds.as_str());
+        self.change(SET_PRIVACY, &[&user, &presence, &adds]).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn read_privacy(&self, user: &str) -> Result<PrivacySettings> {
+        let found = self.rows(PRIVACY, &[&user]).await?;
+        let Some(row) = found.first() else {
+            return Ok(PrivacySettings::default());
+        };
+        Ok(PrivacySettings {
+            presence: audience(&rows::text(row, 0)?)?,
+            group_adds: audience(&rows::text(row, 1)?)?,
+        })
+    }
+}
+
+fn audience(stored: &str) -> Result<Audience> {
+    Audience::parse(stored)
+        .ok_or_else(|| PortError::corrupt("store", format!("unknown audience {stored:?}")))
 }

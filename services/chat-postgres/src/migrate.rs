@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0005_search.sql",
         sql: include_str!("../../../infra/postgres/migrations/0005_search.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_privacy.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0006_privacy.sql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

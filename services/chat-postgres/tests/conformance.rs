@@ -283,6 +283,7 @@ async fn a_send_the_store_cannot_hold_is_refused_and_the_partition_goes_on() {
                 creator: "alice".into(),
                 members: vec!["alice".into()],
                 ts: 1,
+                refusing: vec![],
             }
             .into(),
             send("poison\u{0}"),

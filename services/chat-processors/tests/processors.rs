@@ -38,6 +38,7 @@ fn commands() -> Vec<Record> {
             creator: "alice".into(),
             members: vec!["bob".into()],
             ts: 1,
+            refusing: vec![],
         }
         .into(),
         send("g", "alice", "a1", 2),
@@ -50,6 +51,7 @@ fn commands() -> Vec<Record> {
             add: vec!["carol".into()],
             remove: vec![],
             ts: 6,
+            refusing: vec![],
         }
         .into(),
         send("g", "carol", "c1", 7),
@@ -73,6 +75,7 @@ fn commands() -> Vec<Record> {
             add: vec![],
             remove: vec!["bob".into()],
             ts: 10,
+            refusing: vec![],
         }
         .into(),
         send("g", "bob", "b2", 11), // left: refused
@@ -339,6 +342,7 @@ async fn a_member_added_and_removed_in_one_batch_is_out_of_the_index() {
             add: add.iter().map(|s| (*s).into()).collect(),
             remove: remove.iter().map(|s| (*s).into()).collect(),
             ts,
+            refusing: vec![],
         }
         .into()
     };
@@ -349,6 +353,7 @@ async fn a_member_added_and_removed_in_one_batch_is_out_of_the_index() {
         creator: "alice".into(),
         members: vec![],
         ts: 1,
+        refusing: vec![],
     }
     .into();
     append_all(
@@ -396,6 +401,7 @@ async fn trace_context_travels_from_a_command_to_its_events() {
             creator: "alice".into(),
             members: vec![],
             ts: 1,
+            refusing: vec![],
         }
         .into(),
         send("g", "alice", "a1", 2),

@@ -192,6 +192,7 @@ async fn rig(config: PushConfig) -> Rig {
             creator: "alice".into(),
             members: vec!["bob".into(), "carol".into()],
             ts: now_ms(),
+            refusing: vec![],
         }
         .into(),
     )

@@ -1,5 +1,6 @@
 //! Creating a conversation: a direct pair, or a group within its cap whose
-//! creator is its first admin. Creating one that exists announces it again.
+//! creator is its first admin and which names nobody whose privacy
+//! settings refuse the creator. Creating one that exists announces it again.
 
 use super::{views, Decision, Facts, Limits, Rejection};
 use crate::commands::CreateConversation;
@@ -66,6 +67,9 @@ pub fn decide(
                 // (PostgreSQL's text refuses NUL: a title that reached the
                 // store would stop the partition's sequencing.)
                 return Err(Rejection::TitleHasControl);
+            }
+            if let Some(u) = users.iter().find(|u| c.refusing.contains(u)) {
+                return Err(Rejection::RefusesGroupAdds { user: u.clone() });
             }
             c.title.clone()
         }

@@ -1,5 +1,6 @@
 //! Changing a group's members: admins add and remove, any member leaves,
-//! the cap holds, and a group whose last admin left gets a new one.
+//! the cap holds, nobody joins whose privacy settings refuse the actor,
+//! and a group whose last admin left gets a new one.
 
 use super::{member, views, Decision, Facts, Limits, Rejection};
 use crate::commands::ChangeMembers;
@@ -42,6 +43,9 @@ pub fn decide(c: &ChangeMembers, facts: Facts<'_>, limits: &Limits) -> Result<De
         return Err(Rejection::GroupFull {
             cap: limits.group_cap,
         });
+    }
+    if let Some(u) = new.iter().find(|u| c.refusing.contains(u)) {
+        return Err(Rejection::RefusesGroupAdds { user: u.clone() });
     }
     let mut state = state.clone();
     for u in &new {

@@ -44,6 +44,8 @@ pub enum Rejection {
     BadEmoji,
     #[error("at most {max} reactions per user on a message")]
     TooManyReactions { max: usize },
+    #[error("{user} does not accept being added to groups by you")]
+    RefusesGroupAdds { user: crate::ids::UserId },
     /// Not a rule's: the store refused the command's values for good, and
     /// the command was set aside on the dead-letter topic.
     #[error("the store cannot hold this: {0}")]
@@ -67,9 +69,10 @@ impl Rejection {
             | Rejection::BadEmoji
             | Rejection::TooManyReactions { .. }
             | Rejection::Unstorable(_) => ErrorCode::BadRequest,
-            Rejection::OnlyAdminsAdd | Rejection::OnlyAdminsRemove | Rejection::NotSender => {
-                ErrorCode::Forbidden
-            }
+            Rejection::OnlyAdminsAdd
+            | Rejection::OnlyAdminsRemove
+            | Rejection::NotSender
+            | Rejection::RefusesGroupAdds { .. } => ErrorCode::Forbidden,
             Rejection::NoSuchMember | Rejection::NoSuchMessage => ErrorCode::NotFound,
             Rejection::GroupFull { .. } => ErrorCode::GroupFull,
             Rejection::NotEditable(_) => ErrorCode::NotEditable,

@@ -93,6 +93,7 @@ fn change(actor: &str, add: &[&str], remove: &[&str]) -> Command {
         add: add.iter().map(|u| (*u).into()).collect(),
         remove: remove.iter().map(|u| (*u).into()).collect(),
         ts: 10,
+        refusing: vec![],
     }
     .into()
 }
@@ -105,6 +106,7 @@ fn create(kind: &str, creator: &str, members: &[&str], title: Option<&str>) -> C
         creator: creator.into(),
         members: members.iter().map(|u| (*u).into()).collect(),
         ts: 10,
+        refusing: vec![],
     }
     .into()
 }
@@ -841,4 +843,69 @@ fn receipts_only_move_forward() {
         "read implies delivered"
     );
     assert_eq!(merge_receipt((3, 3), Read, 3), ((3, 3), false));
+}
+
+/// The command with `refusing` set, as a gateway records the users whose
+/// privacy settings refuse the actor.
+fn refused_by(command: Command, users: &[&str]) -> Command {
+    let refusing: Vec<crate::ids::UserId> = users.iter().map(|u| (*u).into()).collect();
+    match command {
+        Command::ChangeMembers(c) => ChangeMembers { refusing, ..c }.into(),
+        Command::CreateConversation(c) => CreateConversation { refusing, ..c }.into(),
+        other @ (Command::SendMessage(_)
+        | Command::DeleteMessage(_)
+        | Command::EditMessage(_)
+        | Command::React(_)
+        | Command::SubmitReceipt(_)) => other,
+    }
+}
+
+#[test]
+fn nobody_joins_a_group_whose_settings_refuse_the_actor() {
+    let g = group(&["alice", "bob"]);
+    let add = refused_by(change("alice", &["carol"], &[]), &["carol"]);
+    assert_eq!(
+        decide_on(&add, Some(&g), None),
+        Err(Rejection::RefusesGroupAdds {
+            user: "carol".into()
+        })
+    );
+    assert_eq!(
+        Rejection::RefusesGroupAdds {
+            user: "carol".into()
+        }
+        .code(),
+        crate::ErrorCode::Forbidden
+    );
+    // The verdict on the state the sequencer left says the same.
+    assert_eq!(
+        verdict(&add, Some(&g), &LIMITS),
+        Err(Rejection::RefusesGroupAdds {
+            user: "carol".into()
+        })
+    );
+    // A member already in is not added again, so its setting plays no part.
+    let again = refused_by(change("alice", &["bob"], &[]), &["bob"]);
+    assert!(decide_on(&again, Some(&g), None).is_ok());
+    // Leaving is never refused.
+    let leave = refused_by(change("bob", &[], &["bob"]), &["bob"]);
+    assert!(decide_on(&leave, Some(&g), None).is_ok());
+
+    let new_group = refused_by(
+        create("group", "alice", &["bob", "carol"], None),
+        &["carol"],
+    );
+    assert_eq!(
+        decide_on(&new_group, None, None),
+        Err(Rejection::RefusesGroupAdds {
+            user: "carol".into()
+        })
+    );
+    assert_eq!(
+        verdict(&new_group, None, &LIMITS).map(|_| ()),
+        decide_on(&new_group, None, None).map(|_| ())
+    );
+    // A direct conversation is not a group add.
+    let direct = refused_by(create("direct", "alice", &["carol"], None), &["carol"]);
+    assert!(decide_on(&direct, None, None).is_ok());
 }

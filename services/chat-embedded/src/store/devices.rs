@@ -1,8 +1,8 @@
-//! Devices and push settings in the embedded store.
+//! Devices, push settings and privacy settings in the embedded store.
 
 use super::*;
 use async_trait::async_trait;
-use chat_ports::{DeviceStore, PushSettings};
+use chat_ports::{DeviceStore, PrivacySettings, PushSettings};
 use redb::ReadableTable;
 
 #[async_trait]
@@ -86,5 +86,24 @@ impl DeviceStore for EmbeddedStore {
             muted.push(conv.to_string());
         }
         Ok(PushSettings { previews, muted })
+    }
+
+    async fn set_privacy(&self, user: &str, settings: PrivacySettings) -> Result<()> {
+        let user = user.to_string();
+        self.write(move |txn| {
+            let mut table = txn.open_table(PRIVACY).map_err(err)?;
+            table
+                .insert(user.as_str(), encode(&settings).as_slice())
+                .map_err(err)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn privacy(&self, user: &str) -> Result<PrivacySettings> {
+        let txn = self.read()?;
+        let table = txn.open_table(PRIVACY).map_err(err)?;
+        let found = table.get(user).map_err(err)?;
+        found.map_or(Ok(PrivacySettings::default()), |v| decode(v.value()))
     }
 }

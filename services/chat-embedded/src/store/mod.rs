@@ -58,6 +58,8 @@ pub(crate) const DEVICES: TableDefinition<'_, (&str, &str), i64> = TableDefiniti
 pub(crate) const PUSH_PREVIEWS: TableDefinition<'_, &str, bool> =
     TableDefinition::new("push_previews");
 pub(crate) const MUTED: TableDefinition<'_, (&str, &str), ()> = TableDefinition::new("muted");
+/// Privacy settings per user, as JSON; no row: the defaults.
+pub(crate) const PRIVACY: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("privacy");
 
 /// The embedded store; cheap to clone.
 #[derive(Clone)]
@@ -101,6 +103,7 @@ impl EmbeddedStore {
             txn.open_table(DEVICES).map_err(err)?;
             txn.open_table(PUSH_PREVIEWS).map_err(err)?;
             txn.open_table(MUTED).map_err(err)?;
+            txn.open_table(PRIVACY).map_err(err)?;
         }
         txn.commit().map_err(err)?;
         Ok(Self {

@@ -100,7 +100,7 @@ pub struct PresenceQuery {
 
 pub async fn presence(
     State(s): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(q): ApiQuery<PresenceQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let users = q
@@ -110,7 +110,7 @@ pub async fn presence(
         .filter(|u| !u.is_empty())
         .map(|u| chat_domain::UserId::parse_field("users", u))
         .collect::<Result<Vec<_>, _>>()?;
-    let presence = s.service.presence_of(&users).await?;
+    let presence = s.service.presence_of(&caller.user, &users).await?;
     Ok(Json(serde_json::json!({ "presence": presence })))
 }
 

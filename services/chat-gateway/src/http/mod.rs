@@ -60,6 +60,10 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/attachments/{id}/info", get(attachments::info))
         .route("/v1/conversations/{id}/mute", put(settings::mute))
         .route("/v1/push/settings", get(settings::get).put(settings::put))
+        .route(
+            "/v1/privacy",
+            get(settings::get_privacy).put(settings::put_privacy),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

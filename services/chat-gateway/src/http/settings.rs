@@ -1,13 +1,16 @@
-//! Push settings routes (an extension of PROTOCOL.md).
+//! Push and privacy settings routes (extensions of PROTOCOL.md).
 
 use super::{ApiJson, ApiPath};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::service::PrivacyChange;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use chat_domain::privacy::Audience;
+use chat_domain::DomainError;
 use serde::Deserialize;
 
 /// `GET /v1/push/settings` → `{"previews":bool,"muted":[conv...]}`.
@@ -47,4 +50,47 @@ pub async fn mute(
     let id = chat_domain::ConversationId::parse(id)?;
     s.service.set_muted(&caller.user, &id, b.muted).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Privacy {
+    presence: Option<String>,
+    group_adds: Option<String>,
+}
+
+/// One named setting's value, or 400 naming the field.
+fn audience(field: &str, value: Option<String>) -> Result<Option<Audience>, ApiError> {
+    value
+        .map(|v| {
+            Audience::parse(&v).ok_or_else(|| {
+                DomainError::bad_request(format!(
+                    "{field} is \"everyone\", \"contacts\" or \"nobody\""
+                ))
+                .into()
+            })
+        })
+        .transpose()
+}
+
+/// `GET /v1/privacy` → `{"presence","group_adds"}`.
+pub async fn get_privacy(
+    State(s): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.service.privacy(&caller.user).await?))
+}
+
+/// `PUT /v1/privacy {"presence"?, "group_adds"?}` → the settings as they
+/// are now.
+pub async fn put_privacy(
+    State(s): State<AppState>,
+    caller: Caller,
+    ApiJson(b): ApiJson<Privacy>,
+) -> Result<impl IntoResponse, ApiError> {
+    let change = PrivacyChange {
+        presence: audience("presence", b.presence)?,
+        group_adds: audience("group_adds", b.group_adds)?,
+    };
+    Ok(Json(s.service.change_privacy(&caller.user, change).await?))
 }

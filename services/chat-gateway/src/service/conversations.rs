@@ -1,4 +1,6 @@
-//! Creating conversations and changing their members. The rules are
+//! Creating conversations and changing their members. The privacy
+//! settings of the users added are read here and recorded in the command
+//! (`refusing`), which the rules refuse. The rules are
 //! `chat_domain::rules`: run here as the pre-check on the state read, and by
 //! the sequencer at the command's place in the log; the answer is the
 //! sequencer's verdict, read from the state it left.
@@ -44,17 +46,23 @@ impl ChatService {
             ConversationKind::Direct => members,
         };
         let adds = members.iter().filter(|m| *m != user).count();
-        let command: Command = CreateConversation {
+        let mut create = CreateConversation {
             conv: conv.clone(),
             kind: kind.as_str().into(),
             title,
             creator: user.clone(),
             members,
             ts: chat_domain::time::now_ms(),
-        }
-        .into();
-        rules::decide(&command, Facts::default(), &self.limits())?;
+            refusing: vec![],
+        };
+        rules::decide(&create.clone().into(), Facts::default(), &self.limits())?;
         self.rates.creation(user, adds)?;
+        // (After the allowance: a refused group costs the reads below.)
+        if kind == ConversationKind::Group {
+            create.refusing = self.refusing_group_adds(user, &create.members).await?;
+        }
+        let command: Command = create.into();
+        rules::decide(&command, Facts::default(), &self.limits())?;
         let state = self.decided(command).await?;
         Ok((state, true))
     }
@@ -87,21 +95,29 @@ impl ChatService {
         remove: Vec<UserId>,
     ) -> Result<ConversationState, DomainError> {
         let state = self.conversation(conv).await?;
-        let adds = add.iter().filter(|u| !state.is_member(u)).count();
-        let command: Command = ChangeMembers {
+        let new: Vec<UserId> = add
+            .iter()
+            .filter(|u| !state.is_member(u))
+            .cloned()
+            .collect();
+        let mut change = ChangeMembers {
             conv: conv.clone(),
             actor: actor.clone(),
             add,
             remove,
             ts: chat_domain::time::now_ms(),
-        }
-        .into();
+            refusing: vec![],
+        };
         let facts = Facts {
             state: Some(&state),
             message: None,
         };
+        rules::decide(&change.clone().into(), facts, &self.limits())?;
+        self.rates.member_adds(actor, new.len())?;
+        // (After the allowance: a refused add costs the reads below.)
+        change.refusing = self.refusing_group_adds(actor, &new).await?;
+        let command: Command = change.into();
         rules::decide(&command, facts, &self.limits())?;
-        self.rates.member_adds(actor, adds)?;
         self.decided(command).await
     }
 

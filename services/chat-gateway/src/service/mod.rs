@@ -5,12 +5,15 @@
 mod attachments;
 mod conversations;
 mod messages;
+mod privacy;
 mod reads;
 mod search;
 mod settings;
 
 pub use attachments::{AttachmentInfo, UploadTicket, Variant};
 pub use messages::{Outgoing, SentAck};
+pub(crate) use privacy::hidden;
+pub use privacy::PrivacyChange;
 pub use reads::{ConversationListItem, HistoryPage, MAX_PRESENCE_QUERY};
 pub use search::{SearchPage, SearchRequest, SearchResult};
 

@@ -166,13 +166,32 @@ impl ChatService {
             .collect())
     }
 
-    /// Presence of the named users.
-    pub async fn presence_of(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>, DomainError> {
+    /// Presence of the named users, as `viewer` may see it (their privacy
+    /// settings hide some: `service/privacy.rs`).
+    pub async fn presence_of(
+        &self,
+        viewer: &UserId,
+        users: &[UserId],
+    ) -> Result<Vec<PresenceStatus>, DomainError> {
+        Ok(self
+            .presence_with_visibility(viewer, users)
+            .await?
+            .into_iter()
+            .map(|(status, _)| status)
+            .collect())
+    }
+
+    /// The same, with whether each is visible to `viewer`.
+    pub(crate) async fn presence_with_visibility(
+        &self,
+        viewer: &UserId,
+        users: &[UserId],
+    ) -> Result<Vec<(PresenceStatus, bool)>, DomainError> {
         if users.len() > MAX_PRESENCE_QUERY {
             return Err(DomainError::bad_request(format!(
                 "at most {MAX_PRESENCE_QUERY} users per query"
             )));
         }
-        self.presence.status(users).await.map_err(from_port)
+        self.presence_seen_by(viewer, users).await
     }
 }

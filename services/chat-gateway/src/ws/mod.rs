@@ -4,12 +4,14 @@
 //! - [`outbound`]: the bounded per-connection queue and its writer task.
 //! - [`parse`]: client frames, with an error for everything malformed.
 //! - [`delivery`]: per-device, per-conversation in-order, gap-free delivery.
+//! - [`gate`]: whose presence changes a connection may see.
 //! - [`repair`]: deletes, membership and receipts the real-time path lost.
 //! - [`session`]: the connection's loop.
 //! - [`shed`]: what a busy connection drops first.
 
 mod delivery;
 mod edits;
+mod gate;
 mod held;
 mod outbound;
 mod parse;

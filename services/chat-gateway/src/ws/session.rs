@@ -3,6 +3,7 @@
 
 use super::delivery::{Delivery, Stop};
 use super::edits;
+use super::gate::PresenceGate;
 use super::held::HeldReceipts;
 use super::outbound::{Gone, Outbound};
 use super::parse::parse;
@@ -84,6 +85,7 @@ pub(crate) async fn run(socket: WebSocket, service: Arc<ChatService>, caller: Ca
         presence_rx,
         watching: HashSet::new(),
         watchers: JoinSet::new(),
+        gate: PresenceGate::default(),
         last_heard: Instant::now(),
         conn,
         conv_tx,
@@ -128,6 +130,8 @@ struct Session {
     presence_rx: mpsc::Receiver<Arc<RealtimeEvent>>,
     watching: HashSet<UserId>,
     watchers: JoinSet<()>,
+    /// Whose presence changes this connection may see.
+    gate: PresenceGate,
     last_heard: Instant,
     /// This connection's id in presence.
     conn: u64,
@@ -190,11 +194,14 @@ impl Session {
                 Some(event) = self.presence_rx.recv() => {
                     match &*event {
                         RealtimeEvent::Presence { status } if admits(Kind::Presence, self.out.fill()) => {
-                            let _ = self.out.try_push(&ServerFrame::Presence {
-                                user: status.user.clone(),
-                                online: status.online,
-                                last_seen: status.last_seen,
-                            });
+                            let seen = Box::pin(self.gate.admit(&self.service, &self.caller.user, status)).await;
+                            if let Some(status) = seen {
+                                let _ = self.out.try_push(&ServerFrame::Presence {
+                                    user: status.user,
+                                    online: status.online,
+                                    last_seen: status.last_seen,
+                                });
+                            }
                         }
                         RealtimeEvent::Presence { .. } => self.service.metrics.shed("presence"),
                         // Changes may have been lost: read them again, once
@@ -683,12 +690,13 @@ impl Session {
         for chunk in users.chunks(crate::service::MAX_PRESENCE_QUERY) {
             statuses.extend(
                 self.service
-                    .presence_of(chunk)
+                    .presence_with_visibility(&self.caller.user, chunk)
                     .await
                     .map_err(|e| (e, None))?,
             );
         }
-        for s in statuses {
+        for (s, visible) in statuses {
+            self.gate.note(&s.user, visible);
             self.out
                 .push(&ServerFrame::Presence {
                     user: s.user,
@@ -749,10 +757,15 @@ impl Session {
         }
         let users: Vec<UserId> = self.watching.iter().cloned().collect();
         for chunk in users.chunks(crate::service::MAX_PRESENCE_QUERY) {
-            let Ok(statuses) = self.service.presence_of(chunk).await else {
+            let Ok(statuses) = self
+                .service
+                .presence_with_visibility(&self.caller.user, chunk)
+                .await
+            else {
                 return;
             };
-            for s in statuses {
+            for (s, visible) in statuses {
+                self.gate.note(&s.user, visible);
                 let _ = self.out.try_push(&ServerFrame::Presence {
                     user: s.user,
                     online: s.online,

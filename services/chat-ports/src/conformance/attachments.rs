@@ -32,6 +32,42 @@ pub async fn run_all(s: &Stores) {
     attachment_records(s).await;
     references_follow_messages(s).await;
     devices_and_push_settings(s).await;
+    privacy_settings(s).await;
+}
+
+pub async fn privacy_settings(s: &Stores) {
+    use crate::{Audience, PrivacySettings};
+    assert_eq!(
+        s.devices.privacy("rey").await.unwrap(),
+        PrivacySettings::default()
+    );
+    let hidden = PrivacySettings {
+        presence: Audience::Nobody,
+        group_adds: Audience::Contacts,
+    };
+    s.devices.set_privacy("rey", hidden).await.unwrap();
+    let contacts = PrivacySettings {
+        presence: Audience::Contacts,
+        group_adds: Audience::Everyone,
+    };
+    s.devices.set_privacy("sam", contacts).await.unwrap();
+    assert_eq!(s.devices.privacy("rey").await.unwrap(), hidden);
+    assert_eq!(
+        s.devices
+            .privacy_of(&["sam", "nobody-set-this", "rey"])
+            .await
+            .unwrap(),
+        vec![contacts, PrivacySettings::default(), hidden]
+    );
+    // Replaced whole, and back to the defaults.
+    s.devices
+        .set_privacy("rey", PrivacySettings::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.devices.privacy("rey").await.unwrap(),
+        PrivacySettings::default()
+    );
 }
 
 pub async fn attachment_records(s: &Stores) {

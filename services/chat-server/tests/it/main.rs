@@ -25,6 +25,7 @@ mod limits;
 mod membership;
 mod otel;
 mod presence;
+mod privacy;
 mod push;
 mod reactions;
 mod receipts;
