@@ -8,7 +8,7 @@
 #![cfg(feature = "s3")]
 
 use chat_blobs::{S3Blobs, S3Config};
-use chat_ports::BlobStore;
+use chat_ports::{BlobStore, Sealed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SKIP: &str = "S3_ENDPOINT is not set (infra/s3/start.sh starts a local S3-compatible server)";
@@ -223,9 +223,9 @@ async fn sealed_bytes_do_not_change_when_the_upload_url_is_used_again() {
             .send()
     };
     assert!(put(b"the original").await.unwrap().status().is_success());
-    store.seal("att-sealed").await.unwrap();
+    assert_eq!(store.seal("att-sealed").await.unwrap(), Sealed::Bytes(12));
     assert!(put(b"swapped!").await.unwrap().status().is_success());
-    store.seal("att-sealed").await.unwrap();
+    assert_eq!(store.seal("att-sealed").await.unwrap(), Sealed::Bytes(12));
 
     assert_eq!(store.size("att-sealed").await.unwrap(), Some(12));
     assert_eq!(
@@ -243,5 +243,5 @@ async fn sealed_bytes_do_not_change_when_the_upload_url_is_used_again() {
     assert_eq!(store.size("att-sealed").await.unwrap(), None);
     assert_eq!(store.get("att-sealed").await.unwrap(), None);
     // Sealing what is absent is not an error (nothing to freeze).
-    store.seal("att-none").await.unwrap();
+    assert_eq!(store.seal("att-none").await.unwrap(), Sealed::Absent);
 }

@@ -30,11 +30,24 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<()>;
     /// Freezes the bytes of `key` as stored now: whatever a client writes
     /// to its upload URL afterwards, what is read of `key` stays these
-    /// bytes (a send seals the attachments it carries). Sealing again, or
-    /// sealing what is absent, changes nothing. The default does nothing,
-    /// for engines whose upload URLs never replace stored bytes (the local
-    /// engine refuses a write to a key that has bytes).
-    async fn seal(&self, _key: &str) -> Result<()> {
-        Ok(())
+    /// bytes (a send seals the attachments it carries), and answers how
+    /// many they are. Sealing again changes nothing; sealing what is
+    /// absent is [`Sealed::Absent`]. The default does nothing, for engines
+    /// whose upload URLs never replace stored bytes (the local engine
+    /// refuses a write to a key that has bytes).
+    async fn seal(&self, _key: &str) -> Result<Sealed> {
+        Ok(Sealed::NotNeeded)
     }
+}
+
+/// What a seal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    /// The engine never replaces stored bytes: nothing to freeze, nor to
+    /// check again.
+    NotNeeded,
+    /// Frozen (now or before), with this many bytes.
+    Bytes(u64),
+    /// Nothing is stored under the key.
+    Absent,
 }

@@ -40,7 +40,7 @@ pub use async_trait::async_trait as __async_trait;
 pub use chat_domain as __domain;
 
 pub use attachments::{Attachment, AttachmentStore};
-pub use blobs::BlobStore;
+pub use blobs::{BlobStore, Sealed};
 pub use channels::{Channels, RealtimeEvent, RecvError, Subscription};
 pub use devices::{Audience, DeviceStore, PrivacySettings, PushSettings};
 pub use error::{PortError, Result};

@@ -3,7 +3,7 @@
 use super::S3Config;
 use crate::validate::{validate_content_type, validate_key};
 use async_trait::async_trait;
-use chat_ports::{BlobStore, PortError, Result};
+use chat_ports::{BlobStore, PortError, Result, Sealed};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
@@ -201,17 +201,23 @@ impl BlobStore for S3Blobs {
         Ok(())
     }
 
-    /// Copies the object to `sealed/{key}` unless a copy is there. Two
-    /// seals of one key at the same moment (two sends by its uploader) may
-    /// both copy; each copies the bytes stored then.
-    async fn seal(&self, key: &str) -> Result<()> {
+    /// Copies the object to `sealed/{key}` unless a copy is there, and
+    /// answers the copy's size. Two seals of one key at the same moment
+    /// (two sends by its uploader) may both copy; each copies the bytes
+    /// stored then.
+    async fn seal(&self, key: &str) -> Result<Sealed> {
         let sealed = self.sealed_path(key)?;
-        if self.head(&sealed).await?.is_some() {
-            return Ok(());
+        if let Some(meta) = self.head(&sealed).await? {
+            return Ok(Sealed::Bytes(meta.size));
         }
         match self.store.copy(&self.path(key)?, &sealed).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(port_err(e)),
+            Ok(()) => {}
+            Err(object_store::Error::NotFound { .. }) => return Ok(Sealed::Absent),
+            Err(e) => return Err(port_err(e)),
         }
+        Ok(match self.head(&sealed).await? {
+            Some(meta) => Sealed::Bytes(meta.size),
+            None => Sealed::Absent,
+        })
     }
 }

@@ -148,8 +148,8 @@ impl ChatService {
         if let Some(seq) = reply_to {
             self.check_reply(&state, seq).await?;
         }
-        self.check_attachments(user, &send.attachments).await?;
-        self.seal_attachments(&send.attachments).await?;
+        let records = self.check_attachments(user, &send.attachments).await?;
+        self.seal_attachments(&records).await?;
         self.append(send.into()).await?;
         Ok(ack)
     }
