@@ -2,7 +2,8 @@
 # The whole test suite: formatting, lints, unit tests, the conformance suites
 # of every engine, the end-to-end tests (in-process servers, and clusters
 # of chatctl processes on Kafka, Cassandra and Redis), the web client in a
-# real browser, and a short run of every load-test scenario.
+# real browser, a fuzzing run of the HTTP API against its OpenAPI
+# description, and a short run of every load-test scenario.
 #
 # Local services are installed and started from infra/ unless the
 # environment already points at some: KAFKA_BOOTSTRAP (Apache Kafka),
@@ -90,6 +91,10 @@ cargo test --workspace --locked
 # (web/test.sh installs chromium and the node packages, and says so when it
 # cannot).
 CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./web/test.sh
+
+# The HTTP API fuzzed against its own OpenAPI description (schemathesis
+# from PyPI, in a venv; docs/operations.md, "API fuzzing").
+CHATCTL="${CARGO_TARGET_DIR:-$PWD/target}/debug/chatctl" ./infra/api-fuzz/run.sh
 
 # The cells (the smoke's `--cell` runs and the fault runs) signal process
 # groups with kill(1) (procps), check that the fault runs' network cuts are

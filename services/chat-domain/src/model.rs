@@ -4,7 +4,7 @@ use crate::ids::{ClientMsgId, ConversationId, DeviceId, MessageId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// Direct (two users) or group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationKind {
     Direct,
@@ -137,7 +137,7 @@ impl ConversationState {
 }
 
 /// The conversation object of PROTOCOL.md.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: ConversationId,
     pub kind: ConversationKind,
@@ -149,7 +149,7 @@ pub struct Conversation {
 }
 
 /// The message object of PROTOCOL.md; also the stored form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub conv: ConversationId,
     pub seq: u64,
@@ -178,7 +178,7 @@ pub struct Message {
 }
 
 /// One emoji's reactions to a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reaction {
     pub emoji: String,
     pub count: u64,
@@ -197,7 +197,7 @@ pub fn valid_emoji(emoji: &str) -> bool {
 }
 
 /// What a reply shows of the message it answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reply {
     pub seq: u64,
     pub sender: UserId,
@@ -307,7 +307,7 @@ impl Message {
 }
 
 /// Delivered or read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
     Delivered,
@@ -332,7 +332,7 @@ impl ReceiptKind {
 }
 
 /// A member's watermarks in a conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberReceipts {
     pub user: UserId,
     pub delivered_seq: u64,
@@ -340,7 +340,7 @@ pub struct MemberReceipts {
 }
 
 /// Presence of one user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PresenceStatus {
     pub user: UserId,
     pub online: bool,

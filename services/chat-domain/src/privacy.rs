@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Who is let in.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
     #[default]
@@ -52,7 +54,7 @@ impl Audience {
 
 /// A user's privacy settings; the defaults let everyone in, as before
 /// the settings existed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PrivacySettings {
     /// Who sees whether the user is online, and its last seen.
     pub presence: Audience,

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chat_domain::{DomainError, ErrorCode};
 use chat_ports::PortError;
+use serde::Serialize;
 
 /// A handler's error.
 #[derive(Debug)]
@@ -17,18 +18,34 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a code of PROTOCOL.md and a message for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+    /// With `rate_limited`: when to try again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut error = serde_json::json!({
-            "code": self.0.code,
-            "message": self.0.message,
-        });
-        if let Some(ms) = self.0.retry_after_ms {
-            error["retry_after_ms"] = ms.into();
-        }
-        let mut response = (status, Json(serde_json::json!({ "error": error }))).into_response();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.0.code,
+                message: self.0.message,
+                retry_after_ms: self.0.retry_after_ms,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         if let Some(ms) = self.0.retry_after_ms {
             let secs = ms.div_ceil(1000).max(1).to_string();
             if let Ok(v) = secs.parse() {

@@ -7,7 +7,7 @@ pub use chat_domain::privacy::{Audience, PrivacySettings};
 use serde::{Deserialize, Serialize};
 
 /// A user's push settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushSettings {
     /// Whether notifications carry a preview of the message (default on).
     pub previews: bool,

@@ -17,7 +17,7 @@ use std::ops::Deref;
 macro_rules! typed_id {
     ($(#[$doc:meta])* $name:ident, $field:literal, |$f:ident, $s:ident| $check:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 

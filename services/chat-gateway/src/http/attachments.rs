@@ -12,13 +12,21 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewAttachment {
     content_type: String,
     size: u64,
 }
 
 /// `POST /v1/attachments`.
+#[utoipa::path(
+    post,
+    path = "/v1/attachments",
+    tag = "attachments",
+    request_body = NewAttachment,
+    responses((status = 200, description = "Where to PUT the bytes, until when", body = crate::service::UploadTicket), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -34,6 +42,14 @@ pub async fn create(
 }
 
 /// `GET /v1/attachments/{id}`: a redirect to a signed download URL.
+#[utoipa::path(
+    get,
+    path = "/v1/attachments/{id}",
+    tag = "attachments",
+    params(("id" = String, Path, description = "An attachment id")),
+    responses((status = 302, description = "To a signed, expiring download URL", headers(("location" = String, description = "The URL"))), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn download(
     State(s): State<AppState>,
     caller: Caller,
@@ -44,6 +60,14 @@ pub async fn download(
 }
 
 /// `GET /v1/attachments/{id}/thumbnail`: a redirect to the thumbnail.
+#[utoipa::path(
+    get,
+    path = "/v1/attachments/{id}/thumbnail",
+    tag = "attachments",
+    params(("id" = String, Path, description = "An attachment id")),
+    responses((status = 302, description = "To a signed, expiring URL of the thumbnail", headers(("location" = String, description = "The URL"))), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn thumbnail(
     State(s): State<AppState>,
     caller: Caller,
@@ -54,6 +78,14 @@ pub async fn thumbnail(
 }
 
 /// `GET /v1/attachments/{id}/info`.
+#[utoipa::path(
+    get,
+    path = "/v1/attachments/{id}/info",
+    tag = "attachments",
+    params(("id" = String, Path, description = "An attachment id")),
+    responses((status = 200, description = "What the caller may know of it", body = crate::service::AttachmentInfo), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn info(
     State(s): State<AppState>,
     caller: Caller,

@@ -11,15 +11,32 @@ use axum::Json;
 use chat_domain::{ConversationId, ConversationKind, DomainError, UserId};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+/// `GET /v1/conversations`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ConversationList {
+    conversations: Vec<crate::service::ConversationListItem>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
+    #[schema(value_type = chat_domain::ConversationKind)]
     kind: String,
     #[serde(default)]
     title: Option<String>,
+    /// The other members (a direct conversation names one).
     #[serde(default)]
+    #[schema(value_type = Vec<chat_domain::UserId>)]
     members: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations",
+    tag = "conversations",
+    request_body = CreateBody,
+    responses((status = 201, description = "Created", body = chat_domain::Conversation), (status = 200, description = "The direct conversation with that user, created before", body = chat_domain::Conversation), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -44,14 +61,29 @@ pub async fn create(
     Ok((status, Json(state.to_view())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations",
+    tag = "conversations",
+    responses((status = 200, description = "The caller's conversations, most recent activity first", body = ConversationList), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(s): State<AppState>,
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
     let conversations = s.service.list_conversations(&caller.user).await?;
-    Ok(Json(serde_json::json!({ "conversations": conversations })))
+    Ok(Json(ConversationList { conversations }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)")),
+    responses((status = 200, description = "The conversation", body = chat_domain::Conversation), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn get_one(
     State(s): State<AppState>,
     caller: Caller,
@@ -62,11 +94,21 @@ pub async fn get_one(
     Ok(Json(state.to_view()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AddBody {
+    #[schema(value_type = Vec<chat_domain::UserId>)]
     add: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{id}/members",
+    tag = "conversations",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)")),
+    request_body = AddBody,
+    responses((status = 200, description = "The conversation as the change left it", body = chat_domain::Conversation), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn add(
     State(s): State<AppState>,
     caller: Caller,
@@ -79,6 +121,14 @@ pub async fn add(
     Ok(Json(state.to_view()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/conversations/{id}/members/{user}",
+    tag = "conversations",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)"), ("user" = String, Path, description = "The member who leaves or is removed")),
+    responses((status = 200, description = "The conversation as the change left it", body = chat_domain::Conversation), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn remove(
     State(s): State<AppState>,
     caller: Caller,

@@ -12,9 +12,17 @@ use axum::Json;
 use chat_domain::{ConversationId, DomainError, ReceiptKind};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+/// `GET /v1/conversations/{id}/receipts`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ReceiptList {
+    members: Vec<chat_domain::MemberReceipts>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SendBody {
+    #[schema(value_type = chat_domain::ConversationId)]
     conv: String,
+    #[schema(value_type = chat_domain::ClientMsgId)]
     client_msg_id: String,
     body: String,
     #[serde(default)]
@@ -23,6 +31,14 @@ pub struct SendBody {
     reply_to: Option<u64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/messages",
+    tag = "messages",
+    request_body = SendBody,
+    responses((status = 200, description = "Durable in the log", body = crate::service::SentAck), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn send(
     State(s): State<AppState>,
     caller: Caller,
@@ -35,10 +51,17 @@ pub async fn send(
     Ok(Json(ack))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Messages above this seq, oldest first.
+    #[param(value_type = Option<u64>)]
     after: Option<String>,
+    /// Messages below this seq, newest first (the default: the latest).
+    #[param(value_type = Option<u64>)]
     before: Option<String>,
+    /// At most this many (default 50, at most 500).
+    #[param(value_type = Option<u64>)]
     limit: Option<String>,
 }
 
@@ -50,6 +73,14 @@ fn number<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<Option<
     .transpose()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/messages",
+    tag = "messages",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)"), HistoryQuery),
+    responses((status = 200, description = "A page of history", body = crate::service::HistoryPage), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn history(
     State(s): State<AppState>,
     caller: Caller,
@@ -67,6 +98,14 @@ pub async fn history(
     Ok(Json(page))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/conversations/{id}/messages/{seq}",
+    tag = "messages",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)"), ("seq" = u64, Path, description = "A message seq")),
+    responses((status = 204, description = "Deleted"), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(s): State<AppState>,
     caller: Caller,
@@ -80,12 +119,21 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct EditBody {
     body: String,
 }
 
 /// `PATCH /v1/conversations/{id}/messages/{seq}`: the message as edited.
+#[utoipa::path(
+    patch,
+    path = "/v1/conversations/{id}/messages/{seq}",
+    tag = "messages",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)"), ("seq" = u64, Path, description = "A message seq")),
+    request_body = EditBody,
+    responses((status = 200, description = "The message as edited", body = chat_domain::Message), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn edit(
     State(s): State<AppState>,
     caller: Caller,
@@ -119,6 +167,14 @@ async fn react(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}",
+    tag = "messages",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)"), ("seq" = u64, Path, description = "A message seq"), ("emoji" = String, Path, description = "The emoji, percent-encoded")),
+    responses((status = 204, description = "The caller reacts with the emoji"), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn react_on(
     State(s): State<AppState>,
     caller: Caller,
@@ -127,6 +183,14 @@ pub async fn react_on(
     react(s, caller, path, true).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/conversations/{id}/messages/{seq}/reactions/{emoji}",
+    tag = "messages",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)"), ("seq" = u64, Path, description = "A message seq"), ("emoji" = String, Path, description = "The emoji, percent-encoded")),
+    responses((status = 204, description = "The caller's reaction is taken back"), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn react_off(
     State(s): State<AppState>,
     caller: Caller,
@@ -135,6 +199,14 @@ pub async fn react_off(
     react(s, caller, path, false).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{id}/receipts",
+    tag = "receipts",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)")),
+    responses((status = 200, description = "Every member's watermarks", body = ReceiptList), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn receipts(
     State(s): State<AppState>,
     caller: Caller,
@@ -142,17 +214,26 @@ pub async fn receipts(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = ConversationId::parse(id)?;
     let members = s.service.receipts_of(&caller.user, &id).await?;
-    Ok(Json(serde_json::json!({ "members": members })))
+    Ok(Json(ReceiptList { members }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReceiptBody {
     conv: String,
     seq: u64,
     #[serde(rename = "type")]
+    #[schema(value_type = chat_domain::ReceiptKind)]
     kind: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/receipts",
+    tag = "receipts",
+    request_body = ReceiptBody,
+    responses((status = 204, description = "The watermark moved, or already stood there"), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn receipt(
     State(s): State<AppState>,
     caller: Caller,

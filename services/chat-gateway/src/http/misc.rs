@@ -13,11 +13,23 @@ use chat_domain::{DomainError, ErrorCode};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses((status = 200, description = "The process answers: {\"status\":\"ok\"}", body = serde_json::Value))
+)]
 pub async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// Ready when the log takes appends.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "meta",
+    responses((status = 200, description = "The log takes appends: {\"status\":\"ready\"}", body = serde_json::Value), (status = 503, description = "The log is unavailable", body = crate::error::ErrorBody))
+)]
 pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     s.service.log.health().await.map_err(from_port)?;
     Ok(Json(serde_json::json!({ "status": "ready" })))
@@ -25,6 +37,12 @@ pub async fn readyz(State(s): State<AppState>) -> Result<impl IntoResponse, ApiE
 
 /// `GET /metrics`: Prometheus text format, for the scrapers
 /// [`metrics_allowed`] lets in.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = 401, description = "Not a loopback peer, and no gateway.metrics_token presented", body = crate::error::ErrorBody))
+)]
 pub async fn metrics(
     State(s): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -76,12 +94,31 @@ pub async fn log_ready(
     Ok(Json(serde_json::json!({ "status": "ready" })))
 }
 
-#[derive(Deserialize)]
+/// `GET /v1/presence`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PresenceList {
+    presence: Vec<chat_domain::PresenceStatus>,
+}
+
+/// `POST /v1/dev/token`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Token {
+    token: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DevLogin {
     user: String,
     device: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/dev/token",
+    tag = "meta",
+    request_body = DevLogin,
+    responses((status = 200, description = "A token for the user and device", body = Token), (status = 400, description = "A malformed body", body = crate::error::ErrorBody), (status = 403, description = "Dev login is off", body = crate::error::ErrorBody))
+)]
 pub async fn dev_token(
     State(s): State<AppState>,
     ApiJson(b): ApiJson<DevLogin>,
@@ -90,14 +127,24 @@ pub async fn dev_token(
         return Err(DomainError::new(ErrorCode::Forbidden, "dev login is off").into());
     }
     let token = s.service.tokens().mint(&b.user, &b.device)?;
-    Ok(Json(serde_json::json!({ "token": token })))
+    Ok(Json(Token { token }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PresenceQuery {
+    /// User ids, comma-separated (at most 256).
     users: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/presence",
+    tag = "presence",
+    params(PresenceQuery),
+    responses((status = 200, description = "Presence as the caller may see it", body = PresenceList), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn presence(
     State(s): State<AppState>,
     caller: Caller,
@@ -111,7 +158,7 @@ pub async fn presence(
         .map(|u| chat_domain::UserId::parse_field("users", u))
         .collect::<Result<Vec<_>, _>>()?;
     let presence = s.service.presence_of(&caller.user, &users).await?;
-    Ok(Json(serde_json::json!({ "presence": presence })))
+    Ok(Json(PresenceList { presence }))
 }
 
 #[cfg(test)]

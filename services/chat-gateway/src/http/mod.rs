@@ -6,6 +6,7 @@ mod conversations;
 mod extract;
 mod messages;
 mod misc;
+pub(crate) mod openapi;
 mod search;
 mod settings;
 
@@ -28,6 +29,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/v1/dev/token", post(misc::dev_token))
         .route("/v1/presence", get(misc::presence))
         .route("/v1/ws", get(crate::ws::upgrade))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route(
             "/v1/conversations",
             post(conversations::create).get(conversations::list),

@@ -11,15 +11,29 @@ use axum::Json;
 use chat_domain::{ConversationId, DomainError};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// The words every result has.
     #[serde(default)]
     q: String,
+    /// Only this conversation.
     conv: Option<String>,
+    /// At most this many (default 20, at most 100).
+    #[param(value_type = Option<u64>)]
     limit: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/search",
+    tag = "search",
+    params(SearchQuery),
+    responses((status = 200, description = "Results, most relevant first", body = crate::service::SearchPage), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn search(
     State(s): State<AppState>,
     caller: Caller,

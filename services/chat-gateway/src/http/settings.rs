@@ -14,17 +14,32 @@ use chat_domain::DomainError;
 use serde::Deserialize;
 
 /// `GET /v1/push/settings` → `{"previews":bool,"muted":[conv...]}`.
+#[utoipa::path(
+    get,
+    path = "/v1/push/settings",
+    tag = "settings",
+    responses((status = 200, description = "The caller's push settings", body = chat_ports::PushSettings), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn get(State(s): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(s.service.push_settings(&caller.user).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Previews {
     previews: bool,
 }
 
 /// `PUT /v1/push/settings {"previews":bool}` → 204.
+#[utoipa::path(
+    put,
+    path = "/v1/push/settings",
+    tag = "settings",
+    request_body = Previews,
+    responses((status = 204, description = "Changed"), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn put(
     State(s): State<AppState>,
     caller: Caller,
@@ -34,13 +49,22 @@ pub async fn put(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mute {
     muted: bool,
 }
 
 /// `PUT /v1/conversations/{id}/mute {"muted":bool}` → 204.
+#[utoipa::path(
+    put,
+    path = "/v1/conversations/{id}/mute",
+    tag = "settings",
+    params(("id" = String, Path, description = "A conversation id (d-… or g-…)")),
+    request_body = Mute,
+    responses((status = 204, description = "Changed"), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn mute(
     State(s): State<AppState>,
     caller: Caller,
@@ -52,7 +76,7 @@ pub async fn mute(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Privacy {
     presence: Option<String>,
@@ -74,6 +98,13 @@ fn audience(field: &str, value: Option<String>) -> Result<Option<Audience>, ApiE
 }
 
 /// `GET /v1/privacy` → `{"presence","group_adds"}`.
+#[utoipa::path(
+    get,
+    path = "/v1/privacy",
+    tag = "settings",
+    responses((status = 200, description = "The caller's privacy settings", body = chat_domain::privacy::PrivacySettings), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn get_privacy(
     State(s): State<AppState>,
     caller: Caller,
@@ -83,6 +114,14 @@ pub async fn get_privacy(
 
 /// `PUT /v1/privacy {"presence"?, "group_adds"?}` → the settings as they
 /// are now.
+#[utoipa::path(
+    put,
+    path = "/v1/privacy",
+    tag = "settings",
+    request_body = Privacy,
+    responses((status = 200, description = "The settings as they are now", body = chat_domain::privacy::PrivacySettings), crate::http::openapi::Errors),
+    security(("bearer" = []))
+)]
 pub async fn put_privacy(
     State(s): State<AppState>,
     caller: Caller,

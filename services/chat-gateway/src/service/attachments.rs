@@ -10,7 +10,7 @@ use chat_ports::{Attachment, Sealed};
 use serde::Serialize;
 
 /// The answer to `POST /v1/attachments`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UploadTicket {
     pub id: String,
     pub upload_url: String,
@@ -19,7 +19,7 @@ pub struct UploadTicket {
 
 /// What a client may know about an attachment it can download (an
 /// extension of PROTOCOL.md: `GET /v1/attachments/{id}/info`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AttachmentInfo {
     pub id: String,
     pub content_type: String,

@@ -15,7 +15,7 @@ use chat_domain::{
 use serde::Serialize;
 
 /// The answer to a durable send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SentAck {
     pub conv: ConversationId,
     pub client_msg_id: ClientMsgId,

@@ -14,7 +14,7 @@ pub const MAX_PAGE: usize = 500;
 pub const MAX_PRESENCE_QUERY: usize = 256;
 
 /// One entry of `GET /v1/conversations`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationListItem {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -23,7 +23,7 @@ pub struct ConversationListItem {
 }
 
 /// A page of history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryPage {
     pub messages: Vec<Message>,
     pub has_more: bool,

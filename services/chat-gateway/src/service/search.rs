@@ -31,7 +31,7 @@ pub struct SearchRequest {
 }
 
 /// One result of `GET /v1/search`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
     pub conv: ConversationId,
     pub seq: u64,
@@ -41,7 +41,7 @@ pub struct SearchResult {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchPage {
     pub results: Vec<SearchResult>,
     pub next_cursor: Option<String>,

@@ -34,6 +34,17 @@ const MIN_UNREAD_BYTES: usize = 1024 * 1024;
 
 /// `GET /v1/ws`: authenticates (header or `?token=`), checks the Origin,
 /// then upgrades with the frame limits.
+#[utoipa::path(
+    get,
+    path = "/v1/ws",
+    tag = "websocket",
+    params(("token" = Option<String>, Query, description = "The bearer token, for clients that cannot set the header")),
+    responses(
+        (status = 101, description = "Switching to the WebSocket of PROTOCOL.md"),
+        crate::http::openapi::Errors
+    ),
+    security(("bearer" = []), ())
+)]
 pub async fn upgrade(
     State(s): State<AppState>,
     UpgradeCaller(caller): UpgradeCaller,

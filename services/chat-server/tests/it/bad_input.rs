@@ -141,6 +141,36 @@ async fn bad_http_bodies_get_protocol_errors() {
     assert!(e["error"]["code"].is_string(), "{e}");
 }
 
+/// A body is a JSON object: serde would take a struct from an array of
+/// its fields in order (`[null, null]` was a privacy change of nothing,
+/// found by the API fuzzing run), which no client means.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    for (method, path, body) in [
+        (reqwest::Method::PUT, "/v1/privacy", json!([null, null])),
+        (
+            reqwest::Method::POST,
+            "/v1/conversations",
+            json!(["group", "t", []]),
+        ),
+        (reqwest::Method::PUT, "/v1/push/settings", json!([false])),
+        (reqwest::Method::POST, "/v1/conversations", json!("group")),
+    ] {
+        let (st, e) = alice.call(method.clone(), path, Some(body.clone())).await;
+        assert_eq!(
+            (st, e["error"]["code"].as_str()),
+            (400, Some("bad_request")),
+            "{method} {path} {body}: {e}"
+        );
+    }
+    let (_, list) = alice.get("/v1/conversations").await;
+    assert_eq!(list["conversations"], json!([]), "nothing was created");
+    let (_, push) = alice.get("/v1/push/settings").await;
+    assert_eq!(push["previews"], true, "nothing was changed");
+}
+
 #[tokio::test]
 async fn foreign_origins_are_refused() {
     let s = Server::start().await;
