@@ -60,6 +60,24 @@ impl CassandraStore {
     }
 }
 
+impl CassandraStore {
+    /// Adds to a user's counter of a day, then reads it. (A counter write
+    /// retried after a timeout may count twice: a quota errs on the side
+    /// of the store.)
+    pub(crate) async fn write_usage(&self, user: &str, day: i64, bytes: i64) -> Result<i64> {
+        if bytes != 0 {
+            self.run(
+                &self.st.add_usage,
+                (scylla::value::Counter(bytes), user, day),
+            )
+            .await?;
+        }
+        let found: Option<(Option<scylla::value::Counter>,)> =
+            self.row(&self.st.usage, (user, day)).await?;
+        Ok(found.and_then(|(c,)| c).map_or(0, |c| c.0))
+    }
+}
+
 /// A stored audience; a column never written reads as the default.
 fn audience(stored: Option<String>) -> Result<Audience> {
     match stored {

@@ -44,6 +44,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0004_privacy.cql",
         cql: include_str!("../../../infra/cassandra/schema/0004_privacy.cql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_usage.cql",
+        cql: include_str!("../../../infra/cassandra/schema/0005_usage.cql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

@@ -153,6 +153,8 @@ statements! {
     muted = "SELECT conv FROM muted_conversations WHERE user_id = ?";
     set_privacy = "INSERT INTO privacy_settings (user_id, presence, group_adds) VALUES (?, ?, ?)";
     privacy = "SELECT presence, group_adds FROM privacy_settings WHERE user_id = ?";
+    add_usage = "UPDATE usage_per_day SET bytes = bytes + ? WHERE user_id = ? AND day = ?";
+    usage = "SELECT bytes FROM usage_per_day WHERE user_id = ? AND day = ?";
 }
 
 #[cfg(test)]

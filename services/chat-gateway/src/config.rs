@@ -131,6 +131,12 @@ pub struct ClientLimits {
     /// per-device cap leaves room for both.
     pub max_connections_per_user: usize,
     pub max_connections_per_device: usize,
+    /// Bytes a user may store per UTC day, over the whole fleet: the
+    /// bodies of its sends and edits, and the declared sizes of the
+    /// attachments it uploads; past it `rate_limited` with the wait until
+    /// 00:00 UTC. With the retention period it bounds what one user makes
+    /// the stores hold. 0: no quota.
+    pub daily_bytes: u64,
 }
 
 impl Default for ClientLimits {
@@ -154,6 +160,7 @@ impl Default for ClientLimits {
             search_burst: 20,
             max_connections_per_user: 32,
             max_connections_per_device: 8,
+            daily_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`error`]: protocol errors as HTTP responses.
 //! - [`auth`]: HS256 tokens and the authenticated-caller extractor.
 //! - [`limits`]: the per-device send rate limit.
+//! - [`quota`]: each user's daily quota of stored bytes.
 //! - [`service`]: the operations shared by HTTP and WebSocket.
 //! - [`http`]: the REST routes.
 //! - [`web`]: the embedded web client.
@@ -19,6 +20,7 @@ pub mod connections;
 pub mod error;
 pub mod http;
 pub mod limits;
+pub mod quota;
 pub mod rates;
 pub mod service;
 pub mod web;

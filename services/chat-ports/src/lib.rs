@@ -50,5 +50,5 @@ pub use receipts::{delivered_by_device, merge_receipt, merge_receipts};
 pub use search::SearchIndex;
 pub use store::{
     ConversationStore, LastSeenStore, LogCursor, MessageStore, ReceiptStore, ReceiptUpdate,
-    SequencedBatch, SequencerStore, Stores,
+    SequencedBatch, SequencerStore, Stores, UsageStore,
 };

@@ -174,6 +174,16 @@ pub trait LastSeenStore: Send + Sync + 'static {
     async fn last_seen(&self, user: &str) -> Result<Option<i64>>;
 }
 
+/// The bytes each user stored per UTC day (message bodies, attachments),
+/// against which its daily quota is counted.
+#[async_trait]
+pub trait UsageStore: Send + Sync + 'static {
+    /// Adds `bytes` (negative: gives some back) to `user`'s count of `day`
+    /// (days since the Unix epoch, UTC) and answers the count after; adding
+    /// 0 reads it.
+    async fn add_usage(&self, user: &str, day: i64, bytes: i64) -> Result<i64>;
+}
+
 /// Every store port, as the gateway and processors hold them.
 #[derive(Clone)]
 pub struct Stores {
@@ -184,6 +194,7 @@ pub struct Stores {
     pub last_seen: Arc<dyn LastSeenStore>,
     pub attachments: Arc<dyn AttachmentStore>,
     pub devices: Arc<dyn DeviceStore>,
+    pub usage: Arc<dyn UsageStore>,
 }
 
 impl Stores {
@@ -196,7 +207,8 @@ impl Stores {
             + ReceiptStore
             + LastSeenStore
             + AttachmentStore
-            + DeviceStore,
+            + DeviceStore
+            + UsageStore,
     {
         Self {
             conversations: engine.clone(),
@@ -205,7 +217,8 @@ impl Stores {
             receipts: engine.clone(),
             last_seen: engine.clone(),
             attachments: engine.clone(),
-            devices: engine,
+            devices: engine.clone(),
+            usage: engine,
         }
     }
 }

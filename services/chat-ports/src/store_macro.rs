@@ -231,5 +231,12 @@ macro_rules! store_ports_from_methods {
                 self.read_privacy(user).await
             }
         }
+
+        #[$crate::__async_trait]
+        impl $crate::UsageStore for $engine {
+            async fn add_usage(&self, user: &str, day: i64, bytes: i64) -> $crate::Result<i64> {
+                self.write_usage(user, day, bytes).await
+            }
+        }
     };
 }

@@ -32,6 +32,11 @@ INSERT INTO privacy_settings (user_id, presence, group_adds) VALUES ($1, $2, $3)
 ON CONFLICT (user_id) DO UPDATE
 SET presence = EXCLUDED.presence, group_adds = EXCLUDED.group_adds";
 
+const ADD_USAGE: &str = "\
+INSERT INTO usage_per_day (user_id, day, bytes) VALUES ($1, $2, $3)
+ON CONFLICT (user_id, day) DO UPDATE SET bytes = usage_per_day.bytes + EXCLUDED.bytes
+RETURNING bytes";
+
 const PRIVACY: &str = "SELECT presence, group_adds FROM privacy_settings WHERE user_id = $1";
 
 impl PostgresStore {
@@ -103,6 +108,17 @@ impl PostgresStore {
             presence: audience(&rows::text(row, 0)?)?,
             group_adds: audience(&rows::text(row, 1)?)?,
         })
+    }
+}
+
+impl PostgresStore {
+    /// Adds to a user's count of a day, in one statement.
+    pub(crate) async fn write_usage(&self, user: &str, day: i64, bytes: i64) -> Result<i64> {
+        let found = self.rows(ADD_USAGE, &[&user, &day, &bytes]).await?;
+        let row = found
+            .first()
+            .ok_or_else(|| PortError::storage("store", "an upsert answered no row"))?;
+        rows::column(row, 0)
     }
 }
 

@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "0006_privacy.sql",
         sql: include_str!("../../../infra/postgres/migrations/0006_privacy.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_usage.sql",
+        sql: include_str!("../../../infra/postgres/migrations/0007_usage.sql"),
+    },
 ];
 
 /// The schema version this build writes: the last migration's.

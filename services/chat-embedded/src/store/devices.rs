@@ -2,7 +2,7 @@
 
 use super::*;
 use async_trait::async_trait;
-use chat_ports::{DeviceStore, PrivacySettings, PushSettings};
+use chat_ports::{DeviceStore, PrivacySettings, PushSettings, UsageStore};
 use redb::ReadableTable;
 
 #[async_trait]
@@ -105,5 +105,22 @@ impl DeviceStore for EmbeddedStore {
         let table = txn.open_table(PRIVACY).map_err(err)?;
         let found = table.get(user).map_err(err)?;
         found.map_or(Ok(PrivacySettings::default()), |v| decode(v.value()))
+    }
+}
+
+#[async_trait]
+impl UsageStore for EmbeddedStore {
+    async fn add_usage(&self, user: &str, day: i64, bytes: i64) -> Result<i64> {
+        let user = user.to_string();
+        // (Lazily durable: a count lost to a crash only lets a user store
+        // a little more that day.)
+        self.write_lazily(move |txn| {
+            let mut table = txn.open_table(USAGE).map_err(err)?;
+            let key = (user.as_str(), day);
+            let now = table.get(key).map_err(err)?.map_or(0, |v| v.value()) + bytes;
+            table.insert(key, now).map_err(err)?;
+            Ok(now)
+        })
+        .await
     }
 }

@@ -60,6 +60,8 @@ pub(crate) const PUSH_PREVIEWS: TableDefinition<'_, &str, bool> =
 pub(crate) const MUTED: TableDefinition<'_, (&str, &str), ()> = TableDefinition::new("muted");
 /// Privacy settings per user, as JSON; no row: the defaults.
 pub(crate) const PRIVACY: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("privacy");
+/// Bytes stored per (user, UTC day), for the daily quota.
+pub(crate) const USAGE: TableDefinition<'_, (&str, i64), i64> = TableDefinition::new("usage");
 
 /// The embedded store; cheap to clone.
 #[derive(Clone)]
@@ -104,6 +106,7 @@ impl EmbeddedStore {
             txn.open_table(PUSH_PREVIEWS).map_err(err)?;
             txn.open_table(MUTED).map_err(err)?;
             txn.open_table(PRIVACY).map_err(err)?;
+            txn.open_table(USAGE).map_err(err)?;
         }
         txn.commit().map_err(err)?;
         Ok(Self {

@@ -64,6 +64,9 @@ impl ChatService {
                 format!("attachments are at most {} bytes", limits.max_bytes),
             ));
         }
+        // The declared size counts, sent or not: unsent uploads are kept
+        // for the grace period too.
+        self.quotas.take(user, size).await?;
         let now = chat_domain::time::now_ms();
         let record = Attachment {
             id: ids::new_attachment_id(),

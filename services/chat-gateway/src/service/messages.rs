@@ -150,6 +150,8 @@ impl ChatService {
         }
         let records = self.check_attachments(user, &send.attachments).await?;
         self.seal_attachments(&records).await?;
+        // (Its attachments were counted when they were asked for.)
+        self.quotas.take(user, send.body.len() as u64).await?;
         self.append(send.into()).await?;
         Ok(ack)
     }
@@ -222,6 +224,7 @@ impl ChatService {
     ) -> Result<Message, DomainError> {
         self.check_body(&body)?;
         self.rates.user_send(user)?;
+        self.quotas.take(user, body.len() as u64).await?;
         let (command, message) = self
             .prechecked(user, conv, seq, |seq| {
                 EditMessage {

@@ -50,6 +50,8 @@ pub struct ChatService {
     limiter: SendLimiter,
     /// Allowances of typing, sync, presence watches, sends per user.
     pub rates: ClientRates,
+    /// Each user's daily quota of stored bytes.
+    pub quotas: crate::quota::Quotas,
     /// Open connections per user and device.
     pub connections: Arc<Connections>,
 }
@@ -84,6 +86,8 @@ impl ChatService {
             blobs,
             search,
         } = backends;
+        let quotas =
+            crate::quota::Quotas::new(stores.usage.clone(), config.client_limits.daily_bytes);
         Self {
             config,
             stores,
@@ -97,6 +101,7 @@ impl ChatService {
             tokens,
             limiter,
             rates,
+            quotas,
             connections,
         }
     }

@@ -33,6 +33,18 @@ pub async fn run_all(s: &Stores) {
     references_follow_messages(s).await;
     devices_and_push_settings(s).await;
     privacy_settings(s).await;
+    usage_per_user_and_day(s).await;
+}
+
+pub async fn usage_per_user_and_day(s: &Stores) {
+    assert_eq!(s.usage.add_usage("uma", 20_000, 0).await.unwrap(), 0);
+    assert_eq!(s.usage.add_usage("uma", 20_000, 100).await.unwrap(), 100);
+    assert_eq!(s.usage.add_usage("uma", 20_000, 50).await.unwrap(), 150);
+    assert_eq!(s.usage.add_usage("uma", 20_000, -50).await.unwrap(), 100);
+    // Each user and day apart.
+    assert_eq!(s.usage.add_usage("uma", 20_001, 7).await.unwrap(), 7);
+    assert_eq!(s.usage.add_usage("vic", 20_000, 0).await.unwrap(), 0);
+    assert_eq!(s.usage.add_usage("uma", 20_000, 0).await.unwrap(), 100);
 }
 
 pub async fn privacy_settings(s: &Stores) {

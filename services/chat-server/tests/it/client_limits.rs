@@ -325,3 +325,72 @@ async fn receipts_held_when_a_connection_closes_are_applied() {
     })
     .await;
 }
+
+/// One user once wrote 125 MiB of messages in 18 s from ten devices, and
+/// six 64 MiB uploads it never sent were kept a day: a user's stored bytes
+/// (bodies of sends and edits, declared sizes of uploads) have a daily
+/// quota, counted in the store.
+#[tokio::test]
+async fn a_user_past_its_daily_quota_of_bytes_is_refused_until_the_next_day() {
+    let s = Server::start_with(|c| c.gateway.client_limits.daily_bytes = 10_000).await;
+    let alice = s.user("alice", "phone").await;
+    let bob = s.user("bob", "phone").await;
+    let conv = alice.direct("bob").await;
+    let body = "x".repeat(4_000);
+    alice.send(&conv, "m1", &body).await;
+    alice.send(&conv, "m2", &body).await;
+    let refused = |status: u16, e: &serde_json::Value| {
+        assert_eq!(
+            (status, e["error"]["code"].as_str()),
+            (429, Some("rate_limited")),
+            "{e}"
+        );
+        let wait = e["error"]["retry_after_ms"].as_u64().unwrap();
+        assert!(wait > 0 && wait <= 86_400_000, "until 00:00 UTC: {wait}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("daily quota"),
+            "{e}"
+        );
+    };
+    let (status, e) = alice
+        .post(
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "m3", "body": body}),
+        )
+        .await;
+    refused(status, &e);
+    // A retry of a stored send is answered, not counted again.
+    let (status, again) = alice
+        .post(
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "m1", "body": body}),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    // Uploads count their declared size, and small sends still fit.
+    let (status, e) = alice
+        .post(
+            "/v1/attachments",
+            json!({"content_type": "image/png", "size": 5_000}),
+        )
+        .await;
+    refused(status, &e);
+    alice.send(&conv, "m4", "ok").await;
+    // Over the WebSocket: an error frame for the send, with its ref.
+    let mut ws = s.connect("alice", "laptop").await;
+    ws.handshake().await;
+    ws.send(json!({"type": "send", "conv": conv, "client_msg_id": "m5", "body": body}))
+        .await;
+    let e = ws.expect("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["ref"].as_str()),
+        (Some("rate_limited"), Some("m5")),
+        "{e}"
+    );
+    // Bob's quota is his own.
+    bob.send(&conv, "b1", &body).await;
+    bob.send(&conv, "b2", &body).await;
+}
