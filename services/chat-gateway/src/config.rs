@@ -131,6 +131,10 @@ pub struct ClientLimits {
     /// per-device cap leaves room for both.
     pub max_connections_per_user: usize,
     pub max_connections_per_device: usize,
+    /// Open WebSocket connections per user across every gateway that
+    /// shares its presence (a fleet on Redis), counted there at each
+    /// upgrade; past it 429 `rate_limited`. 0: no fleet-wide cap.
+    pub max_fleet_connections_per_user: usize,
     /// Bytes a user may store per UTC day, over the whole fleet: the
     /// bodies of its sends and edits, and the declared sizes of the
     /// attachments it uploads; past it `rate_limited` with the wait until
@@ -160,6 +164,7 @@ impl Default for ClientLimits {
             search_burst: 20,
             max_connections_per_user: 32,
             max_connections_per_device: 8,
+            max_fleet_connections_per_user: 64,
             daily_bytes: 1024 * 1024 * 1024,
         }
     }

@@ -1,7 +1,9 @@
 //! Open WebSocket connections per user and per device on this gateway,
 //! capped (`ClientLimits::max_connections_per_user`, `…_per_device`):
 //! device ids are free, so without a cap one user holds any number. A
-//! connection's place is held by a [`Slot`] for the session's life.
+//! connection's place is held by a [`Slot`] for the session's life. Across
+//! a fleet, presence counts a user's connections on every gateway
+//! ([`fleet_admits`]).
 
 use crate::config::ClientLimits;
 use chat_domain::DomainError;
@@ -60,6 +62,21 @@ impl Connections {
             user: user.to_string(),
             device: device.to_string(),
         })
+    }
+}
+
+/// Whether `user` may open one more connection across the fleet, given
+/// the `live` connections presence counts for it on every gateway: `Ok`,
+/// or `rate_limited`. A presence that cannot count (`None`) admits: a
+/// Redis outage must not keep every user out.
+pub fn fleet_admits(live: Option<usize>, cap: usize) -> Result<(), DomainError> {
+    match live {
+        Some(n) if cap > 0 && n >= cap => {
+            let mut e = DomainError::rate_limited(RETRY_AFTER_MS);
+            e.message = format!("this user has {cap} connections open, the most the service takes");
+            Err(e)
+        }
+        Some(_) | None => Ok(()),
     }
 }
 

@@ -24,4 +24,7 @@ pub trait Presence: Send + Sync + 'static {
     /// The devices of `user` that hold a live connection, ascending and
     /// without repeats.
     async fn online_devices(&self, user: &str) -> Result<Vec<String>>;
+    /// How many live connections `user` holds, on every process that
+    /// shares this presence (a fleet's, on Redis).
+    async fn live_connections(&self, user: &str) -> Result<usize>;
 }

@@ -287,6 +287,15 @@ impl Presence for RedisPresence {
         let devices: BTreeSet<&str> = live.iter().filter_map(|m| members::device_of(m)).collect();
         Ok(devices.into_iter().map(str::to_string).collect())
     }
+
+    /// The live members of the user's set: its connections on every node.
+    async fn live_connections(&self, user: &str) -> Result<usize> {
+        let live: Vec<String> = self
+            .live_members
+            .run(&self.commands, &[&self.key(user)], &[] as &[&str])
+            .await?;
+        Ok(live.len())
+    }
 }
 
 /// The key of a user's set of connections; the sweep script builds the

@@ -125,6 +125,11 @@ impl Presence for InProcessPresence {
             map.get(user).into_iter().flat_map(|c| c.values()).collect();
         Ok(devices.into_iter().cloned().collect())
     }
+
+    async fn live_connections(&self, user: &str) -> Result<usize> {
+        let map = self.online.lock().expect("presence lock");
+        Ok(map.get(user).map_or(0, |c| c.len()))
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,10 @@ pub async fn connected_users_are_online_with_their_devices(p: &dyn Presence, ns:
         .is_empty());
     let seen = status(p, &[&user, &other]).await;
     assert!(seen[0].online && seen[1].online, "{seen:?}");
+    // Every connection counts, two of one device too.
+    assert_eq!(p.live_connections(&user).await.unwrap(), 4);
+    assert_eq!(p.live_connections(&other).await.unwrap(), 1);
+    assert_eq!(p.live_connections(&format!("{ns}nobody")).await.unwrap(), 0);
 
     // A heartbeat of a live connection changes nothing that is seen.
     p.heartbeat(&user, 3).await.unwrap();

@@ -394,3 +394,55 @@ async fn a_user_past_its_daily_quota_of_bytes_is_refused_until_the_next_day() {
     bob.send(&conv, "b1", &body).await;
     bob.send(&conv, "b2", &body).await;
 }
+
+/// The caps per gateway let a user hold that many connections on each
+/// gateway of a fleet: a fleet-wide cap counts its connections through the
+/// presence every gateway shares (Redis). Two gateways here, each with its
+/// own embedded store and one Redis.
+#[tokio::test]
+async fn connections_past_the_fleet_cap_are_refused_on_every_gateway() {
+    let Ok(redis) = std::env::var("REDIS_URL") else {
+        chat_ports::conformance::skip(
+            "REDIS_URL is not set: the fleet-wide cap is counted on Redis",
+        );
+        return;
+    };
+    let prefix = format!("fleetcap{}:", uuid::Uuid::new_v4().simple());
+    let gateway = || {
+        let (redis, prefix) = (redis.clone(), prefix.clone());
+        Server::start_with(move |c| {
+            c.engines.realtime = redis;
+            c.redis.prefix = prefix;
+            c.gateway.client_limits.max_connections_per_user = 10;
+            c.gateway.client_limits.max_fleet_connections_per_user = 3;
+        })
+    };
+    let (a, b) = (gateway().await, gateway().await);
+    let mut held = Vec::new();
+    for (s, device) in [(&a, "phone"), (&b, "laptop"), (&a, "tablet")] {
+        let mut ws = s.connect("alice", device).await;
+        ws.handshake().await; // (counted in presence once its session is up)
+        held.push(ws);
+    }
+    for s in [&a, &b] {
+        let token = s.token("alice", "watch").await;
+        let fourth =
+            tokio_tungstenite::connect_async(format!("{}?token={token}", s.ws_url())).await;
+        assert!(
+            matches!(&fourth, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429),
+            "a fourth connection across the fleet: {:?}",
+            fourth.map(|_| ())
+        );
+    }
+    // Bob is not affected; a closed connection frees a place fleet-wide.
+    let _bob = b.connect("bob", "phone").await;
+    held.pop();
+    let token = b.token("alice", "watch").await;
+    eventually(|| async {
+        tokio_tungstenite::connect_async(format!("{}?token={token}", b.ws_url()))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+}

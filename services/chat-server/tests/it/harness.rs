@@ -40,6 +40,7 @@ pub fn generous_client_limits() -> chat_gateway::ClientLimits {
         search_burst: 10_000,
         max_connections_per_user: 1_000,
         max_connections_per_device: 1_000,
+        max_fleet_connections_per_user: 0,
         daily_bytes: 0,
     }
 }
