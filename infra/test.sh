@@ -34,6 +34,11 @@ cleanup() {
     [ -n "$s" ] && "./infra/$s/stop.sh" >/dev/null 2>&1 || true
   done
 }
+# Every test makes topics of its own; a broker that keeps them run after
+# run reaches the kernel's map count (vm.max_map_count, 65530: each
+# partition maps its index files) after some tens of thousands and dies
+# mid-run. A broker this script starts therefore starts empty.
+export KAFKA_FRESH=1
 trap cleanup EXIT
 
 # start NAME VAR: runs infra/NAME/start.sh unless VAR is set, exports VAR.

@@ -2,7 +2,7 @@
 # The load harness at small scale, a few seconds per scenario, so that it
 # never rots: starts its own `chatctl serve` (debug build, fresh data
 # folder, a free loopback port), runs connections, direct, groups (10- and
-# 100-member) and reconnect-storm against it, then `direct` on a
+# 100-member), reconnect-storm and hostile against it, then `direct` on a
 # distributed cell chat-load starts itself (`--cell`: Kafka, the store,
 # Redis, two gateways, a processor; on Cassandra and on PostgreSQL), then
 # connections, direct and groups against ejabberd (installed from Debian's packages when
@@ -83,6 +83,8 @@ run chat-direct "${chat[@]}" direct --pairs 25 --rate 200 --duration 3 --drain 1
 run chat-groups "${chat[@]}" groups --devices 50 --group-size 10 --rate 100 --duration 3 --drain 10
 run chat-groups-100 "${chat[@]}" groups --devices 100 --group-size 100 --rate 20 --duration 3 --drain 10
 run chat-reconnect-storm "${chat[@]}" reconnect-storm --devices 50 --rate 100 --before 2 --duration 2 --drain 10
+# Last on this server: it fills quotas and holds connections open.
+run chat-hostile "${chat[@]}" hostile --duration 5 --pingers 2 --flood-devices 3 --idle 50 --others 1
 
 if command -v java >/dev/null && command -v redis-server >/dev/null; then
   for store in cassandra postgres; do

@@ -4,7 +4,8 @@
 # controller), from jars Maven resolves (infra/kafka/pom.xml,
 # classpath.sh), run by infra/kafka/broker.sh in the background.
 # Data stays in ${CHAT_INFRA_DIR:-/tmp/chat-infra}/kafka/data across restarts
-# (infra/kafka/stop.sh --wipe removes it).
+# (infra/kafka/stop.sh --wipe removes it), unless KAFKA_FRESH=1: then a
+# broker this script starts starts with no data (infra/test.sh sets it).
 # Prints one line, KAFKA_BOOTSTRAP=127.0.0.1:PORT, on stdout, once the broker
 # takes requests; idempotent (when something answers on the port already,
 # it only prints that line).
@@ -53,6 +54,10 @@ else
   # reads the previous run's log.
   if [ -f "$LOG" ]; then
     mv -f "$LOG" "$LOG.1"
+  fi
+  if [ "${KAFKA_FRESH:-0}" = 1 ]; then
+    echo "KAFKA_FRESH=1: the broker starts with no data" >&2
+    rm -rf "$DATA/data"
   fi
   echo "starting Kafka on 127.0.0.1:$PORT (data in $DATA)" >&2
   nohup "$HERE/broker.sh" "$PORT" "$DATA" >"$DIR/broker.out" 2>&1 </dev/null 9>&- &

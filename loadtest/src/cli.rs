@@ -205,6 +205,27 @@ pub enum Scenario {
         #[serde(flatten)]
         traffic: Traffic,
     },
+    /// Every attack of a hostile client at once (ours only): the server's
+    /// memory before, at its peak and after, how each attack was answered,
+    /// and whether a bystander's health checks were served.
+    Hostile {
+        /// Seconds of attack.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// Clients that send pings and never read.
+        #[arg(long, default_value_t = 3)]
+        pingers: usize,
+        /// Devices of the one user that sends 60 KB bodies.
+        #[arg(long, default_value_t = 10)]
+        flood_devices: usize,
+        /// Idle TCP connections, and as many requests whose head never ends.
+        #[arg(long, default_value_t = 300)]
+        idle: usize,
+        /// Clients of each other flood (typing, sync, presence watches,
+        /// upload tickets, groups of strangers).
+        #[arg(long, default_value_t = 2)]
+        others: usize,
+    },
     /// Redraws summary.md and the charts of a results folder from its report.json.
     Render {
         /// The results folder.
@@ -220,6 +241,7 @@ impl Scenario {
             Scenario::Direct { .. } => "direct",
             Scenario::Groups { .. } => "groups",
             Scenario::ReconnectStorm { .. } => "reconnect-storm",
+            Scenario::Hostile { .. } => "hostile",
             Scenario::Render { .. } => "render",
         }
     }

@@ -8,7 +8,7 @@
 //! - `cli`: the command line. `main`: runs a scenario on each target and
 //!   writes the report.
 //! - `scenario/`: `connections`, `messaging` (`direct`, `groups`),
-//!   `storm` (`reconnect-storm`), and what they share (`mod`: the fleet of
+//!   `storm` (`reconnect-storm`), `hostile`, and what they share (`mod`: the fleet of
 //!   device tasks; `setup`: logins and conversations).
 //! - `runner` (a device across reconnects), `device` (one connection's
 //!   loop and the `Codec` trait), `check` (the correctness check), `body`
@@ -304,6 +304,21 @@ async fn run_one(scenario: &Scenario, env: &Env) -> anyhow::Result<RunOutput> {
                 secs(traffic.drain),
             )
             .await
+        }
+        Scenario::Hostile {
+            duration,
+            pingers,
+            flood_devices,
+            idle,
+            others,
+        } => {
+            let attackers = scenario::hostile::Attackers {
+                pingers: *pingers,
+                flood_devices: *flood_devices,
+                idle: *idle,
+                others: *others,
+            };
+            scenario::hostile::run(env, attackers, secs(*duration)).await
         }
         Scenario::Render { .. } => unreachable!("handled before the runtime starts"),
     }

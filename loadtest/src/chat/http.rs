@@ -59,6 +59,36 @@ impl Api {
         Ok(resp.json().await?)
     }
 
+    /// `POST path` with a JSON body: the status and the JSON answer
+    /// (`null` when it is not JSON), whatever the status.
+    pub async fn post_status(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.with_context(|| format!("POST {path}"))?;
+        let status = resp.status().as_u16();
+        let value = resp.json().await.unwrap_or(serde_json::Value::Null);
+        Ok((status, value))
+    }
+
+    /// `GET path` without a token: the status.
+    pub async fn get_status(&self, path: &str) -> anyhow::Result<u16> {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        Ok(resp.status().as_u16())
+    }
+
     /// A token for `user` on device `device` (dev login).
     pub async fn login(&self, user: &str, device: &str) -> anyhow::Result<String> {
         let t: Token = self

@@ -84,7 +84,7 @@ impl Machine {
 /// One invocation's report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// `connections`, `direct`, `groups` or `reconnect-storm`.
+    /// `connections`, `direct`, `groups`, `reconnect-storm` or `hostile`.
     pub scenario: String,
     /// A distinguishing label (e.g. `g100`), if any.
     pub label: Option<String>,

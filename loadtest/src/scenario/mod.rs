@@ -3,6 +3,7 @@
 //! reports.
 
 pub mod connections;
+pub mod hostile;
 pub mod messaging;
 pub mod setup;
 pub mod storm;

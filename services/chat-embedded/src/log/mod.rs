@@ -91,10 +91,17 @@ struct Inner {
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+/// The most memory redb caches the log's pages in (its default is 1 GiB):
+/// readers mostly read the recent tail, which this holds.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 impl EmbeddedLog {
     /// Opens (or creates) the log at `path` and starts its writer thread.
     pub fn open(path: &Path, options: LogOptions) -> Result<Self> {
-        let db = Database::create(path).map_err(|e| PortError::storage("event log", e))?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| PortError::storage("event log", e))?;
         let db = Arc::new(db);
         let (topics, next_offsets) = load_state(&db)?;
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));

@@ -84,10 +84,19 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> 
     serde_json::from_slice(bytes).map_err(|e| PortError::corrupt("store", e))
 }
 
+/// The most memory redb caches the store's pages in (its default is
+/// 1 GiB, which a server storing a flood of large messages filled: the
+/// `hostile` load scenario). Reads past it go to the file, through the
+/// kernel's page cache.
+pub const CACHE_BYTES: usize = 256 * 1024 * 1024;
+
 impl EmbeddedStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path, fsync: FsyncPolicy) -> Result<Self> {
-        let db = Database::create(path).map_err(err)?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(err)?;
         let txn = db.begin_write().map_err(err)?;
         {
             txn.open_table(CONVERSATIONS).map_err(err)?;
