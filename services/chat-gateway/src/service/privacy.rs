@@ -69,24 +69,12 @@ impl ChatService {
         viewer: &UserId,
         users: &[UserId],
     ) -> Result<Vec<bool>, DomainError> {
-        let names: Vec<&str> = users.iter().map(UserId::as_str).collect();
-        let settings = self
-            .stores
-            .devices
-            .privacy_of(&names)
-            .await
-            .map_err(from_port)?;
-        let asks: Vec<&UserId> = users
-            .iter()
-            .zip(&settings)
-            .filter(|(_, s)| s.presence.needs_contacts())
-            .map(|(u, _)| u)
-            .collect();
-        let contacts = self.counting_as_contact(viewer, &asks).await?;
+        let users: Vec<&UserId> = users.iter().collect();
+        let admitted = self.admitting(viewer, &users, |s| s.presence).await?;
         Ok(users
             .iter()
-            .zip(settings)
-            .map(|(u, s)| u == viewer || s.presence.admits(contacts.contains(u)))
+            .zip(admitted)
+            .map(|(u, admitted)| *u == viewer || admitted)
             .collect())
     }
 
@@ -98,6 +86,24 @@ impl ChatService {
         users: &[UserId],
     ) -> Result<Vec<UserId>, DomainError> {
         let users: Vec<&UserId> = users.iter().filter(|u| *u != actor).collect();
+        let admitted = self.admitting(actor, &users, |s| s.group_adds).await?;
+        Ok(users
+            .into_iter()
+            .zip(admitted)
+            .filter(|(_, admitted)| !admitted)
+            .map(|(u, _)| u.clone())
+            .collect())
+    }
+
+    /// Whether each of `users` lets `other` in, by the audience `which`
+    /// names in its settings (contacts are worked out only for the users
+    /// whose audience is `contacts`).
+    async fn admitting(
+        &self,
+        other: &UserId,
+        users: &[&UserId],
+        which: fn(&PrivacySettings) -> Audience,
+    ) -> Result<Vec<bool>, DomainError> {
         let names: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
         let settings = self
             .stores
@@ -108,15 +114,14 @@ impl ChatService {
         let asks: Vec<&UserId> = users
             .iter()
             .zip(&settings)
-            .filter(|(_, s)| s.group_adds.needs_contacts())
+            .filter(|(_, s)| which(s).needs_contacts())
             .map(|(u, _)| *u)
             .collect();
-        let contacts = self.counting_as_contact(actor, &asks).await?;
+        let contacts = self.counting_as_contact(other, &asks).await?;
         Ok(users
-            .into_iter()
-            .zip(settings)
-            .filter(|(u, s)| !s.group_adds.admits(contacts.contains(*u)))
-            .map(|(u, _)| u.clone())
+            .iter()
+            .zip(&settings)
+            .map(|(u, s)| which(s).admits(contacts.contains(*u)))
             .collect())
     }
 
