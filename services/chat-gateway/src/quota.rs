@@ -34,7 +34,22 @@ struct Tally {
     written: u64,
     /// Taken here since.
     unwritten: u64,
-    written_at: Instant,
+    /// When this gateway last wrote it; `None`: never (the first take
+    /// writes, and so learns the fleet's count).
+    written_at: Option<Instant>,
+}
+
+impl Tally {
+    fn due(&self) -> bool {
+        self.unwritten >= FLUSH_BYTES || self.written_at.is_none_or(|t| t.elapsed() >= FLUSH_EVERY)
+    }
+
+    fn idle(&self) -> bool {
+        self.unwritten == 0
+            && self
+                .written_at
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+    }
 }
 
 /// The daily quotas.
@@ -42,7 +57,13 @@ pub struct Quotas {
     store: Arc<dyn UsageStore>,
     /// Bytes per user and UTC day; 0: no quota.
     daily_bytes: u64,
-    users: Mutex<HashMap<UserId, Tally>>,
+    users: Mutex<Users>,
+}
+
+/// The tallies, and when idle ones were last forgotten.
+struct Users {
+    known: HashMap<UserId, Tally>,
+    swept: Instant,
 }
 
 impl Quotas {
@@ -50,7 +71,10 @@ impl Quotas {
         Self {
             store,
             daily_bytes,
-            users: Mutex::new(HashMap::new()),
+            users: Mutex::new(Users {
+                known: HashMap::new(),
+                swept: Instant::now(),
+            }),
         }
     }
 
@@ -64,19 +88,19 @@ impl Quotas {
         let day = now_ms.div_euclid(DAY_MS);
         let flush = {
             let mut users = self.users.lock().expect("quota lock");
-            if users.len() > KNOWN_USERS {
-                users.retain(|_, t| {
-                    t.unwritten > 0 || t.written_at.elapsed() < Duration::from_secs(60)
-                });
+            // (A sweep reads every tally: at most once per flush period,
+            // not on every send while many users are active.)
+            if users.known.len() > KNOWN_USERS && users.swept.elapsed() >= FLUSH_EVERY {
+                users.known.retain(|_, t| !t.idle());
+                users.swept = Instant::now();
             }
             let fresh = || Tally {
                 day,
                 written: 0,
                 unwritten: 0,
-                // (Never written here: read from the store at once.)
-                written_at: Instant::now() - FLUSH_EVERY,
+                written_at: None,
             };
-            let tally = users.entry(user.clone()).or_insert_with(fresh);
+            let tally = users.known.entry(user.clone()).or_insert_with(fresh);
             if tally.day != day {
                 *tally = fresh();
             }
@@ -90,9 +114,9 @@ impl Quotas {
                 return Err(refused);
             }
             tally.unwritten += bytes;
-            if tally.unwritten >= FLUSH_BYTES || tally.written_at.elapsed() >= FLUSH_EVERY {
+            if tally.due() {
                 let n = std::mem::take(&mut tally.unwritten);
-                tally.written_at = Instant::now();
+                tally.written_at = Some(Instant::now());
                 Some(n)
             } else {
                 None
@@ -112,7 +136,7 @@ impl Quotas {
             .add_usage(user, day, i64::try_from(n).unwrap_or(i64::MAX))
             .await;
         let mut users = self.users.lock().expect("quota lock");
-        let Some(tally) = users.get_mut(user).filter(|t| t.day == day) else {
+        let Some(tally) = users.known.get_mut(user).filter(|t| t.day == day) else {
             return;
         };
         match added {
