@@ -61,6 +61,11 @@ start() {
     echo "could not start $name; the tests that need it will say they are skipped" >&2
   fi
 }
+# The start scripts' own tests, before anything else runs on this machine:
+# infra/cassandra/start.sh against a node still draining and a port held
+# by something else (a node of its own on other ports; about a minute).
+./infra/tests/cassandra-start.sh
+
 start postgres DATABASE_URL
 start redis REDIS_URL
 start kafka KAFKA_BOOTSTRAP

@@ -55,3 +55,27 @@ is_cassandra_pid() {
   [ -n "${1:-}" ] && [ -r "/proc/$1/cmdline" ] &&
     tr '\0' ' ' <"/proc/$1/cmdline" | grep -q 'org\.apache\.cassandra\.service\.CassandraDaemon'
 }
+
+# Prints the pid of a Cassandra daemon running on the data folder $1 (its
+# generated cassandra.yaml), if one is; prints nothing otherwise.
+cassandra_pid_on() {
+  local p
+  for p in /proc/[0-9]*; do
+    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "-Dcassandra.config=file://$1/cassandra.yaml"; then
+      echo "${p#/proc/}"
+      return 0
+    fi
+  done
+}
+
+# True when something listens on 127.0.0.1:$1.
+port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Says what holds 127.0.0.1:$1 (ss's line with the process, when ss is here).
+port_holder() {
+  local line=""
+  if command -v ss >/dev/null 2>&1; then
+    line="$(ss -Htanp "sport = :$1" 2>/dev/null | head -n 3 | tr -s ' ' | tr '\n' ';' || true)"
+  fi
+  echo "${line:-an unknown process}"
+}

@@ -4,9 +4,12 @@
 # 127.0.0.1:${CASSANDRA_PORT:-59042}, in the background (node.sh under
 # nohup, in its own session), with its data, system.log, stdout and pidfile
 # under ${CHAT_INFRA_DIR:-/tmp/chat-infra}/cassandra/. Idempotent: a node
-# that already answers CQL on the port is reused, and one of ours that is
-# still starting is waited for. Installs Debian's OpenJDK 17 when no Java 17
-# is found.
+# that already answers CQL on the port is reused; a node running on our
+# data folder that does not answer yet is waited for: reused once it
+# answers (it was starting), replaced once it exits (it was stopping, as
+# after a SIGTERM). Ports held by anything else are waited for, up to
+# ${CASSANDRA_PORT_WAIT:-90} s, and a node that lost a bind race is started
+# again. Installs Debian's OpenJDK 17 when no Java 17 is found.
 #
 # Ready means it answers a CQL OPTIONS request, not just that the port is
 # open; that takes about 10-15 s on 2 cores (longer the very first time,
@@ -49,21 +52,10 @@ if ! cassandra_java >/dev/null; then
 fi
 
 began=$SECONDS
-pid=""
-if [ -f "$pidfile" ]; then pid="$(cat "$pidfile")"; fi
-if is_cassandra_pid "$pid"; then
-  log "node $pid is running but does not answer CQL yet; waiting for it."
-else
-  cp="$("$here/classpath.sh")"
-  log "starting Cassandra on 127.0.0.1:$port (storage port $storage_port, JMX $jmx_port; data and system.log in $data)."
-  # setsid: its own session, so a Ctrl-C meant for the caller does not stop
-  # it. In a non-interactive shell the background child is no group leader,
-  # so setsid execs in place and $! is the pid that becomes java.
-  CASSANDRA_CLASSPATH="$cp" setsid nohup "$here/node.sh" "$port" "$data" \
-    >"$outfile" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$pidfile"
-fi
+# How long a port held by something else (an earlier node still draining,
+# a client's ephemeral port: this range is inside Linux's 32768-60999) is
+# waited for before giving up.
+port_wait="${CASSANDRA_PORT_WAIT:-90}"
 
 fail() {
   log "$1"
@@ -74,18 +66,78 @@ fail() {
   exit 1
 }
 
-while ! cql_ready "$port"; do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    rm -f "$pidfile"
-    fail "the node exited before it answered CQL."
-  fi
-  if [ $((SECONDS - began)) -ge "$timeout" ]; then
-    log "no CQL answer within $timeout s; stopping node $pid."
-    "$here/stop.sh" >&2 || true
-    fail "the node did not become ready."
-  fi
-  sleep 0.5
-done
+ready() {
+  log "ready on 127.0.0.1:$port after $((SECONDS - began)) s (pid $1)."
+  echo "CASSANDRA_NODES=127.0.0.1:$port"
+  exit 0
+}
 
-log "ready on 127.0.0.1:$port after $((SECONDS - began)) s (pid $pid)."
-echo "CASSANDRA_NODES=127.0.0.1:$port"
+# A node already running on this data folder (ours from the pidfile, or one
+# whose pidfile is gone) is either starting or stopping: wait until it
+# answers CQL (reuse it) or exits (then start a new one). Starting a second
+# node beside it would share its data folder and fail to bind its ports.
+pid=""
+if [ -f "$pidfile" ]; then pid="$(cat "$pidfile")"; fi
+if ! is_cassandra_pid "$pid"; then pid="$(cassandra_pid_on "$data")"; fi
+if is_cassandra_pid "$pid"; then
+  log "node $pid runs on $data but does not answer CQL; waiting until it answers (starting) or exits (stopping)."
+  while is_cassandra_pid "$pid"; do
+    if cql_ready "$port"; then ready "$pid"; fi
+    if [ $((SECONDS - began)) -ge "$timeout" ]; then
+      fail "node $pid neither answered CQL nor exited within $timeout s."
+    fi
+    sleep 0.5
+  done
+  log "node $pid exited; starting a new one."
+fi
+rm -f "$pidfile"
+
+# Waits until nothing listens on the node's three ports.
+wait_ports_free() {
+  local p since=$SECONDS
+  for p in "$port" "$storage_port" "$jmx_port"; do
+    if port_listening "$p"; then
+      log "port $p is in use ($(port_holder "$p")); waiting up to $port_wait s for it."
+    fi
+    while port_listening "$p"; do
+      if [ $((SECONDS - since)) -ge "$port_wait" ]; then
+        fail "port $p is still in use after $port_wait s: $(port_holder "$p")"
+      fi
+      sleep 0.5
+    done
+  done
+}
+
+cp="$("$here/classpath.sh")"
+# A port can also be taken between the check and the node's bind (the CQL
+# port is bound last, some seconds into the start): a node that exits for
+# that reason is started again, up to three times.
+for attempt in 1 2 3; do
+  wait_ports_free
+  log "starting Cassandra on 127.0.0.1:$port (storage port $storage_port, JMX $jmx_port; data and system.log in $data)."
+  # setsid: its own session, so a Ctrl-C meant for the caller does not stop
+  # it. In a non-interactive shell the background child is no group leader,
+  # so setsid execs in place and $! is the pid that becomes java.
+  CASSANDRA_CLASSPATH="$cp" setsid nohup "$here/node.sh" "$port" "$data" \
+    >"$outfile" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$pidfile"
+
+  while ! cql_ready "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$pidfile"
+      if [ "$attempt" -lt 3 ] && grep -q 'Address already in use' "$outfile" 2>/dev/null; then
+        log "node $pid could not bind a port (attempt $attempt of 3); starting it again."
+        continue 2
+      fi
+      fail "the node exited before it answered CQL."
+    fi
+    if [ $((SECONDS - began)) -ge "$timeout" ]; then
+      log "no CQL answer within $timeout s; stopping node $pid."
+      "$here/stop.sh" >&2 || true
+      fail "the node did not become ready."
+    fi
+    sleep 0.5
+  done
+  ready "$pid"
+done

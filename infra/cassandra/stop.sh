@@ -33,13 +33,7 @@ pid=""
 if [ -f "$pidfile" ]; then pid="$(cat "$pidfile")"; fi
 if ! is_cassandra_pid "$pid"; then
   # No (live) pidfile: look for a daemon running on this data directory.
-  pid=""
-  for p in /proc/[0-9]*; do
-    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "-Dcassandra.config=file://$data/cassandra.yaml"; then
-      pid="${p#/proc/}"
-      break
-    fi
-  done
+  pid="$(cassandra_pid_on "$data")"
 fi
 
 if [ -n "$pid" ] && is_cassandra_pid "$pid"; then
