@@ -76,6 +76,14 @@ impl CassandraStore {
             self.row(&self.st.usage, (user, day)).await?;
         Ok(found.and_then(|(c,)| c).map_or(0, |c| c.0))
     }
+
+    /// One range tombstone in the user's partition. (A counter deleted
+    /// and then added to again is undefined in Cassandra: the quota never
+    /// adds to a day it has forgotten, since it forgets only days before
+    /// yesterday.)
+    pub(crate) async fn drop_usage_before(&self, user: &str, day: i64) -> Result<()> {
+        self.run(&self.st.forget_usage, (user, day)).await
+    }
 }
 
 /// A stored audience; a column never written reads as the default.

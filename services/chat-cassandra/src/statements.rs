@@ -155,6 +155,7 @@ statements! {
     privacy = "SELECT presence, group_adds FROM privacy_settings WHERE user_id = ?";
     add_usage = "UPDATE usage_per_day SET bytes = bytes + ? WHERE user_id = ? AND day = ?";
     usage = "SELECT bytes FROM usage_per_day WHERE user_id = ? AND day = ?";
+    forget_usage = "DELETE FROM usage_per_day WHERE user_id = ? AND day < ?";
 }
 
 #[cfg(test)]

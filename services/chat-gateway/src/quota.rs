@@ -11,6 +11,10 @@
 //! hold unwritten (each under `FLUSH_BYTES`, or one flush period of the
 //! user's sends), and a gateway that crashes loses only its unwritten
 //! part of the count.
+//!
+//! A gateway's first write of a user's day also has the store forget the
+//! user's days before yesterday, so the store keeps a count or two per
+//! user, not one per user and day.
 
 use chat_domain::{DomainError, UserId};
 use chat_ports::UsageStore;
@@ -116,16 +120,32 @@ impl Quotas {
             tally.unwritten += bytes;
             if tally.due() {
                 let n = std::mem::take(&mut tally.unwritten);
-                tally.written_at = Some(Instant::now());
-                Some(n)
+                let first = tally.written_at.replace(Instant::now()).is_none();
+                Some((n, first))
             } else {
                 None
             }
         };
-        if let Some(n) = flush {
+        if let Some((n, first)) = flush {
+            if first {
+                self.forget_old_days(user, day);
+            }
             self.write(user, day, n).await;
         }
         Ok(())
+    }
+
+    /// Has the store forget `user`'s days before yesterday (yesterday is
+    /// kept: a gateway whose clock lags may still add to it), beside the
+    /// send. Done at a gateway's first write of a user's day, so once a
+    /// day per user and gateway.
+    fn forget_old_days(&self, user: &UserId, day: i64) {
+        let (store, user) = (self.store.clone(), user.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.forget_usage_before(&user, day - 1).await {
+                tracing::warn!(error = %e, "A user's usage of past days could not be forgotten; it is tried again tomorrow.");
+            }
+        });
     }
 
     /// Adds `n` to the store's count, and learns the fleet's total. A
@@ -186,5 +206,41 @@ mod tests {
         b.take(&UserId::from("vera"), FLUSH_BYTES).await.unwrap();
         let free = Quotas::new(store, 0);
         free.take(&user, 100 * FLUSH_BYTES).await.unwrap();
+    }
+
+    /// A user's first write of a day makes the store forget its days
+    /// before yesterday, so the counts kept grow with the users, not with
+    /// the days.
+    #[tokio::test]
+    async fn a_users_old_days_are_forgotten_at_its_first_write_of_a_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Arc::new(EmbeddedStore::open(&dir.path().join("s.redb"), FsyncPolicy::Never).unwrap());
+        let user = UserId::from("olga");
+        let today = chat_domain::time::now_ms().div_euclid(DAY_MS);
+        store.add_usage(&user, today - 30, 500).await.unwrap();
+        store.add_usage(&user, today - 2, 400).await.unwrap();
+        store.add_usage(&user, today - 1, 300).await.unwrap();
+        store.add_usage("other", today - 30, 200).await.unwrap();
+        Quotas::new(store.clone(), 3 * FLUSH_BYTES)
+            .take(&user, 10)
+            .await
+            .unwrap();
+        // (The removal runs beside the send: waited for here.)
+        let mut left = (1, 1);
+        for _ in 0..100 {
+            left = (
+                store.add_usage(&user, today - 30, 0).await.unwrap(),
+                store.add_usage(&user, today - 2, 0).await.unwrap(),
+            );
+            if left == (0, 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(left, (0, 0), "days before yesterday are forgotten");
+        assert_eq!(store.add_usage(&user, today - 1, 0).await.unwrap(), 300);
+        assert_eq!(store.add_usage(&user, today, 0).await.unwrap(), 10);
+        assert_eq!(store.add_usage("other", today - 30, 0).await.unwrap(), 200);
     }
 }

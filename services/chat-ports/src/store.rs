@@ -182,6 +182,11 @@ pub trait UsageStore: Send + Sync + 'static {
     /// (days since the Unix epoch, UTC) and answers the count after; adding
     /// 0 reads it.
     async fn add_usage(&self, user: &str, day: i64, bytes: i64) -> Result<i64>;
+
+    /// Forgets `user`'s counts of the days before `day`. Quotas read only
+    /// today's count, so a user keeps a row or two, not one for every day
+    /// it ever stored something.
+    async fn forget_usage_before(&self, user: &str, day: i64) -> Result<()>;
 }
 
 /// Every store port, as the gateway and processors hold them.

@@ -237,6 +237,10 @@ macro_rules! store_ports_from_methods {
             async fn add_usage(&self, user: &str, day: i64, bytes: i64) -> $crate::Result<i64> {
                 self.write_usage(user, day, bytes).await
             }
+
+            async fn forget_usage_before(&self, user: &str, day: i64) -> $crate::Result<()> {
+                self.drop_usage_before(user, day).await
+            }
         }
     };
 }

@@ -120,6 +120,15 @@ impl PostgresStore {
             .ok_or_else(|| PortError::storage("store", "an upsert answered no row"))?;
         rows::column(row, 0)
     }
+
+    pub(crate) async fn drop_usage_before(&self, user: &str, day: i64) -> Result<()> {
+        self.change(
+            "DELETE FROM usage_per_day WHERE user_id = $1 AND day < $2",
+            &[&user, &day],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 fn audience(stored: &str) -> Result<Audience> {

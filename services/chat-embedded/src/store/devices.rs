@@ -123,4 +123,24 @@ impl UsageStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn forget_usage_before(&self, user: &str, day: i64) -> Result<()> {
+        let user = user.to_string();
+        // (Lazily durable too: a removal lost to a crash is made again at
+        // the user's next day.)
+        self.write_lazily(move |txn| {
+            let mut table = txn.open_table(USAGE).map_err(err)?;
+            let old: Vec<i64> = table
+                .range((user.as_str(), i64::MIN)..(user.as_str(), day))
+                .map_err(err)?
+                .map(|row| row.map(|(k, _)| k.value().1))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(err)?;
+            for d in old {
+                table.remove((user.as_str(), d)).map_err(err)?;
+            }
+            Ok(())
+        })
+        .await
+    }
 }

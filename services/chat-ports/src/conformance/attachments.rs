@@ -45,6 +45,17 @@ pub async fn usage_per_user_and_day(s: &Stores) {
     assert_eq!(s.usage.add_usage("uma", 20_001, 7).await.unwrap(), 7);
     assert_eq!(s.usage.add_usage("vic", 20_000, 0).await.unwrap(), 0);
     assert_eq!(s.usage.add_usage("uma", 20_000, 0).await.unwrap(), 100);
+    // Days before a given one are forgotten, the user's only.
+    s.usage.add_usage("uma", 19_990, 5).await.unwrap();
+    s.usage.add_usage("vic", 19_990, 9).await.unwrap();
+    s.usage.forget_usage_before("uma", 20_001).await.unwrap();
+    assert_eq!(s.usage.add_usage("uma", 19_990, 0).await.unwrap(), 0);
+    assert_eq!(s.usage.add_usage("uma", 20_000, 0).await.unwrap(), 0);
+    assert_eq!(s.usage.add_usage("uma", 20_001, 0).await.unwrap(), 7);
+    assert_eq!(s.usage.add_usage("vic", 19_990, 0).await.unwrap(), 9);
+    // Forgetting again, or with nothing to forget, is no error.
+    s.usage.forget_usage_before("uma", 20_001).await.unwrap();
+    s.usage.forget_usage_before("nobody", 20_001).await.unwrap();
 }
 
 pub async fn privacy_settings(s: &Stores) {
