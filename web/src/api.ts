@@ -9,6 +9,7 @@ import type {
   MemberReceipt,
   Message,
   Presence,
+  PrivacySettings,
   SearchPage,
 } from './types';
 
@@ -127,6 +128,15 @@ export class Api {
   async presence(users: string[]): Promise<Presence[]> {
     const q = encodeURIComponent(users.join(','));
     return (await this.call<{ presence: Presence[] }>('GET', `/v1/presence?users=${q}`)).presence;
+  }
+
+  privacy(): Promise<PrivacySettings> {
+    return this.call('GET', '/v1/privacy');
+  }
+
+  /** Changes the settings given; answers all of them as they are now. */
+  setPrivacy(settings: Partial<PrivacySettings>): Promise<PrivacySettings> {
+    return this.call('PUT', '/v1/privacy', settings);
   }
 
   /** Messages I can see that match `q` (not empty), most relevant first. */

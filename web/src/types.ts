@@ -55,6 +55,16 @@ export interface MemberReceipt {
   read_seq: number;
 }
 
+/** Who a privacy setting lets in (docs/protocol.md, "Privacy settings"). */
+export type Audience = 'everyone' | 'contacts' | 'nobody';
+
+export interface PrivacySettings {
+  /** Who sees my online status and last seen. */
+  presence: Audience;
+  /** Who may add me to groups (everyone or contacts). */
+  group_adds: Audience;
+}
+
 export interface Presence {
   user: string;
   online: boolean;

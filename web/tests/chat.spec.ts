@@ -50,6 +50,42 @@ test('presence turns on and off, with last seen', async ({ users }) => {
   await alice.shot('presence-last-seen');
 });
 
+test('privacy: last seen hidden from everyone, and the choices kept', async ({ users }) => {
+  const [alice, bob] = await pair(users);
+  await expect(alice.id('last-seen')).toHaveText('online');
+
+  // Bob hides his presence and keeps group adds to his contacts.
+  await bob.id('privacy').click();
+  const everyone = bob.id('privacy-presence-everyone');
+  await expect(everyone).toBeChecked();
+  await bob.id('privacy-presence-nobody').check();
+  await bob.id('privacy-group_adds-contacts').check();
+  await bob.id('privacy-save').click();
+  await expect(bob.id('privacy-status')).toHaveText('Saved.');
+  await bob.shot('privacy');
+
+  // Alice, opening the page again, no longer sees him online or when.
+  await alice.page.reload();
+  await expect(alice.conn).toHaveAttribute('data-state', 'online');
+  await expect(alice.id('chat-title')).toHaveText('bob');
+  await expect(alice.id('presence-dot')).toHaveAttribute('data-online', 'false');
+  await expect(alice.id('last-seen')).toHaveText('offline');
+
+  // The server kept his choices: a reload reads them back.
+  await bob.page.reload();
+  await expect(bob.conn).toHaveAttribute('data-state', 'online');
+  await bob.id('privacy').click();
+  await expect(bob.id('privacy-presence-nobody')).toBeChecked();
+  await expect(bob.id('privacy-group_adds-contacts')).toBeChecked();
+
+  // Back to everyone: Alice sees him online again.
+  await bob.id('privacy-presence-everyone').check();
+  await bob.id('privacy-save').click();
+  await expect(bob.id('privacy-status')).toHaveText('Saved.');
+  await alice.page.reload();
+  await expect(alice.id('last-seen')).toHaveText('online');
+});
+
 test('the typing indicator shows and goes', async ({ users }) => {
   const [alice, bob] = await pair(users);
   await alice.send('are you there?');

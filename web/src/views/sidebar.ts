@@ -1,5 +1,6 @@
-// The left column: who I am, the connection state, starting a chat, message
-// search, and the conversation list with unread badges and last messages.
+// The left column: who I am, the connection state, starting a chat, privacy
+// settings, message search, and the conversation list with unread badges
+// and last messages.
 
 import type { Client } from '../client';
 import * as fmt from '../format';
@@ -7,6 +8,7 @@ import type { ConvState } from '../store';
 import { avatar, tickIcon } from './parts';
 import { h, icon, ICONS, reconcile, setAttr, setText } from './dom';
 import { newChatForm } from './newchat';
+import { PrivacyForm } from './privacy';
 import { SearchBox } from './search';
 
 export class Sidebar {
@@ -18,6 +20,8 @@ export class Sidebar {
   private readonly notice: HTMLElement;
   private readonly form: HTMLElement;
   private readonly newButton: HTMLButtonElement;
+  private readonly privacy: PrivacyForm;
+  private readonly privacyButton: HTMLButtonElement;
   private readonly search: SearchBox;
   private countdown: ReturnType<typeof setInterval> | undefined;
 
@@ -57,6 +61,20 @@ export class Sidebar {
       },
       icon('plus', ICONS.plus),
     );
+    this.privacy = new PrivacyForm(client.api);
+    this.privacyButton = h(
+      'button',
+      {
+        type: 'button',
+        class: 'icon-button',
+        'aria-label': 'Privacy',
+        title: 'Privacy',
+        'aria-expanded': 'false',
+        'data-testid': 'privacy',
+        on: { click: () => this.togglePrivacy(this.privacy.el.hidden) },
+      },
+      icon('lock', ICONS.lock),
+    );
     this.list = h('nav', { class: 'conv-list', 'aria-label': 'Conversations', 'data-testid': 'conversations' });
     this.empty = h(
       'p',
@@ -79,6 +97,7 @@ export class Sidebar {
           this.conn,
         ),
         this.newButton,
+        this.privacyButton,
         h(
           'button',
           {
@@ -93,6 +112,7 @@ export class Sidebar {
         ),
       ),
       this.form,
+      this.privacy.el,
       this.search.form,
       this.notice,
       this.empty,
@@ -106,9 +126,19 @@ export class Sidebar {
   }
 
   private toggleForm(show: boolean): void {
+    if (show) this.togglePrivacy(false);
     this.form.hidden = !show;
     this.newButton.setAttribute('aria-expanded', String(show));
     if (show) this.form.querySelector('input[name=members]')?.dispatchEvent(new Event('focusme'));
+  }
+
+  /** Opens (reading the settings afresh) or closes the privacy form. */
+  private togglePrivacy(show: boolean): void {
+    if (show) {
+      this.toggleForm(false);
+      void this.privacy.show();
+    } else this.privacy.hide();
+    this.privacyButton.setAttribute('aria-expanded', String(show));
   }
 
   render(): void {
