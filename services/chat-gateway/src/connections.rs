@@ -2,11 +2,12 @@
 //! capped (`ClientLimits::max_connections_per_user`, `…_per_device`):
 //! device ids are free, so without a cap one user holds any number. A
 //! connection's place is held by a [`Slot`] for the session's life. Across
-//! a fleet, presence counts a user's connections on every gateway
-//! ([`fleet_admits`]).
+//! a fleet, presence counts a user's and a device's connections on every
+//! gateway ([`fleet_admits`]).
 
 use crate::config::ClientLimits;
 use chat_domain::DomainError;
+use chat_ports::LiveConnections;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -65,19 +66,27 @@ impl Connections {
     }
 }
 
-/// Whether `user` may open one more connection across the fleet, given
-/// the `live` connections presence counts for it on every gateway: `Ok`,
-/// or `rate_limited`. A presence that cannot count (`None`) admits: a
-/// Redis outage must not keep every user out.
-pub fn fleet_admits(live: Option<usize>, cap: usize) -> Result<(), DomainError> {
-    match live {
-        Some(n) if cap > 0 && n >= cap => {
-            let mut e = DomainError::rate_limited(RETRY_AFTER_MS);
-            e.message = format!("this user has {cap} connections open, the most the service takes");
-            Err(e)
-        }
-        Some(_) | None => Ok(()),
-    }
+/// Whether a user's device may open one more connection across the
+/// fleet, given the `live` connections presence counts on every gateway:
+/// at most `max_fleet_connections_per_user` of the user's (0: no cap) and
+/// `max_connections_per_device` of the device's. `Ok`, or `rate_limited`. A presence that cannot count (`None`) admits: a Redis
+/// outage must not keep every user out.
+pub fn fleet_admits(live: Option<LiveConnections>, l: &ClientLimits) -> Result<(), DomainError> {
+    let Some(live) = live else {
+        return Ok(());
+    };
+    let per_user = l.max_fleet_connections_per_user;
+    let per_device = l.max_connections_per_device.max(1);
+    let (what, cap) = if per_user > 0 && live.of_user >= per_user {
+        ("this user", per_user)
+    } else if live.of_device >= per_device {
+        ("this device", per_device)
+    } else {
+        return Ok(());
+    };
+    let mut e = DomainError::rate_limited(RETRY_AFTER_MS);
+    e.message = format!("{what} has {cap} connections open, the most the service takes");
+    Err(e)
 }
 
 impl Drop for Slot {

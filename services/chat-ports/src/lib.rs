@@ -45,7 +45,7 @@ pub use channels::{Channels, RealtimeEvent, RecvError, Subscription};
 pub use devices::{Audience, DeviceStore, PrivacySettings, PushSettings};
 pub use error::{PortError, Result};
 pub use log::{EventLog, LogConsumer, LogRecord, OutRecord, Position};
-pub use presence::Presence;
+pub use presence::{LiveConnections, Presence};
 pub use receipts::{delivered_by_device, merge_receipt, merge_receipts};
 pub use search::SearchIndex;
 pub use store::{

@@ -4,6 +4,15 @@ use crate::Result;
 use async_trait::async_trait;
 use chat_domain::{PresenceStatus, UserId};
 
+/// A user's live connections, on every process that shares a presence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveConnections {
+    /// All of the user's.
+    pub of_user: usize,
+    /// Those of the one device asked about.
+    pub of_device: usize,
+}
+
 /// Tracks connections per user and announces online/offline changes on the
 /// users' presence channels.
 #[async_trait]
@@ -24,7 +33,7 @@ pub trait Presence: Send + Sync + 'static {
     /// The devices of `user` that hold a live connection, ascending and
     /// without repeats.
     async fn online_devices(&self, user: &str) -> Result<Vec<String>>;
-    /// How many live connections `user` holds, on every process that
-    /// shares this presence (a fleet's, on Redis).
-    async fn live_connections(&self, user: &str) -> Result<usize>;
+    /// How many live connections `user`, and its `device`, hold on every
+    /// process that shares this presence (a fleet's, on Redis).
+    async fn live_connections(&self, user: &str, device: &str) -> Result<LiveConnections>;
 }

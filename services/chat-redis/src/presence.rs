@@ -28,7 +28,9 @@ use crate::sweeper::{requeue, Sweeper};
 use async_trait::async_trait;
 use chat_domain::{time::now_ms, PresenceStatus, UserId};
 use chat_ports::channels::presence_channel;
-use chat_ports::{Channels, LastSeenStore, PortError, Presence, RealtimeEvent, Result};
+use chat_ports::{
+    Channels, LastSeenStore, LiveConnections, PortError, Presence, RealtimeEvent, Result,
+};
 use redis::{Client, Value};
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
@@ -289,12 +291,18 @@ impl Presence for RedisPresence {
     }
 
     /// The live members of the user's set: its connections on every node.
-    async fn live_connections(&self, user: &str) -> Result<usize> {
+    async fn live_connections(&self, user: &str, device: &str) -> Result<LiveConnections> {
         let live: Vec<String> = self
             .live_members
             .run(&self.commands, &[&self.key(user)], &[] as &[&str])
             .await?;
-        Ok(live.len())
+        Ok(LiveConnections {
+            of_user: live.len(),
+            of_device: live
+                .iter()
+                .filter(|m| members::device_of(m) == Some(device))
+                .count(),
+        })
     }
 }
 

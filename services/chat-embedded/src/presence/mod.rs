@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use chat_domain::{time::now_ms, PresenceStatus, UserId};
 use chat_ports::channels::presence_channel;
-use chat_ports::{Channels, LastSeenStore, Presence, RealtimeEvent, Result};
+use chat_ports::{Channels, LastSeenStore, LiveConnections, Presence, RealtimeEvent, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -126,9 +126,13 @@ impl Presence for InProcessPresence {
         Ok(devices.into_iter().cloned().collect())
     }
 
-    async fn live_connections(&self, user: &str) -> Result<usize> {
+    async fn live_connections(&self, user: &str, device: &str) -> Result<LiveConnections> {
         let map = self.online.lock().expect("presence lock");
-        Ok(map.get(user).map_or(0, |c| c.len()))
+        let conns = map.get(user);
+        Ok(LiveConnections {
+            of_user: conns.map_or(0, |c| c.len()),
+            of_device: conns.map_or(0, |c| c.values().filter(|d| d.as_str() == device).count()),
+        })
     }
 }
 

@@ -55,20 +55,19 @@ pub async fn upgrade(
     let ws = ws.map_err(|e| DomainError::bad_request(e.body_text()))?;
     // Held for the session's life: past the caps the upgrade is refused.
     let slot = s.service.connections.admit(&caller.user, &caller.device)?;
-    let live = match s.service.presence.live_connections(&caller.user).await {
+    let live = match s
+        .service
+        .presence
+        .live_connections(&caller.user, &caller.device)
+        .await
+    {
         Ok(n) => Some(n),
         Err(e) => {
             tracing::warn!(error = %e, "Presence cannot count a user's connections; the upgrade is let through.");
             None
         }
     };
-    crate::connections::fleet_admits(
-        live,
-        s.service
-            .config
-            .client_limits
-            .max_fleet_connections_per_user,
-    )?;
+    crate::connections::fleet_admits(live, &s.service.config.client_limits)?;
     let limit = s.service.config.max_frame_bytes;
     let service = s.service.clone();
     let buffer = s.service.config.ws_buffer_bytes.max(1024);

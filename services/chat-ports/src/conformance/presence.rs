@@ -97,9 +97,29 @@ pub async fn connected_users_are_online_with_their_devices(p: &dyn Presence, ns:
     let seen = status(p, &[&user, &other]).await;
     assert!(seen[0].online && seen[1].online, "{seen:?}");
     // Every connection counts, two of one device too.
-    assert_eq!(p.live_connections(&user).await.unwrap(), 4);
-    assert_eq!(p.live_connections(&other).await.unwrap(), 1);
-    assert_eq!(p.live_connections(&format!("{ns}nobody")).await.unwrap(), 0);
+    let live = |of_user, of_device| crate::LiveConnections { of_user, of_device };
+    assert_eq!(
+        p.live_connections(&user, "phone").await.unwrap(),
+        live(4, 2)
+    );
+    assert_eq!(
+        p.live_connections(&user, "tablet").await.unwrap(),
+        live(4, 1)
+    );
+    assert_eq!(
+        p.live_connections(&user, "watch").await.unwrap(),
+        live(4, 0)
+    );
+    assert_eq!(
+        p.live_connections(&other, "watch").await.unwrap(),
+        live(1, 1)
+    );
+    assert_eq!(
+        p.live_connections(&format!("{ns}nobody"), "phone")
+            .await
+            .unwrap(),
+        live(0, 0)
+    );
 
     // A heartbeat of a live connection changes nothing that is seen.
     p.heartbeat(&user, 3).await.unwrap();

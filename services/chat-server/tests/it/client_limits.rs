@@ -446,3 +446,48 @@ async fn connections_past_the_fleet_cap_are_refused_on_every_gateway() {
     })
     .await;
 }
+
+/// The per-device cap holds across a fleet too: device ids are free, but
+/// one device's connections spread over gateways still count together
+/// (presence's members carry their device).
+#[tokio::test]
+async fn a_devices_connections_past_its_cap_are_refused_across_the_fleet() {
+    let Ok(redis) = std::env::var("REDIS_URL") else {
+        chat_ports::conformance::skip(
+            "REDIS_URL is not set: the fleet-wide cap is counted on Redis",
+        );
+        return;
+    };
+    let prefix = format!("devcap{}:", uuid::Uuid::new_v4().simple());
+    let gateway = || {
+        let (redis, prefix) = (redis.clone(), prefix.clone());
+        Server::start_with(move |c| {
+            c.engines.realtime = redis;
+            c.redis.prefix = prefix;
+            c.gateway.client_limits.max_connections_per_device = 2;
+            c.gateway.client_limits.max_connections_per_user = 10;
+            c.gateway.client_limits.max_fleet_connections_per_user = 10;
+        })
+    };
+    let (a, b) = (gateway().await, gateway().await);
+    let mut held = Vec::new();
+    for s in [&a, &b] {
+        let mut ws = s.connect("alice", "phone").await;
+        ws.handshake().await; // (counted in presence once its session is up)
+        held.push(ws);
+    }
+    // One phone connection on each gateway: neither gateway's own count
+    // is at the cap, the fleet's is.
+    for s in [&a, &b] {
+        let token = s.token("alice", "phone").await;
+        let third = tokio_tungstenite::connect_async(format!("{}?token={token}", s.ws_url())).await;
+        assert!(
+            matches!(&third, Err(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status() == 429),
+            "a third connection of one device across the fleet: {:?}",
+            third.map(|_| ())
+        );
+    }
+    // Another device of the same user is let in.
+    let mut laptop = a.connect("alice", "laptop").await;
+    laptop.handshake().await;
+}
