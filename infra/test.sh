@@ -63,8 +63,10 @@ start() {
 }
 # The start scripts' own tests, before anything else runs on this machine:
 # infra/cassandra/start.sh against a node still draining and a port held
-# by something else (a node of its own on other ports; about a minute).
+# by something else, infra/kafka/start.sh against a broker just told to
+# stop (each on ports of its own; about a minute and a half).
 ./infra/tests/cassandra-start.sh
+./infra/tests/kafka-start.sh
 
 start postgres DATABASE_URL
 start redis REDIS_URL

@@ -7,8 +7,10 @@
 # (infra/kafka/stop.sh --wipe removes it), unless KAFKA_FRESH=1: then a
 # broker this script starts starts with no data (infra/test.sh sets it).
 # Prints one line, KAFKA_BOOTSTRAP=127.0.0.1:PORT, on stdout, once the broker
-# takes requests; idempotent (when something answers on the port already,
-# it only prints that line).
+# takes requests; idempotent (a broker that answers on the port, twice a
+# second apart, is reused: one that was just told to stop answers for a
+# moment, and is waited out and replaced; the port held by anything else
+# is waited for, up to KAFKA_PORT_WAIT, 90 s).
 # infra/kafka/start-tansu.sh starts tansu instead (the earlier broker).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,7 +31,13 @@ running() {
   [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka\|broker\.sh'
 }
 
-if port_open; then
+# A broker that answers, and still answers a second later: one sent
+# SIGTERM closes its port within about 300 ms.
+steady() {
+  kafka_coordinator_ready "$PORT" 2>/dev/null && sleep 1 && kafka_coordinator_ready "$PORT" 2>/dev/null
+}
+
+if steady; then
   echo "KAFKA_BOOTSTRAP=127.0.0.1:$PORT"
   exit 0
 fi
@@ -37,32 +45,57 @@ mkdir -p "$DATA"
 # One start at a time; a second one waits, then finds the broker up.
 exec 9>"$DIR/start.lock"
 flock 9
-if port_open; then
+if steady; then
   echo "KAFKA_BOOTSTRAP=127.0.0.1:$PORT"
   exit 0
 fi
+# Our broker from an earlier start that does not answer (steadily) is
+# starting or stopping: wait until it answers or exits.
 if running; then
-  echo "a broker is starting already (pid $(cat "$PIDFILE")); waiting for it" >&2
-else
-  if ! command -v java >/dev/null 2>&1; then
-    echo "java (17 or later) is needed to run Kafka" >&2
+  old="$(cat "$PIDFILE")"
+  echo "broker $old runs but does not answer yet; waiting until it answers (starting) or exits (stopping)" >&2
+  deadline=$((SECONDS + TIMEOUT))
+  while running; do
+    if grep -q 'Kafka Server started' "$LOG" 2>/dev/null && steady; then
+      echo "KAFKA_BOOTSTRAP=127.0.0.1:$PORT"
+      exit 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "broker $old neither answered nor exited within $TIMEOUT s" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "broker $old exited; starting a new one" >&2
+fi
+# Anything else on the port (a broker whose pidfile is gone, still
+# closing; a client's ephemeral port) is waited for.
+waited=$SECONDS
+while port_open; do
+  if [ $((SECONDS - waited)) -ge "${KAFKA_PORT_WAIT:-90}" ]; then
+    echo "port $PORT is still in use after ${KAFKA_PORT_WAIT:-90} s" >&2
     exit 1
   fi
-  KAFKA_CLASSPATH="$("$HERE/classpath.sh")"
-  export KAFKA_CLASSPATH
-  # broker.sh does this too; done here first so that the wait below never
-  # reads the previous run's log.
-  if [ -f "$LOG" ]; then
-    mv -f "$LOG" "$LOG.1"
-  fi
-  if [ "${KAFKA_FRESH:-0}" = 1 ]; then
-    echo "KAFKA_FRESH=1: the broker starts with no data" >&2
-    rm -rf "$DATA/data"
-  fi
-  echo "starting Kafka on 127.0.0.1:$PORT (data in $DATA)" >&2
-  nohup "$HERE/broker.sh" "$PORT" "$DATA" >"$DIR/broker.out" 2>&1 </dev/null 9>&- &
-  echo $! >"$PIDFILE"
+  sleep 0.5
+done
+if ! command -v java >/dev/null 2>&1; then
+  echo "java (17 or later) is needed to run Kafka" >&2
+  exit 1
 fi
+KAFKA_CLASSPATH="$("$HERE/classpath.sh")"
+export KAFKA_CLASSPATH
+# broker.sh does this too; done here first so that the wait below never
+# reads the previous run's log.
+if [ -f "$LOG" ]; then
+  mv -f "$LOG" "$LOG.1"
+fi
+if [ "${KAFKA_FRESH:-0}" = 1 ]; then
+  echo "KAFKA_FRESH=1: the broker starts with no data" >&2
+  rm -rf "$DATA/data"
+fi
+echo "starting Kafka on 127.0.0.1:$PORT (data in $DATA)" >&2
+nohup "$HERE/broker.sh" "$PORT" "$DATA" >"$DIR/broker.out" 2>&1 </dev/null 9>&- &
+echo $! >"$PIDFILE"
 
 pid="$(cat "$PIDFILE")"
 deadline=$((SECONDS + TIMEOUT))
