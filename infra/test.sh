@@ -65,8 +65,22 @@ start() {
 # infra/cassandra/start.sh against a node still draining and a port held
 # by something else, infra/kafka/start.sh against a broker just told to
 # stop (each on ports of its own; about a minute and a half).
-./infra/tests/cassandra-start.sh
-./infra/tests/kafka-start.sh
+# (Skipped when the suite is pointed at a service of its own; locally a
+# failure is a warning, under CI it fails the run.)
+infra_test() {
+  local var=$1 script=$2
+  if [ -n "${!var:-}" ]; then
+    echo "$var is set: skipping $script"
+  elif ! "$script"; then
+    if $ci; then
+      echo "$script failed" >&2
+      exit 1
+    fi
+    echo "warning: $script failed (above); going on" >&2
+  fi
+}
+infra_test CASSANDRA_NODES ./infra/tests/cassandra-start.sh
+infra_test KAFKA_BOOTSTRAP ./infra/tests/kafka-start.sh
 
 start postgres DATABASE_URL
 start redis REDIS_URL

@@ -61,15 +61,26 @@ is_cassandra_pid() {
 cassandra_pid_on() {
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "-Dcassandra.config=file://$1/cassandra.yaml"; then
+    # (grep reads to the end: with -q it could stop early, and tr's
+    # SIGPIPE would fail the pipeline under pipefail.)
+    if tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -xF -- "-Dcassandra.config=file://$1/cassandra.yaml" >/dev/null; then
       echo "${p#/proc/}"
       return 0
     fi
   done
 }
 
-# True when something listens on 127.0.0.1:$1.
-port_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# True when a socket listens on port $1 (IPv4 or IPv6), read from
+# /proc/net/tcp: a connect would hang on a listener whose queue is full.
+port_listening() {
+  awk -v p=":$(printf '%04X' "$1")" '
+    NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 }
+    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# True when a node answers CQL now and still does a second later: one just
+# sent SIGTERM answers for a moment before its drain closes CQL.
+cql_steady() { cql_ready "$1" && sleep 1 && cql_ready "$1"; }
 
 # Says what holds 127.0.0.1:$1 (ss's line with the process, when ss is here).
 port_holder() {

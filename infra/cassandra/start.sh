@@ -4,7 +4,8 @@
 # 127.0.0.1:${CASSANDRA_PORT:-59042}, in the background (node.sh under
 # nohup, in its own session), with its data, system.log, stdout and pidfile
 # under ${CHAT_INFRA_DIR:-/tmp/chat-infra}/cassandra/. Idempotent: a node
-# that already answers CQL on the port is reused; a node running on our
+# that answers CQL on the port, twice a second apart, is reused (one just
+# sent SIGTERM answers for a moment); a node running on our
 # data folder that does not answer yet is waited for: reused once it
 # answers (it was starting), replaced once it exits (it was stopping, as
 # after a SIGTERM). Ports held by anything else are waited for, up to
@@ -35,13 +36,22 @@ log() { echo "cassandra: $*" >&2; }
 
 cassandra_ports "$port"
 
-if cql_ready "$port"; then
+if cql_steady "$port"; then
   log "a node already answers CQL on 127.0.0.1:$port."
   echo "CASSANDRA_NODES=127.0.0.1:$port"
   exit 0
 fi
 
 mkdir -p "$dir" "$data"
+# One start at a time on this folder; a second one waits, then finds the
+# node up.
+exec 9>"$dir/start.lock"
+flock 9
+if cql_steady "$port"; then
+  log "a node already answers CQL on 127.0.0.1:$port."
+  echo "CASSANDRA_NODES=127.0.0.1:$port"
+  exit 0
+fi
 
 if ! cassandra_java >/dev/null; then
   log "no Java 17 found; installing Debian's openjdk-17-jre-headless."
@@ -82,7 +92,7 @@ if ! is_cassandra_pid "$pid"; then pid="$(cassandra_pid_on "$data")"; fi
 if is_cassandra_pid "$pid"; then
   log "node $pid runs on $data but does not answer CQL; waiting until it answers (starting) or exits (stopping)."
   while is_cassandra_pid "$pid"; do
-    if cql_ready "$port"; then ready "$pid"; fi
+    if cql_steady "$port"; then ready "$pid"; fi
     if [ $((SECONDS - began)) -ge "$timeout" ]; then
       fail "node $pid neither answered CQL nor exited within $timeout s."
     fi
@@ -108,6 +118,13 @@ wait_ports_free() {
   done
 }
 
+# Whether the node that just exited failed to bind a port (its stdout, or
+# the end of system.log for the storage port's wording).
+lost_bind() {
+  { cat "$outfile" 2>/dev/null; tail -n 100 "$data/system.log" 2>/dev/null || true; } |
+    grep -E 'Address already in use|in use by another process' >/dev/null
+}
+
 cp="$("$here/classpath.sh")"
 # A port can also be taken between the check and the node's bind (the CQL
 # port is bound last, some seconds into the start): a node that exits for
@@ -119,14 +136,14 @@ for attempt in 1 2 3; do
   # it. In a non-interactive shell the background child is no group leader,
   # so setsid execs in place and $! is the pid that becomes java.
   CASSANDRA_CLASSPATH="$cp" setsid nohup "$here/node.sh" "$port" "$data" \
-    >"$outfile" 2>&1 </dev/null &
+    >"$outfile" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$pidfile"
 
   while ! cql_ready "$port"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$pidfile"
-      if [ "$attempt" -lt 3 ] && grep -q 'Address already in use' "$outfile" 2>/dev/null; then
+      if [ "$attempt" -lt 3 ] && lost_bind; then
         log "node $pid could not bind a port (attempt $attempt of 3); starting it again."
         continue 2
       fi

@@ -4,9 +4,9 @@
 # the CQL, storage and JMX ports to be let go, then start a node that
 # answers, instead of launching a node that cannot bind and failing.
 #
-#   1. the CQL port held by something that is not a node (a listener that
-#      answers nothing and lets go after 25 s, longer than a node takes to
-#      reach the point where it binds that port);
+#   1. the node's storage port held by something that is not a node (a
+#      listener that answers nothing and lets go after 25 s; a node binds
+#      that port in its first seconds);
 #   2. our own node sent SIGTERM (it drains: CQL is closed at once, the
 #      ports are held until the JVM exits) and start.sh run straight after.
 #
@@ -33,9 +33,11 @@ fail() {
   exit 1
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=../cassandra/common.sh
+. "$here/cassandra/common.sh"
+port_open() { port_listening "$1"; }
 
-# 1. A listener on the CQL port that answers nothing and exits after 25 s.
+# 1. A listener on the storage port that answers nothing and exits after 25 s.
 python3 -c '
 import socket, sys, time
 s = socket.socket()
@@ -43,16 +45,16 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1])))
 s.listen(8)
 time.sleep(25)
-' "$port" &
+' "$((port + 1000))" &
 holder=$!
-for _ in $(seq 50); do port_open "$port" && break; sleep 0.1; done
-port_open "$port" || fail "the test's listener did not bind $port"
+for _ in $(seq 50); do port_open "$((port + 1000))" && break; sleep 0.1; done
+port_open "$((port + 1000))" || fail "the test's listener did not bind $((port + 1000))"
 
-out="$("$here/cassandra/start.sh")" || fail "start.sh failed while port $port was held for 25 s"
+out="$("$here/cassandra/start.sh")" || fail "start.sh failed while port $((port + 1000)) was held for 25 s"
 [ "$out" = "CASSANDRA_NODES=127.0.0.1:$port" ] || fail "start.sh printed '$out'"
 wait "$holder" 2>/dev/null || true
 holder=""
-echo "cassandra-start: a node started once the held CQL port was let go" >&2
+echo "cassandra-start: a node started once the held storage port was let go" >&2
 
 # 2. Our node told to stop, and start.sh run at once.
 pid="$(cat "$dir/cassandra/node.pid")"
@@ -61,6 +63,6 @@ out="$("$here/cassandra/start.sh")" || fail "start.sh failed right after node $p
 [ "$out" = "CASSANDRA_NODES=127.0.0.1:$port" ] || fail "start.sh printed '$out'"
 new="$(cat "$dir/cassandra/node.pid")"
 [ "$new" != "$pid" ] || fail "start.sh reported the stopping node $pid as ready"
-kill -0 "$pid" 2>/dev/null && fail "the stopping node $pid still runs beside the new one"
+is_cassandra_pid "$pid" && fail "the stopping node $pid still runs beside the new one"
 echo "cassandra-start: a new node started after the old one ($pid) drained" >&2
 echo "cassandra-start: ok" >&2

@@ -42,6 +42,10 @@ export class PrivacyForm {
   private readonly status: HTMLElement;
   private readonly error: HTMLElement;
   private readonly save: HTMLButtonElement;
+  /** What the server last said; a failed save puts it back. */
+  private saved: PrivacySettings | null = null;
+  /** Counts requests, so that an older answer never lands on a newer one. */
+  private asked = 0;
 
   constructor(private readonly api: Api) {
     this.status = h('p', { class: 'form-status', role: 'status', 'data-testid': 'privacy-status' });
@@ -51,6 +55,7 @@ export class PrivacyForm {
       'form',
       {
         class: 'new-chat privacy',
+        id: 'privacy-form',
         'aria-label': 'Privacy',
         'data-testid': 'privacy-form',
         on: { submit: (ev: SubmitEvent) => void this.submit(ev), change: () => this.say('') },
@@ -71,15 +76,27 @@ export class PrivacyForm {
 
   /** Shows the form with the settings the server has now. */
   async show(): Promise<void> {
+    const ask = ++this.asked;
     this.el.hidden = false;
+    // Nothing chosen until the server says what is.
+    this.el.reset();
+    this.enable(false);
     this.say('Loading…');
-    this.save.disabled = true;
     try {
-      this.fill(await this.api.privacy());
+      const settings = await this.api.privacy();
+      if (ask !== this.asked) return;
+      this.fill(settings);
       this.say('');
-      this.save.disabled = false;
+      this.enable(true);
+      this.el.querySelector<HTMLInputElement>('input[name="presence"]:checked')?.focus();
     } catch (e) {
-      this.fail('Could not read the settings', e);
+      if (ask === this.asked) this.fail('Could not read the settings', e);
+    }
+  }
+
+  private enable(on: boolean): void {
+    for (const input of this.el.querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button')) {
+      input.disabled = !on;
     }
   }
 
@@ -88,6 +105,7 @@ export class PrivacyForm {
   }
 
   private fill(settings: PrivacySettings): void {
+    this.saved = settings;
     for (const [name, value] of Object.entries(settings)) {
       const input = this.el.querySelector<HTMLInputElement>(`input[name="${name}"][value="${value}"]`);
       if (input) input.checked = true;
@@ -100,15 +118,24 @@ export class PrivacyForm {
 
   private async submit(ev: SubmitEvent): Promise<void> {
     ev.preventDefault();
+    const ask = ++this.asked;
     this.say('');
-    this.save.disabled = true;
+    this.enable(false);
     try {
-      this.fill(await this.api.setPrivacy({ presence: this.picked('presence'), group_adds: this.picked('group_adds') }));
+      const settings = await this.api.setPrivacy({
+        presence: this.picked('presence'),
+        group_adds: this.picked('group_adds'),
+      });
+      if (ask !== this.asked) return;
+      this.fill(settings);
       this.say('Saved.');
     } catch (e) {
+      if (ask !== this.asked) return;
+      // The form shows what is in force, not the choice that was refused.
+      if (this.saved) this.fill(this.saved);
       this.fail('Could not save the settings', e);
     } finally {
-      this.save.disabled = false;
+      if (ask === this.asked) this.enable(true);
     }
   }
 

@@ -70,6 +70,7 @@ export class Sidebar {
         'aria-label': 'Privacy',
         title: 'Privacy',
         'aria-expanded': 'false',
+        'aria-controls': 'privacy-form',
         'data-testid': 'privacy',
         on: { click: () => this.togglePrivacy(this.privacy.el.hidden) },
       },
