@@ -1,6 +1,6 @@
 //! Message, history and receipt routes.
 
-use super::{ApiJson, ApiPath, ApiQuery};
+use super::{number, ApiJson, ApiPath, ApiQuery};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::service::Outgoing;
@@ -65,14 +65,6 @@ pub struct HistoryQuery {
     limit: Option<String>,
 }
 
-fn number<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<Option<T>, DomainError> {
-    v.map(|s| {
-        s.parse()
-            .map_err(|_| DomainError::bad_request(format!("{name} must be a non-negative integer")))
-    })
-    .transpose()
-}
-
 #[utoipa::path(
     get,
     path = "/v1/conversations/{id}/messages",
@@ -88,9 +80,9 @@ pub async fn history(
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = ConversationId::parse(id)?;
-    let after = number("after", q.after)?;
-    let before = number("before", q.before)?;
-    let limit = number("limit", q.limit)?;
+    let after = number::optional("after", q.after)?;
+    let before = number::optional("before", q.before)?;
+    let limit = number::optional("limit", q.limit)?;
     let page = s
         .service
         .history(&caller.user, &id, after, before, limit)
@@ -111,9 +103,7 @@ pub async fn delete(
     caller: Caller,
     ApiPath((id, seq)): ApiPath<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| DomainError::bad_request("seq must be a positive integer"))?;
+    let seq: u64 = number::parse("seq", &seq)?;
     let id = ConversationId::parse(id)?;
     s.service.delete_message(&caller.user, &id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -140,9 +130,7 @@ pub async fn edit(
     ApiPath((id, seq)): ApiPath<(String, String)>,
     ApiJson(b): ApiJson<EditBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| DomainError::bad_request("seq must be a positive integer"))?;
+    let seq: u64 = number::parse("seq", &seq)?;
     let id = ConversationId::parse(id)?;
     let message = s
         .service
@@ -159,9 +147,7 @@ async fn react(
     (id, seq, emoji): (String, String, String),
     on: bool,
 ) -> Result<StatusCode, ApiError> {
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| DomainError::bad_request("seq must be a positive integer"))?;
+    let seq: u64 = number::parse("seq", &seq)?;
     let id = ConversationId::parse(id)?;
     s.service.react(&caller.user, &id, seq, &emoji, on).await?;
     Ok(StatusCode::NO_CONTENT)

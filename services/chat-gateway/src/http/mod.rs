@@ -6,6 +6,7 @@ mod conversations;
 mod extract;
 mod messages;
 mod misc;
+mod number;
 pub(crate) mod openapi;
 mod search;
 mod settings;

@@ -8,7 +8,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
-use chat_domain::{ConversationId, DomainError};
+use chat_domain::ConversationId;
 use serde::Deserialize;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -39,13 +39,7 @@ pub async fn search(
     caller: Caller,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = q
-        .limit
-        .map(|l| {
-            l.parse()
-                .map_err(|_| DomainError::bad_request("limit must be a non-negative integer"))
-        })
-        .transpose()?;
+    let limit = super::number::optional("limit", q.limit)?;
     let conv = q.conv.map(ConversationId::parse).transpose()?;
     let page = s
         .service
