@@ -718,16 +718,19 @@ pub async fn run_table(s: &Server) {
     let (_, settings) = run.alice.get("/v1/push/settings").await;
     assert_eq!(settings, json!({"previews": false, "muted": [g]}));
 
-    // Numbers at their bounds: u64::MAX is a bound like any other, one past
-    // it is not a number.
+    // Numbers at their bounds. In paths and queries the API's description
+    // gives int64 from 0: i64::MAX is a bound like any other, past it is
+    // refused (u64::MAX too). In bodies and frames, u64::MAX is a bound.
     let max = u64::MAX;
+    let top = i64::MAX;
     for (path, status) in [
-        (format!("/v1/conversations/{g}/messages?after={max}"), 200),
+        (format!("/v1/conversations/{g}/messages?after={top}"), 200),
         (
-            format!("/v1/conversations/{g}/messages?before={max}&limit={max}"),
+            format!("/v1/conversations/{g}/messages?before={top}&limit={top}"),
             200,
         ),
-        (format!("/v1/conversations/{g}/messages?after={max}0"), 400),
+        (format!("/v1/conversations/{g}/messages?after={max}"), 400),
+        (format!("/v1/conversations/{g}/messages?after={top}0"), 400),
         (format!("/v1/conversations/{g}/messages?limit=-1"), 400),
     ] {
         let (st, page) = run.alice.get(&path).await;
@@ -735,7 +738,7 @@ pub async fn run_table(s: &Server) {
     }
     let (st, e) = run
         .alice
-        .delete(&format!("/v1/conversations/{g}/messages/{max}"))
+        .delete(&format!("/v1/conversations/{g}/messages/{top}"))
         .await;
     assert_eq!(
         (st, e["error"]["code"].as_str()),
