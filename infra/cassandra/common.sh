@@ -70,13 +70,12 @@ cassandra_pid_on() {
   done
 }
 
-# True when a socket listens on port $1 (IPv4 or IPv6), read from
-# /proc/net/tcp: a connect would hang on a listener whose queue is full.
-port_listening() {
-  awk -v p=":$(printf '%04X' "$1")" '
-    NR > 1 && substr($2, length($2) - 4) == p && $4 == "0A" { f = 1 }
-    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
+# shellcheck source=../ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
+
+# True when a socket listens on port $1 (read from /proc/net/tcp: a
+# connect would hang on a listener whose queue is full).
+port_listening() { port_used "$1" listen; }
 
 # True when a node answers CQL now and still does a second later: one just
 # sent SIGTERM answers for a moment before its drain closes CQL.

@@ -53,7 +53,7 @@ else
   CPORT=""
   for _ in $(seq 1 200); do
     p=$((20000 + RANDOM % 12000))
-    if [ "$p" != "$PORT" ] && ! kafka_port_used "$p"; then
+    if [ "$p" != "$PORT" ] && ! port_used "$p"; then
       CPORT="$p"
       break
     fi
@@ -64,7 +64,7 @@ else
   fi
   echo "$CPORT" >"$DATA/controller.port"
 fi
-if kafka_port_used "$CPORT" listen; then
+if port_used "$CPORT" listen; then
   echo "broker.sh: warning: the controller port $CPORT (kept in $DATA/controller.port) is taken; the broker will fail to start" >&2
 fi
 

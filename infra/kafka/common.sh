@@ -1,16 +1,8 @@
 # shellcheck shell=bash
 # Helpers of infra/kafka/broker.sh and start.sh (sourced, not run).
 
-# kafka_port_used PORT [listen]: whether some local TCP socket (IPv4 or
-# IPv6) has port PORT: in any state, or, with "listen", listening.
-kafka_port_used() {
-  local hex state=any
-  hex="$(printf '%04X' "$1")"
-  [ "${2:-}" = listen ] && state=0A
-  awk -v p=":$hex" -v s="$state" '
-    NR > 1 && substr($2, length($2) - 4) == p && (s == "any" || $4 == s) { f = 1 }
-    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
+# shellcheck source=../ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../ports.sh"
 
 kafka_hex() { printf %s "$1" | od -An -tx1 | tr -d ' \n'; }
 
