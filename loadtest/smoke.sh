@@ -65,8 +65,14 @@ run() {
   else
     local rc=$?
     failed=$((failed + 1))
-    echo "smoke: $name FAILED (exit $rc); its output:" >&2
-    tail -n 40 "$out/$name.log" >&2
+    echo "smoke: $name FAILED (exit $rc); its output, less the backtrace:" >&2
+    sed '/^Stack backtrace:/,$d' "$out/$name.log" | tail -n 60 >&2
+    # A part that did not start names its log ("...; see PATH"): show it.
+    grep -o 'see /[^ ;]*' "$out/$name.log" | sort -u | while read -r _ log; do
+      [ -f "$log" ] || continue
+      echo "smoke: the end of $log:" >&2
+      tail -n 40 "$log" >&2
+    done
   fi
 }
 
