@@ -1,7 +1,7 @@
 //! WebSocket frames: one JSON object per text frame, tagged by `type`.
 
 use crate::ids::{ClientMsgId, ConversationId, DeviceId, MessageId, UserId};
-use crate::{Conversation, ErrorCode, Message, ReceiptKind};
+use crate::{numbers, Conversation, ErrorCode, Message, ReceiptKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -16,15 +16,17 @@ pub enum ClientFrame {
         #[serde(default)]
         attachments: Vec<String>,
         /// v1.1: the seq of the message of the same conversation it answers.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "numbers::optional_int64")]
         reply_to: Option<u64>,
     },
     Delivered {
         conv: String,
+        #[serde(deserialize_with = "numbers::int64")]
         seq: u64,
     },
     Read {
         conv: String,
+        #[serde(deserialize_with = "numbers::int64")]
         seq: u64,
     },
     Typing {
@@ -34,6 +36,7 @@ pub enum ClientFrame {
     /// as an `error` with this `ref`.
     Edit {
         conv: String,
+        #[serde(deserialize_with = "numbers::int64")]
         seq: u64,
         body: String,
         #[serde(default, rename = "ref")]
@@ -42,6 +45,7 @@ pub enum ClientFrame {
     /// v1.1: adds (`on`) or removes the caller's reaction.
     React {
         conv: String,
+        #[serde(deserialize_with = "numbers::int64")]
         seq: u64,
         emoji: String,
         on: bool,
@@ -52,6 +56,7 @@ pub enum ClientFrame {
         users: Vec<String>,
     },
     Sync {
+        #[serde(deserialize_with = "numbers::int64_values")]
         after: BTreeMap<String, u64>,
     },
     Ping {

@@ -12,6 +12,7 @@
 //! - [`frames`]: WebSocket frames, client to server and server to client.
 //! - [`error`]: the protocol's error codes and the domain error type.
 //! - [`time`]: the server clock in milliseconds.
+//! - [`numbers`]: the range of the numbers a client sends (0 to `i64::MAX`).
 //! - [`privacy`]: who sees a user's presence, who may add it to groups.
 
 pub mod commands;
@@ -20,6 +21,7 @@ pub mod events;
 pub mod frames;
 pub mod ids;
 pub mod model;
+pub mod numbers;
 pub mod privacy;
 pub mod realtime;
 mod record_enum;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewAttachment {
     content_type: String,
+    #[serde(deserialize_with = "chat_domain::numbers::int64")]
     size: u64,
 }
 

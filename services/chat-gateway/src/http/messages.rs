@@ -27,7 +27,7 @@ pub struct SendBody {
     body: String,
     #[serde(default)]
     attachments: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "chat_domain::numbers::optional_int64")]
     reply_to: Option<u64>,
 }
 
@@ -206,6 +206,7 @@ pub async fn receipts(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReceiptBody {
     conv: String,
+    #[serde(deserialize_with = "chat_domain::numbers::int64")]
     seq: u64,
     #[serde(rename = "type")]
     #[schema(value_type = chat_domain::ReceiptKind)]

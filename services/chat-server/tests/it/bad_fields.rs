@@ -718,9 +718,9 @@ pub async fn run_table(s: &Server) {
     let (_, settings) = run.alice.get("/v1/push/settings").await;
     assert_eq!(settings, json!({"previews": false, "muted": [g]}));
 
-    // Numbers at their bounds. In paths and queries the API's description
-    // gives int64 from 0: i64::MAX is a bound like any other, past it is
-    // refused (u64::MAX too). In bodies and frames, u64::MAX is a bound.
+    // Numbers at their bounds. The API's description gives int64 from 0,
+    // and frames follow it: i64::MAX is a bound like any other, past it is
+    // refused (u64::MAX too), in paths, queries, bodies and frames.
     let max = u64::MAX;
     let top = i64::MAX;
     for (path, status) in [
@@ -749,13 +749,25 @@ pub async fn run_table(s: &Server) {
         .alice
         .post(
             "/v1/receipts",
-            json!({"conv": g, "seq": max, "type": "delivered"}),
+            json!({"conv": g, "seq": top, "type": "delivered"}),
         )
         .await;
     assert_eq!(st, 204, "{e}");
+    let (st, e) = run
+        .alice
+        .post(
+            "/v1/receipts",
+            json!({"conv": g, "seq": max, "type": "delivered"}),
+        )
+        .await;
+    assert_eq!(
+        (st, e["error"]["code"].as_str()),
+        (400, Some("bad_request")),
+        "{e}"
+    );
     let direct = run.direct.clone();
     run.ws
-        .send(json!({"type": "read", "conv": direct, "seq": max}))
+        .send(json!({"type": "read", "conv": direct, "seq": top}))
         .await;
     run.ws
         .send(json!({"type": "sync", "after": {"x": 0}}))
@@ -766,7 +778,7 @@ pub async fn run_table(s: &Server) {
         .unwrap();
     run.ws.expect("synced").await;
     let mut after = serde_json::Map::new();
-    after.insert(g.clone(), json!(max));
+    after.insert(g.clone(), json!(top));
     run.ws.send(json!({"type": "sync", "after": after})).await;
     run.ws.expect("synced").await;
     run.ping().await;

@@ -222,6 +222,65 @@ async fn numbers_outside_int64_are_refused() {
     assert_eq!(st, 200, "{e}");
 }
 
+/// Numbers in bodies and frames follow the paths' rule: an integer from 0
+/// to i64::MAX (what the stores keep, what the API description says);
+/// past it is `bad_request`, and the connection stays usable.
+#[tokio::test]
+async fn numbers_past_int64_in_bodies_and_frames_are_refused() {
+    let s = Server::start().await;
+    let alice = s.user("alice", "phone").await;
+    let conv = alice.direct("bob").await;
+    let past = i64::MAX as u64 + 1;
+    for (path, body) in [
+        (
+            "/v1/messages",
+            json!({"conv": conv, "client_msg_id": "r", "body": "x", "reply_to": past}),
+        ),
+        (
+            "/v1/receipts",
+            json!({"conv": conv, "seq": past, "type": "delivered"}),
+        ),
+        (
+            "/v1/attachments",
+            json!({"content_type": "image/png", "size": past}),
+        ),
+    ] {
+        let (st, e) = alice.post(path, body.clone()).await;
+        assert_eq!(
+            (st, e["error"]["code"].as_str()),
+            (400, Some("bad_request")),
+            "POST {path} {body}: {e}"
+        );
+    }
+    let (st, e) = alice
+        .post(
+            "/v1/receipts",
+            json!({"conv": conv, "seq": i64::MAX, "type": "delivered"}),
+        )
+        .await;
+    assert_eq!(st, 204, "i64::MAX is a seq like any other: {e}");
+
+    let mut ws = s.connect("alice", "phone").await;
+    ws.handshake().await;
+    for frame in [
+        json!({"type": "send", "conv": conv, "client_msg_id": "r", "body": "x", "reply_to": past}),
+        json!({"type": "delivered", "conv": conv, "seq": past}),
+        json!({"type": "read", "conv": conv, "seq": past}),
+        json!({"type": "edit", "conv": conv, "seq": past, "body": "y", "ref": "e"}),
+        json!({"type": "react", "conv": conv, "seq": past, "emoji": "x", "on": true, "ref": "e"}),
+        json!({"type": "sync", "after": {conv.clone(): past}}),
+    ] {
+        ws.send(frame.clone()).await;
+        let e = ws.expect("error").await;
+        assert_eq!(e["code"], "bad_request", "{frame} → {e}");
+    }
+    ws.send(json!({"type": "sync", "after": {conv.clone(): i64::MAX}}))
+        .await;
+    ws.expect("synced").await;
+    let ok = ws.send_message(&conv, "after", "fine").await;
+    assert_eq!(ok["type"], "sent");
+}
+
 #[tokio::test]
 async fn foreign_origins_are_refused() {
     let s = Server::start().await;

@@ -118,8 +118,9 @@ async fn sync_replays_above_the_given_seqs() {
         .collect();
     assert_eq!(seqs(&msgs), vec![3, 4]);
     // A conversation that cannot be synced gets an error, the others are
-    // synced, and `synced` always comes; a seq past the end is harmless.
-    ws.send(json!({"type": "sync", "after": {"g-nope": 0, conv.clone(): 3, "x": u64::MAX}}))
+    // synced, and `synced` always comes; a seq past the end (up to the
+    // largest a client may send, i64::MAX) is harmless.
+    ws.send(json!({"type": "sync", "after": {"g-nope": 0, conv.clone(): 3, "x": i64::MAX}}))
         .await;
     let frames = ws.until(|f| f["type"] == "synced").await;
     let errors: Vec<_> = frames.iter().filter(|f| f["type"] == "error").collect();
@@ -132,7 +133,7 @@ async fn sync_replays_above_the_given_seqs() {
         .filter(|f| f["type"] == "message")
         .collect();
     assert_eq!(seqs(&msgs), vec![4]);
-    ws.send(json!({"type": "sync", "after": {conv.clone(): u64::MAX}}))
+    ws.send(json!({"type": "sync", "after": {conv.clone(): i64::MAX}}))
         .await;
     ws.until(|f| f["type"] == "synced").await;
     // Live delivery on this conversation still works after that.

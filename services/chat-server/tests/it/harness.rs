@@ -294,9 +294,13 @@ impl Ws {
         self.read().await
     }
 
+    /// The next text frame, within `WAIT` however many pings and pongs
+    /// come before it (the server's heartbeat must not keep a test that
+    /// waits for a frame that never comes running forever).
     async fn read(&mut self) -> Option<Value> {
+        let end = tokio::time::Instant::now() + WAIT;
         loop {
-            let m = tokio::time::timeout(WAIT, self.stream.next())
+            let m = tokio::time::timeout_at(end, self.stream.next())
                 .await
                 .expect("no frame within the wait")?;
             match m {
